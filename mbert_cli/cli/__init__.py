@@ -1,0 +1,1 @@
+"""The `mbert` command line: thin Typer wiring over the library packages."""

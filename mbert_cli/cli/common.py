@@ -1,0 +1,87 @@
+"""Shared CLI plumbing: the console, `--debug`, and turning MbertError into two lines.
+
+Every command is wrapped by `handles_errors` so a known problem prints
+`Error: <message>` / `Hint: <fix>` and exits non-zero without a traceback, unless the
+user asked for `--debug` (or set MBERT_DEBUG=1).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from typing import Any, Callable, TypeVar
+
+import typer
+
+from mbert_cli.errors import MbertError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_state = {"debug": os.environ.get("MBERT_DEBUG", "") not in ("", "0")}
+
+
+def set_debug(enabled: bool) -> None:
+    """Called by the root callback when `--debug` is given."""
+    _state["debug"] = _state["debug"] or enabled
+
+
+def debug_enabled() -> bool:
+    return _state["debug"]
+
+
+def console():
+    """The rich console for normal output (imported lazily: rich costs ~50 ms)."""
+    from rich.console import Console  # noqa: PLC0415
+
+    return Console(soft_wrap=True)
+
+
+def error_console():
+    from rich.console import Console  # noqa: PLC0415
+
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def report_error(err: MbertError) -> None:
+    """Prints the one-line error and its hint on stderr (no markup interpretation)."""
+    out = error_console()
+    out.print(f"Error: {err.message}", markup=False)
+    if err.hint:
+        out.print(f"Hint: {err.hint}", markup=False)
+
+
+def handles_errors(fn: F) -> F:
+    """Decorator for commands: MbertError -> message + exit code; Ctrl-C -> clean stop."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except MbertError as err:
+            if debug_enabled():
+                raise
+            report_error(err)
+            raise typer.Exit(err.exit_code) from None
+        except KeyboardInterrupt:
+            if debug_enabled():
+                raise
+            print("Interrupted: stopped cleanly; rerun the same command to resume.", file=sys.stderr)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def register_placeholder(app: typer.Typer, name: str, help_text: str) -> None:
+    """Registers a command whose implementation has not landed: it says so, exit code 2."""
+
+    @app.command(
+        name,
+        help=f"{help_text} [not built yet]",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )
+    @handles_errors
+    def placeholder(ctx: typer.Context) -> None:
+        from mbert_cli.errors import NotBuiltYet  # noqa: PLC0415
+
+        raise NotBuiltYet(name)

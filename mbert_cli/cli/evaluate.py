@@ -1,0 +1,11 @@
+"""`mbert eval`: placeholder until its issue lands."""
+
+from __future__ import annotations
+
+import typer
+
+from mbert_cli.cli.common import register_placeholder
+
+
+def register(app: typer.Typer) -> None:
+    register_placeholder(app, "eval", "Evaluate a checkpoint or .tflite file on held-out data, as JSON.")

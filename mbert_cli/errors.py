@@ -1,0 +1,31 @@
+"""The one error type every mbert package raises for a problem the user can fix.
+
+The CLI turns it into `Error: <message>` and `Hint: <hint>` with exit code 1; any other
+exception is a bug and gets a traceback (with `--debug`) instead.
+"""
+
+from __future__ import annotations
+
+
+class MbertError(Exception):
+    """A user-facing error: what went wrong and how to fix it, one line each."""
+
+    def __init__(self, message: str, hint: str | None = None, exit_code: int = 1):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.exit_code = exit_code
+
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+
+class NotBuiltYet(MbertError):
+    """A command whose implementation has not landed yet (exit code 2, no fake output)."""
+
+    def __init__(self, command: str):
+        super().__init__(
+            f"`mbert {command}` is not built yet.",
+            hint="follow the project's issues for progress; nothing was run",
+            exit_code=2,
+        )
