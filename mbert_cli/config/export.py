@@ -1,0 +1,19 @@
+"""Export configuration: quantization modes, verification gates, OPT substitution."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ExportConfig:
+    """How a trained run becomes verified TFLite files."""
+
+    modes: list[str] = field(default_factory=lambda: ["none"])  # none | dynamic | int8 | float16
+    seq_len: int = 128
+    representative_examples: int = 100
+    parity_examples: int = 32
+    max_drop: float = 1.0  # task-metric points an int8/float16 file may lose
+    mask_clip: float = -120.0  # additive attention mask value kept inside the int8 range
+    recovery_steps: int = 100  # OPT substitution: recovery distillation steps
+    allow_flex: bool = False

@@ -1,0 +1,100 @@
+"""Named presets: the paper's models and nano versions that train in seconds on 2 cores.
+
+The nano presets keep the relations the recipe depends on: teacher and student have the
+same number of layers, the same inter-block width (feature-map transfer compares them)
+and the same embedding size (the student starts from the teacher's embedding and MLM
+output layer).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from mbert_cli.config.data import DataConfig
+from mbert_cli.config.encoder import EncoderConfig
+from mbert_cli.config.run import RunConfig
+from mbert_cli.errors import MbertError
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named starting configuration, with what a person needs to choose between them."""
+
+    name: str
+    role: str  # teacher | student | baseline
+    description: str
+    encoder: EncoderConfig
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def run_config(self) -> RunConfig:
+        """A fresh RunConfig built from this preset (deep copies: presets stay immutable)."""
+        return RunConfig(preset=self.name, role=self.role, encoder=copy.deepcopy(self.encoder),
+                         data=copy.deepcopy(self.data))
+
+    def parameter_count(self) -> int:
+        """Encoder parameters, computed from the numbers (no TensorFlow needed)."""
+        from mbert_cli.config.param_count import encoder_parameter_count  # noqa: PLC0415
+
+        return encoder_parameter_count(self.encoder)
+
+
+_IB_BERT_LARGE = EncoderConfig(
+    intra_bottleneck_size=1024, intermediate_size=4096, num_feedforward_networks=1,
+    key_query_shared_bottleneck=False, normalization_type="layer_norm", activation="gelu",
+    hidden_dropout=0.1)
+_MOBILEBERT = EncoderConfig()
+_NANO_COMMON = dict(vocab_size=4096, embedding_size=32, hidden_size=64, num_layers=4,
+                    num_heads=2, max_sequence_length=128, attention_dropout=0.0)
+_NANO_DATA = DataConfig(seq_len=64, max_predictions_per_seq=10)
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset("ib-bert-large", "teacher",
+               "IB-BERT_LARGE teacher: 24 layers, 512 inter-block, 1024 bottleneck, LayerNorm/GELU",
+               _IB_BERT_LARGE),
+        Preset("mobilebert", "student",
+               "MobileBERT: 24 layers, 128 bottleneck, 4 stacked FFNs, NoNorm/ReLU (OPT)",
+               _MOBILEBERT),
+        Preset("mobilebert-tiny", "student",
+               "MobileBERT_TINY: 2 stacked FFNs, bottleneck attention, NoNorm/ReLU",
+               EncoderConfig(num_feedforward_networks=2, use_bottleneck_attention=True)),
+        Preset("mobilebert-no-opt", "student",
+               "MobileBERT without OPT: LayerNorm/GELU (the paper's 'w/o OPT' row)",
+               EncoderConfig(normalization_type="layer_norm", activation="gelu")),
+        Preset("bert-base", "baseline",
+               "BERT_BASE baseline: 12 layers, 768 hidden, LayerNorm/GELU, tanh pooler",
+               EncoderConfig(kind="bert", embedding_size=768, hidden_size=768, num_layers=12,
+                             num_heads=12, intermediate_size=3072, num_feedforward_networks=1,
+                             intra_bottleneck_size=768, key_query_shared_bottleneck=False,
+                             normalization_type="layer_norm", activation="gelu",
+                             hidden_dropout=0.1, classifier_activation=True)),
+        Preset("nano-teacher", "teacher",
+               "Nano IB-BERT teacher for 2-core demos and tests: 4 layers, 64 wide, LayerNorm/GELU",
+               EncoderConfig(**_NANO_COMMON, intra_bottleneck_size=64, intermediate_size=256,
+                             num_feedforward_networks=1, key_query_shared_bottleneck=False,
+                             normalization_type="layer_norm", activation="gelu", hidden_dropout=0.1),
+               _NANO_DATA),
+        Preset("nano-student", "student",
+               "Nano MobileBERT student: same layers/widths/embedding as nano-teacher, bottleneck 16, NoNorm/ReLU",
+               EncoderConfig(**_NANO_COMMON, intra_bottleneck_size=16, intermediate_size=64,
+                             num_feedforward_networks=2),
+               _NANO_DATA),
+        Preset("nano-student-no-opt", "student",
+               "Nano student with LayerNorm/GELU, for testing the NoNorm/ReLU substitution",
+               EncoderConfig(**_NANO_COMMON, intra_bottleneck_size=16, intermediate_size=64,
+                             num_feedforward_networks=2, normalization_type="layer_norm",
+                             activation="gelu"),
+               _NANO_DATA),
+    )
+}
+
+
+def get_preset(name: str) -> Preset:
+    """Looks a preset up by name; the error lists the valid names."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise MbertError(f"unknown preset {name!r}",
+                         hint=f"choose one of: {', '.join(PRESETS)} (see `mbert presets`)") from None
