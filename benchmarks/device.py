@@ -1,0 +1,266 @@
+"""Device latency: TFLite's `benchmark_model` on phones over adb, one thread per device.
+
+The adb work (push, ABI check, quoting, cleanup) belongs to `android_harness`; this module
+decides what to run, parses what came back into BenchResult, and keeps one device's
+failure from losing the other devices' results.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from benchmarks.benchmark_model_output import parse_benchmark_output
+from benchmarks.environment import build_info
+from benchmarks.model_file import describe_model, sha256_of
+from benchmarks.result import BenchReport, BenchResult, Environment, Failure, ModelInfo, RunnerInfo, Settings
+from mbert_cli.errors import MbertError
+
+LOOPBACK_PROP = "ro.mbert.loopback"
+
+
+@dataclass
+class DeviceSettings:
+    """What to run on each device; `threads=None` takes the device profile's count."""
+
+    threads: int | None = None
+    runs: int = 50
+    warmup: int = 5
+    min_seconds: float = 0.0
+    delegate: str = "xnnpack"
+    op_profiling: bool = False
+    keep: bool = False
+    cool_down_temp: float | None = None
+    cool_down_timeout: float = 300.0
+    cool_down_poll: float = 5.0
+    timeout: float | None = None
+
+
+@dataclass
+class DeviceBackend:
+    """The android_harness entry points this runner uses; tests pass fakes."""
+
+    adb: Any
+    resolve_devices: Callable[[Any, str], list[tuple[str, Any]]]
+    list_devices: Callable[[Any], list[Any]]
+    session: Callable[..., Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def harness_backend(adb_path: str | None = None, adb_port: int | None = None) -> DeviceBackend:
+    """The real backend: android_harness over the system `adb` client."""
+    try:
+        from android_harness.adb import Adb  # noqa: PLC0415
+        from android_harness.device import DeviceSession, list_devices, resolve_devices  # noqa: PLC0415
+    except ImportError as err:
+        raise MbertError(f"device support is not available: {err}",
+                         hint="this checkout lacks android_harness; use --device host") from None
+    try:
+        adb = Adb(adb_path=adb_path, server_port=adb_port)
+    except FileNotFoundError:
+        raise MbertError(f"adb not found{f' at {adb_path}' if adb_path else ' on PATH'}",
+                         hint="install it (Debian/Ubuntu: apt install adb) or pass --adb PATH") from None
+    return DeviceBackend(adb=adb, resolve_devices=resolve_devices, list_devices=list_devices, session=DeviceSession)
+
+
+def run_devices(models: Sequence[str | Path], spec: str, binary: str | Path | None,
+                settings: DeviceSettings | None = None, backend: DeviceBackend | None = None,
+                adb_path: str | None = None, adb_port: int | None = None) -> BenchReport:
+    """Benchmarks every model on every device `spec` names, devices in parallel.
+
+    Args:
+        models: local .tflite paths, all checked before anything is pushed.
+        spec: a profile name (`pixel4`), a serial, or `all`.
+        binary: the local arm64 `benchmark_model`; the harness checks its ABI.
+        settings: run budget, delegate, threads, cool-down.
+        backend: the harness entry points (default: android_harness over real adb).
+        adb_path: the adb client to use for the default backend (default: `adb` on PATH).
+        adb_port: the adb server port for the default backend (adb's -P).
+
+    Returns:
+        A BenchReport: results per device and model in order, plus one Failure per device
+        or model that produced none.
+    """
+    settings = settings or DeviceSettings()
+    infos = [describe_model(m) for m in models]
+    binary_path = _check_binary(binary)
+    backend = backend or harness_backend(adb_path, adb_port)
+    targets = backend.resolve_devices(backend.adb, spec)
+    if not targets:
+        raise MbertError(f"no attached device matches '{spec}'",
+                         hint="connect a phone with USB debugging on and check `mbert devices`")
+    try:
+        details = {d.serial: d for d in backend.list_devices(backend.adb)}
+    except MbertError:
+        details = {}
+    build = build_info()
+    binary_sha = sha256_of(binary_path)
+
+    def one(target: tuple[str, Any]) -> tuple[list[BenchResult], list[Failure]]:
+        serial, profile = target
+        try:
+            return _run_one_device(backend, serial, profile, details.get(serial), infos, binary_path,
+                                   binary_sha, settings, build)
+        except MbertError as err:
+            return [], [Failure(target=serial, message=err.message, hint=err.hint)]
+        except Exception as err:  # noqa: BLE001 - one broken device must not lose the others
+            return [], [Failure(target=serial, message=f"unexpected error: {type(err).__name__}: {err}",
+                                hint="re-run with --debug on this device alone")]
+
+    report = BenchReport(created_at=_now())
+    with ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="mbert-device") as pool:
+        for results, failures in pool.map(one, targets):
+            report.results.extend(results)
+            report.failures.extend(failures)
+    return report
+
+
+def _run_one_device(backend: DeviceBackend, serial: str, profile: Any, info: Any, models: list[ModelInfo],
+                    binary: Path, binary_sha: str, settings: DeviceSettings, build: Any):
+    threads = settings.threads or getattr(profile, "threads", None) or 1
+    loopback = _is_loopback(backend.adb, serial, info)
+    runner = RunnerInfo(kind="device", serial=serial, profile=getattr(profile, "name", None), loopback=loopback,
+                        device_model=getattr(info, "model", None))
+    env = Environment(
+        cpu_model=getattr(profile, "soc", None), android_version=getattr(info, "android_version", None),
+        android_build=getattr(info, "build", None), device_model=getattr(info, "model", None),
+        abi=getattr(info, "abi", None), runtime_name="benchmark_model", runtime_version=f"sha256:{binary_sha[:12]}",
+        os="loopback (host LiteRT)" if loopback else "Android",
+    )
+    run_settings = Settings(threads=threads, delegate=settings.delegate, warmup_runs=settings.warmup,
+                            runs=settings.runs, min_seconds=settings.min_seconds, op_profiling=settings.op_profiling)
+    results: list[BenchResult] = []
+    failures: list[Failure] = []
+    with backend.session(backend.adb, serial, profile, keep=settings.keep) as session:
+        remote_binary = session.prepare_binary(str(binary))
+        for model in models:
+            warnings = []
+            if settings.min_seconds:
+                warnings.append("--min-seconds is not passed to benchmark_model on devices; --runs governs")
+            if settings.cool_down_temp is not None:
+                warnings.extend(_cool_down(session, settings))
+            try:
+                remote = session.push_model(model.path)
+                raw = session.run_benchmark_model(
+                    remote_binary, remote, threads=threads, warmup_runs=settings.warmup, num_runs=settings.runs,
+                    delegate=settings.delegate, op_profiling=settings.op_profiling, timeout=settings.timeout)
+                parsed = parse_benchmark_output(raw.stdout, raw.stderr, raw.exit_code)
+            except MbertError as err:
+                failures.append(Failure(target=f"{serial} {model.name}", message=err.message, hint=err.hint))
+                continue
+            coverage = parsed.coverage(settings.delegate)
+            if coverage.partial:
+                warnings.append(f"partial delegation: {coverage.delegate} ran {coverage.delegated_nodes}/"
+                                f"{coverage.total_nodes} nodes in {coverage.partitions} partitions")
+            elif parsed.partially_delegated:
+                warnings.append(f"partial delegation: the {settings.delegate} delegate ran only part of the graph")
+            warnings.extend(_thermal_warnings(raw.thermal_before, raw.thermal_after))
+            results.append(BenchResult(
+                model=model, runner=runner, settings=run_settings, inference=parsed.latency_stats(),
+                init_ms=parsed.init_us / 1e3, first_inference_ms=parsed.first_inference_us / 1e3,
+                warmup_mean_ms=parsed.warmup_avg_us / 1e3, memory=parsed.memory(), coverage=coverage,
+                environment=env, build=build, thermal_before=dict(raw.thermal_before or {}),
+                thermal_after=dict(raw.thermal_after or {}), warnings=warnings, command=str(raw.command),
+                created_at=_now(),
+            ))
+    return results, failures
+
+
+def _check_binary(binary: str | Path | None) -> Path:
+    if binary is None or str(binary) == "":
+        raise MbertError("no benchmark_model binary given",
+                         hint="pass --benchmark-binary PATH or set MBERT_BENCHMARK_BINARY (arm64 build from the "
+                              "TFLite releases)")
+    p = Path(binary)
+    if not p.is_file():
+        raise MbertError(f"benchmark_model binary not found: {p}",
+                         hint="download the arm64 benchmark_model from the TFLite releases, or build it with Bazel")
+    return p
+
+
+def _is_loopback(adb: Any, serial: str, info: Any) -> bool:
+    """True for mbert's loopback device, whose timings are the host's, not a phone's."""
+    flag = getattr(info, "loopback", None)
+    if flag is not None:
+        return bool(flag)
+    value = None
+    try:
+        if hasattr(adb, "getprop"):
+            value = adb.getprop(serial, LOOPBACK_PROP)
+        elif hasattr(adb, "shell"):
+            value = adb.shell(serial, ["getprop", LOOPBACK_PROP])
+    except Exception:  # noqa: BLE001 - an unreadable prop means "not loopback"
+        return False
+    text = getattr(value, "stdout", value)
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    return str(text or "").strip() == "1"
+
+
+def _battery_c(thermal: dict[str, Any] | None) -> float | None:
+    """Battery temperature in Celsius from whatever keys the harness used."""
+    for key, value in (thermal or {}).items():
+        k = key.lower()
+        if "battery" in k or k in ("temp_c", "temperature_c"):
+            try:
+                v = float(value)
+            except (TypeError, ValueError):
+                continue
+            # dumpsys battery reports tenths of a degree.
+            return v / 10 if v > 100 else v
+    return None
+
+
+def _thermal_status(thermal: dict[str, Any] | None) -> int | None:
+    for key, value in (thermal or {}).items():
+        if "status" in key.lower():
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def _thermal_warnings(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
+    status = _thermal_status(after)
+    out = []
+    if status:
+        out.append(f"thermal status {status} after the run (>0 means the phone may throttle)")
+    b, a = _battery_c(before), _battery_c(after)
+    if b is not None and a is not None and a - b >= 3.0:
+        out.append(f"battery warmed {a - b:.1f} C during the run")
+    return out
+
+
+def _read_thermal(session: Any) -> dict[str, Any] | None:
+    for name in ("read_thermal", "thermal", "thermal_state"):
+        fn = getattr(session, name, None)
+        if callable(fn):
+            try:
+                return dict(fn())
+            except Exception:  # noqa: BLE001
+                return None
+    return None
+
+
+def _cool_down(session: Any, settings: DeviceSettings) -> list[str]:
+    """Waits until the battery is at or below the target, so runs start from the same state."""
+    deadline = time.monotonic() + settings.cool_down_timeout
+    while True:
+        temp = _battery_c(_read_thermal(session))
+        if temp is None:
+            return ["cool-down skipped: the device session cannot read the battery temperature"]
+        if temp <= settings.cool_down_temp:
+            return []
+        if time.monotonic() >= deadline:
+            return [f"cool-down gave up after {settings.cool_down_timeout:.0f} s at {temp:.1f} C"]
+        time.sleep(settings.cool_down_poll)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,176 @@
+"""Renders benchmark results: a rich table, an atomically written JSON file, a PNG plot."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.result import BenchReport, BenchResult
+
+WARN = "⚠"
+
+
+def headline_ms(r: BenchResult) -> float:
+    """The figure ratios use: p50 when known (robust to outliers), else the mean."""
+    return r.inference.p50_ms if r.inference.p50_ms is not None else r.inference.mean_ms
+
+
+def ratios(results: Sequence[BenchResult]) -> list[float | None]:
+    """Each result's latency over the first result's on the same runner.
+
+    Ratios across runners would compare machines, not models, so each runner (host, each
+    device) has its own baseline: its first model.
+    """
+    base: dict[str, float] = {}
+    out: list[float | None] = []
+    for r in results:
+        key = r.runner.label
+        base.setdefault(key, headline_ms(r))
+        out.append(headline_ms(r) / base[key] if base[key] > 0 else None)
+    return out
+
+
+def _decimals(v: float) -> int:
+    """About three significant digits: 61.8, 175, 0.0263."""
+    if v <= 0:
+        return 3
+    return max(0, 2 - math.floor(math.log10(v)))
+
+
+def fmt_ms(v: float | None, like: float | None = None) -> str:
+    """Formats a latency; `like` borrows another value's precision (std beside its mean)."""
+    if v is None:
+        return "-"
+    return f"{v:.{_decimals(like if like is not None else v)}f}"
+
+
+def coverage_text(r: BenchResult) -> str:
+    c = r.coverage
+    if c.delegate is None and c.total_nodes is None:
+        return "-"  # plain CPU kernels: nothing to delegate
+    if c.fraction is None:
+        return "full" if c.partitions == 1 else "unknown"
+    text = f"{c.delegated_nodes}/{c.total_nodes}"
+    return f"{text} {WARN}" if c.partial else text
+
+
+def build_table(results: Sequence[BenchResult], failures: Sequence[Any] = ()):
+    """The rich Table users read; partial delegation and loopback are marked in it."""
+    from rich import box  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title="mbert bench (latency in ms)", caption=_caption(results), caption_justify="left",
+                  box=box.SIMPLE_HEAD, title_justify="left")
+    for name, justify in (("model", "left"), ("mode", "left"), ("size MB", "right"), ("runner", "left"),
+                          ("threads", "right"), ("runs", "right"), ("p50", "right"), ("p90", "right"),
+                          ("mean ± std", "right"), ("ratio", "right"), ("coverage", "left")):
+        table.add_column(name, justify=justify, no_wrap=name in ("model", "mean ± std"))
+    for r, ratio in zip(results, ratios(results)):
+        table.add_row(
+            r.model.name, r.model.mode or "-", f"{r.model.size_mb:.2f}", r.runner.label, str(r.settings.threads),
+            str(r.inference.count), fmt_ms(r.inference.p50_ms), fmt_ms(r.inference.p90_ms),
+            f"{fmt_ms(r.inference.mean_ms)} ± {fmt_ms(r.inference.std_ms, like=r.inference.mean_ms)}",
+            "-" if ratio is None else f"{ratio:.2f}x", coverage_text(r),
+        )
+    return table
+
+
+def _caption(results: Sequence[BenchResult]) -> str:
+    notes = ["ratio: p50 (else mean) over the first model on the same runner"]
+    if any(r.runner.loopback for r in results):
+        notes.append("loopback = mbert's stand-in device: host timings, not a phone's")
+    if any(r.coverage.partial for r in results):
+        notes.append(f"{WARN} the delegate ran only part of the graph; the rest ran on CPU kernels")
+    if any(r.inference.p90_ms is None for r in results):
+        notes.append("- = not reported (benchmark_model prints no p90/p99)")
+    return "\n".join(notes)
+
+
+def render(report: BenchReport, console: Any) -> None:
+    """Prints the table, per-result warnings, and failures (one line each)."""
+    if not console.is_terminal:
+        # Piped output (logs, CI, tests) has no width to respect; 80 columns would wrap every cell.
+        console.width = max(console.width, 140)
+    if report.results:
+        console.print(build_table(report.results))
+    for r in report.results:
+        for w in r.warnings:
+            console.print(f"warning: {r.model.name} on {r.runner.label}: {w}", markup=False, highlight=False)
+    for f in report.failures:
+        console.print(f"failed: {f.target}: {f.message}" + (f" (hint: {f.hint})" if f.hint else ""),
+                      markup=False, highlight=False)
+
+
+def default_json_path(report: BenchReport, run_dir: str | Path | None = None, now: datetime | None = None) -> Path:
+    """`<run>/bench/<device>-<time>.json`, or `./bench/...` without a run directory."""
+    labels = sorted({_device_tag(r) for r in report.results} | {_safe(f.target.split()[0]) for f in report.failures})
+    device = labels[0] if len(labels) == 1 else ("multi" if labels else "none")
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    base = Path(run_dir) / "bench" if run_dir else Path("bench")
+    return base / f"{device}-{stamp}.json"
+
+
+def _device_tag(r: BenchResult) -> str:
+    if r.runner.kind == "host":
+        return "host"
+    tag = _safe(r.runner.serial or "device")
+    return f"loopback-{tag}" if r.runner.loopback else tag
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "device"
+
+
+def write_atomic(path: str | Path, data: bytes) -> Path:
+    """Writes to a temporary name in the same folder, then renames: never a half file."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return p
+
+
+def write_json(report: BenchReport, path: str | Path) -> Path:
+    return write_atomic(path, (report.to_json() + "\n").encode())
+
+
+def plot(results: Sequence[BenchResult], path: str | Path) -> Path:
+    """Bar chart: p50 and p90 latency per model and runner (p90 bar absent when unknown)."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import io  # noqa: PLC0415
+
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    labels = [f"{r.model.name}\n{r.runner.label}" for r in results]
+    p50 = [headline_ms(r) for r in results]
+    p90 = [r.inference.p90_ms if r.inference.p90_ms is not None else 0.0 for r in results]
+    xs = range(len(results))
+    width = 0.38
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(results) + 1.5), 4.0))
+    ax.bar([x - width / 2 for x in xs], p50, width, label="p50")
+    ax.bar([x + width / 2 for x in xs], p90, width, label="p90")
+    ax.set_xticks(list(xs), labels, fontsize=8)
+    ax.set_ylabel("latency (ms)")
+    ax.set_title("mbert bench")
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    return write_atomic(path, buf.getvalue())
