@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import typer
 
@@ -34,7 +35,9 @@ def console():
     """The rich console for normal output (imported lazily: rich costs ~50 ms)."""
     from rich.console import Console  # noqa: PLC0415
 
-    return Console(soft_wrap=True)
+    # Piped output (CI logs, `| tee`) would otherwise be squeezed to 80 columns.
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+    return Console(soft_wrap=True, width=width)
 
 
 def error_console():

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from mbert_cli.config.overrides import apply_mapping, apply_set, dump_yaml, load_yaml
 from mbert_cli.config.presets import get_preset

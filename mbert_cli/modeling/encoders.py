@@ -23,7 +23,7 @@ def build_encoder(cfg: EncoderConfig, name: str = "encoder"):
 
     cfg.validate()
     if cfg.kind == "bert":
-        return networks.BertEncoderV2(
+        encoder = networks.BertEncoderV2(
             vocab_size=cfg.vocab_size,
             hidden_size=cfg.hidden_size,
             num_layers=cfg.num_layers,
@@ -39,6 +39,8 @@ def build_encoder(cfg: EncoderConfig, name: str = "encoder"):
             return_attention_scores=True,
             name=name,
         )
+        _build_with_dummy_batch(encoder)  # subclassed model: weights exist only after a call
+        return encoder
     return networks.MobileBERTEncoder(
         word_vocab_size=cfg.vocab_size,
         word_embed_size=cfg.embedding_size,
@@ -61,6 +63,14 @@ def build_encoder(cfg: EncoderConfig, name: str = "encoder"):
         input_mask_dtype=INPUT_MASK_DTYPE,
         name=name,
     )
+
+
+def _build_with_dummy_batch(encoder) -> None:
+    import tensorflow as tf  # noqa: PLC0415
+
+    ones = tf.ones((1, 2), tf.int32)
+    encoder({"input_word_ids": ones, "input_mask": tf.ones((1, 2), INPUT_MASK_DTYPE),
+             "input_type_ids": tf.zeros((1, 2), tf.int32)})
 
 
 def _activation(name: str):

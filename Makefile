@@ -1,0 +1,63 @@
+# mbert: every target installs what it needs first; a fresh clone needs only Python 3.11.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.mbert-installed
+# Pytest's own per-test limit; CI has 90 minutes in all.
+PYTEST_ARGS ?= -q -p no:cacheprovider --timeout=1200
+
+.PHONY: install adb test test-fast demo bench lint lock clean help
+
+help:
+	@echo "make demo   - the whole chain on the shipped data (train, distill, fine-tune, export, bench)"
+	@echo "make test   - the test suite (installs everything first)"
+	@echo "make bench  - the performance suite under benchmarks/suite"
+	@echo "make lint   - ruff"
+
+install: $(STAMP)
+
+# Re-installs only when the dependency pins change. The lock is installed with --no-deps so
+# every package is exactly the locked version (the data packages' own optional
+# dependencies are not needed: mbert reads their data files only).
+$(STAMP): setup.cfg pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || \
+	  { echo "mbert needs Python 3.11 (found $$($(PYTHON) --version)); set PYTHON=/path/to/python3.11"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade "pip>=24" wheel setuptools
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+# The Debian adb client talks to phones and to the loopback test device.
+adb:
+	@command -v adb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing the adb client (Debian package adb)..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq adb >/dev/null; \
+	  else \
+	    echo "adb is missing: install it with 'sudo apt-get install adb' (or the Android SDK platform-tools) and rerun."; exit 1; \
+	  fi; }
+
+test: install adb
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install adb
+	$(BIN)/python -m pytest $(PYTEST_ARGS) -m "not slow"
+
+demo: install adb
+	$(BIN)/mbert demo
+
+bench: install adb
+	@set -e; for script in benchmarks/suite/[a-z]*.py; do \
+	  mod=$${script%.py}; mod=$${mod//\//.}; echo "== $$mod"; $(BIN)/python -m $$mod; done
+
+lint: install
+	$(BIN)/ruff check .
+
+# Regenerate the lock from the current virtualenv (after changing setup.cfg on purpose).
+lock:
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,83 @@
+"""The CLI answers at once, imports no TensorFlow for help, and reports errors in two lines."""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from mbert_cli.cli.app import app
+from tests.conftest import ROOT
+
+runner = CliRunner()
+HEAVY = ("tensorflow", "tf_keras", "official", "ai_edge_litert", "matplotlib", "tensorflow_text")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["presets", "--help"], ["presets"], ["version"]])
+def test_light_commands_import_no_heavy_library(argv):
+    code = (
+        "import sys\n"
+        "from mbert_cli.cli.app import app\n"
+        "try:\n"
+        f"    app({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "HEAVY=\n" in out.stdout or out.stdout.rstrip().endswith("HEAVY="), out.stdout + out.stderr
+
+
+def test_help_answers_within_half_a_second():
+    # Best of three wall-clock runs of the interpreter itself, so one slow start does not fail it.
+    best = 1e9
+    for _ in range(3):
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "mbert_cli.cli.app", "--help"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)
+        best = min(best, time.perf_counter() - start)
+        assert out.returncode == 0, out.stderr
+    assert best <= 0.5, f"mbert --help took {best:.2f}s"
+
+
+def test_every_command_group_has_help():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for group in ("train", "export", "bench", "eval", "devices", "demo", "presets", "version", "data"):
+        assert group in result.output
+        sub = runner.invoke(app, [group, "--help"])
+        assert sub.exit_code == 0, (group, sub.output)
+
+
+def test_presets_table_lists_parameter_counts():
+    result = runner.invoke(app, ["presets", "--json"])
+    assert result.exit_code == 0
+    rows = {r["name"]: r for r in json.loads(result.output)}
+    assert rows["mobilebert"]["parameters"] == 24_581_888
+    assert set(rows) >= {"ib-bert-large", "mobilebert", "mobilebert-tiny", "mobilebert-no-opt", "bert-base",
+                         "nano-teacher", "nano-student"}
+    table = runner.invoke(app, ["presets"], env={"COLUMNS": "200"})
+    assert "24,581,888" in table.output
+
+
+def test_version_json_names_runtime_packages():
+    result = runner.invoke(app, ["version", "--json"])
+    info = json.loads(result.output)
+    assert info["mbert"]
+    assert info["ai-edge-litert"] != "not installed"
+
+
+def test_mbert_error_is_two_lines_and_exit_1(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [unclosed\n")
+    from mbert_cli.cli import common
+    from mbert_cli.config import resolve_config
+    from mbert_cli.errors import MbertError
+
+    with pytest.raises(MbertError) as err:
+        resolve_config("nano-student", bad)
+    assert "malformed YAML" in err.value.message
+    assert common.debug_enabled() in (True, False)

@@ -1,0 +1,98 @@
+"""Encoders and heads on tf-models-official: parameter counts, shapes, attention masks."""
+
+import numpy as np
+import pytest
+
+from mbert_cli.config import get_preset
+
+tf = pytest.importorskip("tensorflow")
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("mobilebert", 24_581_888),       # tf-models-official MobileBERTEncoder() defaults
+    ("ib-bert-large", 294_205_184),   # teacher: bottleneck 1024, FFN 4096 x 1, LayerNorm/GELU
+    ("bert-base", 109_482_240),       # BertEncoderV2 with pooler, type vocab 2
+    ("nano-teacher", None), ("nano-student", None), ("mobilebert-tiny", None),
+])
+def test_built_encoder_parameter_count(name, expected):
+    from mbert_cli.modeling.encoders import build_encoder
+
+    preset = get_preset(name)
+    encoder = build_encoder(preset.encoder)
+    built = encoder.count_params()
+    assert built == preset.parameter_count()  # the TF-free formula used by `mbert presets`
+    if expected is not None:
+        assert built == expected
+
+
+def _inputs(batch=2, seq=12, real=8, vocab=100):
+    rng = np.random.default_rng(0)
+    mask = np.zeros((batch, seq), np.float32)
+    mask[:, :real] = 1.0
+    return {
+        "input_word_ids": rng.integers(5, vocab, (batch, seq)).astype(np.int32),
+        "input_mask": mask,
+        "input_type_ids": np.zeros((batch, seq), np.int32),
+    }
+
+
+@pytest.mark.parametrize("name", ["nano-teacher", "nano-student"])
+def test_pretraining_outputs_and_attention_probabilities(name):
+    from mbert_cli.modeling.models import build_pretraining_model
+
+    cfg = get_preset(name).encoder
+    pm = build_pretraining_model(cfg)
+    inputs = _inputs()
+    inputs["masked_lm_positions"] = np.array([[1, 2, 3], [0, 4, 5]], np.int32)
+    out = pm.model(inputs, training=False)
+    assert out["mlm_logits"].shape == (2, 3, cfg.vocab_size)
+    assert out["next_sentence"].shape == (2, 2)
+    assert len(out["encoder_outputs"]) == cfg.num_layers + 1
+    assert len(out["attention_scores"]) == cfg.num_layers
+    for probs in out["attention_scores"]:
+        probs = probs.numpy()
+        assert probs.shape == (2, cfg.num_heads, 12, 12)
+        np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)  # distributions over keys
+        assert probs[..., 8:].max() < 1e-6  # padded keys get no attention
+
+
+def test_teacher_and_student_differ_only_by_config():
+    from mbert_cli.modeling.encoders import build_encoder, transformer_layers
+
+    t = build_encoder(get_preset("nano-teacher").encoder)
+    s = build_encoder(get_preset("nano-student").encoder)
+    assert type(t) is type(s)
+    assert [layer.name for layer in transformer_layers(t)] == [layer.name for layer in transformer_layers(s)]
+    assert transformer_layers(s)[0].name == "transformer_layer_0"
+
+
+def test_encoder_config_round_trip():
+    from mbert_cli.modeling.encoders import build_encoder
+
+    encoder = build_encoder(get_preset("nano-student").encoder)
+    clone = type(encoder).from_config(encoder.get_config())
+    assert clone.count_params() == encoder.count_params()
+    assert clone.get_config()["normalization_type"] == "no_norm"
+
+
+def test_task_heads_shapes():
+    from mbert_cli.modeling.models import build_classifier, build_span_labeler
+
+    cfg = get_preset("nano-student").encoder
+    clf, _ = build_classifier(cfg, num_classes=3)
+    assert clf(_inputs())["logits"].shape == (2, 3)
+    span, _ = build_span_labeler(cfg)
+    out = span(_inputs())
+    assert out["start_logits"].shape == (2, 12) and out["end_logits"].shape == (2, 12)
+
+
+def test_bert_baseline_exposes_attention():
+    from mbert_cli.config import EncoderConfig
+    from mbert_cli.modeling.encoders import build_encoder
+
+    tiny_bert = EncoderConfig(kind="bert", vocab_size=100, embedding_size=16, hidden_size=16, num_layers=2,
+                              num_heads=2, intermediate_size=32, max_sequence_length=32,
+                              normalization_type="layer_norm", activation="gelu")
+    out = build_encoder(tiny_bert)(_inputs())
+    assert len(out["attention_scores"]) == 2
+    assert out["attention_scores"][0].numpy()[..., 8:].max() < 1e-6
