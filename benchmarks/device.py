@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +55,9 @@ class DeviceBackend:
 def harness_backend(adb_path: str | None = None, adb_port: int | None = None) -> DeviceBackend:
     """The real backend: android_harness over the system `adb` client."""
     try:
-        from android_harness.adb import Adb  # noqa: PLC0415
         from android_harness.device import DeviceSession, list_devices, resolve_devices  # noqa: PLC0415
+
+        from android_harness.adb import Adb  # noqa: PLC0415
     except ImportError as err:
         raise MbertError(f"device support is not available: {err}",
                          hint="this checkout lacks android_harness; use --device host") from None
@@ -263,4 +264,4 @@ def _cool_down(session: Any, settings: DeviceSettings) -> list[str]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

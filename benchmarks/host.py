@@ -11,7 +11,7 @@ import resource
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ class _Loaded:
             self.interp.allocate_tensors()
         except (ValueError, RuntimeError) as err:
             raise MbertError(f"LiteRT could not load {path}: {_first_line(err)}",
-                             hint="re-export the model; check it converts without Flex ops") from None
+                             hint="the file is truncated or corrupt, or uses ops this runtime lacks; re-export it") from None
         signatures = self.interp.get_signature_list()
         if signatures:
             key = next(iter(signatures))
@@ -129,11 +129,11 @@ def run_host(models: Sequence[str | Path], settings: HostSettings | None = None)
     env = host_environment(runtime.name, runtime.version)
     build = build_info()
     peak = _peak_rss_mb()
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    created = datetime.now(UTC).isoformat(timespec="seconds")
     run_settings = Settings(threads=settings.threads, delegate="xnnpack" if settings.xnnpack else "cpu",
                             warmup_runs=settings.warmup, runs=settings.runs, min_seconds=settings.min_seconds)
     results = []
-    for info, m, f, w, s in zip(infos, loaded, first, warm, samples):
+    for info, m, f, w, s in zip(infos, loaded, first, warm, samples, strict=True):
         coverage = host_coverage(m.interp) if settings.xnnpack else Coverage(delegate=None)
         warnings = []
         if coverage.partial:

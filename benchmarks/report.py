@@ -71,7 +71,7 @@ def build_table(results: Sequence[BenchResult], failures: Sequence[Any] = ()):
                           ("threads", "right"), ("runs", "right"), ("p50", "right"), ("p90", "right"),
                           ("mean ± std", "right"), ("ratio", "right"), ("coverage", "left")):
         table.add_column(name, justify=justify, no_wrap=name in ("model", "mean ± std"))
-    for r, ratio in zip(results, ratios(results)):
+    for r, ratio in zip(results, ratios(results), strict=True):
         table.add_row(
             r.model.name, r.model.mode or "-", f"{r.model.size_mb:.2f}", r.runner.label, str(r.settings.threads),
             str(r.inference.count), fmt_ms(r.inference.p50_ms), fmt_ms(r.inference.p90_ms),

@@ -172,12 +172,12 @@ class BenchResult:
         return json.dumps(self.to_dict(), indent=2)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "BenchResult":
+    def from_dict(cls, data: dict[str, Any]) -> BenchResult:
         _check_schema(data)
         return _build(cls, data)
 
     @classmethod
-    def from_json(cls, text: str) -> "BenchResult":
+    def from_json(cls, text: str) -> BenchResult:
         return cls.from_dict(json.loads(text))
 
 
@@ -206,12 +206,12 @@ class BenchReport:
         return json.dumps(self.to_dict(), indent=2)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "BenchReport":
+    def from_dict(cls, data: dict[str, Any]) -> BenchReport:
         _check_schema(data)
         return _build(cls, data)
 
     @classmethod
-    def from_json(cls, text: str) -> "BenchReport":
+    def from_json(cls, text: str) -> BenchReport:
         return cls.from_dict(json.loads(text))
 
 

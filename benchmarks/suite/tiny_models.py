@@ -74,7 +74,7 @@ def _encoder_module(tf, vocab: int, hidden: int, layers: int, seq_len: int):
         def serve(self, input_word_ids, input_type_ids, input_mask):
             h = tf.gather(self.word, input_word_ids) + tf.gather(self.type, input_type_ids)
             h = h * tf.expand_dims(input_mask, -1)
-            for w, b in zip(self.ws, self.bs):
+            for w, b in zip(self.ws, self.bs, strict=True):
                 h = h + tf.nn.relu(tf.matmul(h, w) + b)
             pooled = tf.reduce_mean(h, axis=1)
             return {"logits": tf.matmul(pooled, self.head)}

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from mbert_cli.cli.common import console, handles_errors
 
 
-class Delegate(str, Enum):
+class Delegate(StrEnum):
     cpu = "cpu"
     xnnpack = "xnnpack"
     gpu = "gpu"
@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
             "--device", "-d",
             help="Where to run: 'host' (LiteRT on this machine), a device profile (e.g. pixel4), "
                  "an adb serial, or 'all' attached devices.")] = "host",
-        threads: Annotated[Optional[int], typer.Option(
+        threads: Annotated[int | None, typer.Option(
             "--threads", min=1,
             help="CPU threads. Default: 1 on the host; the device profile's count on phones (pixel4: 4).",
             show_default=False)] = None,
@@ -42,16 +42,16 @@ def register(app: typer.Typer) -> None:
             "--delegate", case_sensitive=False,
             help="Kernels to use: xnnpack (default CPU delegate), cpu (builtin kernels only), gpu or nnapi "
                  "(devices only).")] = Delegate.xnnpack,
-        benchmark_binary: Annotated[Optional[Path], typer.Option(
+        benchmark_binary: Annotated[Path | None, typer.Option(
             "--benchmark-binary", envvar="MBERT_BENCHMARK_BINARY",
             help="Devices: the arm64 TFLite benchmark_model to push. Default: $MBERT_BENCHMARK_BINARY.",
             show_default=False)] = None,
-        adb: Annotated[Optional[str], typer.Option(
+        adb: Annotated[str | None, typer.Option(
             "--adb", help="Devices: the adb client to use. Default: adb on PATH.", show_default=False)] = None,
-        adb_port: Annotated[Optional[int], typer.Option(
+        adb_port: Annotated[int | None, typer.Option(
             "--adb-port", help="Devices: adb server port (adb -P). Default: adb's own (5037).",
             show_default=False)] = None,
-        cool_down_temp: Annotated[Optional[float], typer.Option(
+        cool_down_temp: Annotated[float | None, typer.Option(
             "--cool-down-temp",
             help="Devices: before each model, wait until the battery is at or below this many degrees C. "
                  "Default: no wait.", show_default=False)] = None,
@@ -59,12 +59,12 @@ def register(app: typer.Typer) -> None:
             "--keep", help="Devices: leave pushed models on the phone for inspection.")] = False,
         op_profiling: Annotated[bool, typer.Option(
             "--op-profiling", help="Devices: ask benchmark_model for per-op timings (slower runs).")] = False,
-        json_path: Annotated[Optional[Path], typer.Option(
+        json_path: Annotated[Path | None, typer.Option(
             "--json", help="Write results here. Default: RUN/bench/<device>-<time>.json with --run, "
                            "else ./bench/<device>-<time>.json.", show_default=False)] = None,
-        run_dir: Annotated[Optional[Path], typer.Option(
+        run_dir: Annotated[Path | None, typer.Option(
             "--run", help="Run directory whose bench/ folder receives the JSON.", show_default=False)] = None,
-        plot_path: Annotated[Optional[Path], typer.Option(
+        plot_path: Annotated[Path | None, typer.Option(
             "--plot", help="Also save a PNG bar chart of p50 and p90 per model.", show_default=False)] = None,
     ) -> None:
         """Benchmark .tflite models on the host or on Android devices; print a table and write JSON."""

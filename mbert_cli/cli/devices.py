@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,9 +14,9 @@ def register(app: typer.Typer) -> None:
     @app.command("devices")
     @handles_errors
     def devices_cmd(
-        adb: Annotated[Optional[str], typer.Option(
+        adb: Annotated[str | None, typer.Option(
             "--adb", help="The adb client to use. Default: adb on PATH.", show_default=False)] = None,
-        adb_port: Annotated[Optional[int], typer.Option(
+        adb_port: Annotated[int | None, typer.Option(
             "--adb-port", help="adb server port (adb -P). Default: adb's own (5037).", show_default=False)] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     ) -> None:

@@ -7,8 +7,17 @@ import json
 import pytest
 
 from benchmarks.model_file import check_tflite, describe_model
-from benchmarks.result import (SCHEMA_VERSION, BenchReport, BenchResult, Coverage, Failure, LatencyStats, ModelInfo,
-                               RunnerInfo, Settings)
+from benchmarks.result import (
+    SCHEMA_VERSION,
+    BenchReport,
+    BenchResult,
+    Coverage,
+    Failure,
+    LatencyStats,
+    ModelInfo,
+    RunnerInfo,
+    Settings,
+)
 from mbert_cli.errors import MbertError
 
 

@@ -1,0 +1,169 @@
+"""Device runner against a fake harness: parsing, loopback label, parallel devices, failures."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from types import SimpleNamespace
+
+import pytest
+
+from benchmarks.device import DeviceBackend, DeviceSettings, run_devices
+from mbert_cli.errors import MbertError
+
+PIXEL4 = SimpleNamespace(name="pixel4", soc="Snapdragon 855", abi="arm64-v8a", cpu_mask="f0", threads=4)
+
+
+class FakeAdb:
+    def __init__(self, loopback_serials=()):
+        self.loopback = set(loopback_serials)
+
+    def getprop(self, serial, name):
+        return "1" if serial in self.loopback and name == "ro.mbert.loopback" else ""
+
+
+class FakeSessions:
+    """Records what each device session was asked to do; per-serial output or failure."""
+
+    def __init__(self, outputs, fail=None, delay=0.0, thermal=None):
+        self.outputs, self.fail, self.delay = outputs, fail or {}, delay
+        self.thermal = thermal or {}
+        self.calls = []
+        self.active = 0
+        self.max_active = 0
+        self.lock = threading.Lock()
+
+    @contextmanager
+    def __call__(self, adb, serial, profile, keep=False):
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            yield FakeSession(self, serial, keep)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+class FakeSession:
+    def __init__(self, owner, serial, keep):
+        self.owner, self.serial, self.keep = owner, serial, keep
+
+    def prepare_binary(self, local):
+        self.owner.calls.append((self.serial, "binary", local))
+        return "/data/local/tmp/mbert/bin/benchmark_model"
+
+    def push_model(self, local):
+        if self.serial in self.owner.fail:
+            raise self.owner.fail[self.serial]
+        self.owner.calls.append((self.serial, "push", local))
+        return f"/data/local/tmp/mbert/run/{local.rsplit('/', 1)[-1]}"
+
+    def run_benchmark_model(self, binary, remote, **kw):
+        self.owner.calls.append((self.serial, "run", remote, kw))
+        time.sleep(self.owner.delay)
+        before, after = self.owner.thermal.get(self.serial, ({}, {}))
+        return SimpleNamespace(command=f"taskset f0 {binary} --graph={remote}", exit_code=0,
+                               stdout=self.owner.outputs[self.serial], stderr="",
+                               thermal_before=before, thermal_after=after)
+
+
+def _backend(sessions, serials, loopback=()):
+    infos = [SimpleNamespace(serial=s, state="device", model="Pixel 4", device="flame", android_version="13",
+                             build="TQ3A", abi="arm64-v8a", profile=PIXEL4) for s in serials]
+
+    def resolve(adb, spec):
+        if spec in ("all", "pixel4"):
+            return [(s, PIXEL4) for s in serials]
+        if spec in serials:
+            return [(spec, PIXEL4)]
+        raise MbertError(f"unknown device or profile '{spec}'", hint="see `mbert devices`")
+
+    return DeviceBackend(adb=FakeAdb(loopback), resolve_devices=resolve, list_devices=lambda adb: infos,
+                         session=sessions)
+
+
+@pytest.fixture
+def binary(tmp_path):
+    p = tmp_path / "benchmark_model"
+    p.write_bytes(b"\x7fELF fake")
+    return p
+
+
+def test_one_loopback_device(tiny_models, binary, fixture_text):
+    sessions = FakeSessions({"127.0.0.1:5585": fixture_text("xnnpack.txt")})
+    report = run_devices(tiny_models[:1], "pixel4", binary, DeviceSettings(runs=50, warmup=5),
+                         backend=_backend(sessions, ["127.0.0.1:5585"], loopback=["127.0.0.1:5585"]))
+    assert not report.failures
+    (r,) = report.results
+    assert r.runner.loopback and "loopback" in r.runner.label and r.runner.profile == "pixel4"
+    assert r.settings.threads == 4  # the profile's count
+    assert r.inference.count == 50 and r.inference.p50_ms == pytest.approx(61.655)
+    assert r.init_ms == pytest.approx(98.201) and r.warmup_mean_ms == pytest.approx(62.9813)
+    assert r.coverage.partial and any("partial delegation" in w for w in r.warnings)
+    assert r.environment.android_version == "13" and r.environment.runtime_name == "benchmark_model"
+    assert r.command.startswith("taskset f0")
+    run_call = [c for c in sessions.calls if c[1] == "run"][0]
+    assert run_call[3]["threads"] == 4 and run_call[3]["num_runs"] == 50 and run_call[3]["delegate"] == "xnnpack"
+
+
+def test_two_devices_run_in_parallel_and_one_failure_keeps_the_other(tiny_models, binary, fixture_text):
+    sessions = FakeSessions({"A": fixture_text("cpu_legacy.txt"), "B": fixture_text("cpu_legacy.txt"),
+                             "C": ""}, fail={"C": MbertError("device C is unauthorized", hint="accept the prompt")},
+                            delay=0.3)
+    start = time.monotonic()
+    report = run_devices(tiny_models, "all", binary, DeviceSettings(threads=2, delegate="cpu"),
+                         backend=_backend(sessions, ["A", "B", "C"]))
+    elapsed = time.monotonic() - start
+    assert sessions.max_active >= 2
+    # Serially A and B would take 4 x 0.3 s; in parallel about half.
+    assert elapsed < 1.1
+    assert [(r.runner.serial, r.model.name) for r in report.results] == [
+        ("A", "tiny-small"), ("A", "tiny-large"), ("B", "tiny-small"), ("B", "tiny-large")]
+    assert all(not r.runner.loopback and r.settings.threads == 2 for r in report.results)
+    assert len(report.failures) == 2 and all(f.target.startswith("C ") for f in report.failures)
+    assert "unauthorized" in report.failures[0].message
+
+
+def test_model_failure_on_device_names_cause(tiny_models, binary, fixture_text):
+    sessions = FakeSessions({"A": fixture_text("fail_gather.txt")})
+    report = run_devices(tiny_models[:1], "A", binary, backend=_backend(sessions, ["A"]))
+    assert not report.results and "GATHER" in report.failures[0].message
+
+
+def test_thermal_recorded_and_warned(tiny_models, binary, fixture_text):
+    sessions = FakeSessions({"A": fixture_text("cpu_legacy.txt")},
+                            thermal={"A": ({"battery_c": 30.0, "thermal_status": 0},
+                                           {"battery_c": 36.0, "thermal_status": 2})})
+    (r,) = run_devices(tiny_models[:1], "A", binary, backend=_backend(sessions, ["A"])).results
+    assert r.thermal_before["battery_c"] == 30.0 and r.thermal_after["thermal_status"] == 2
+    assert any("thermal status 2" in w for w in r.warnings) and any("warmed 6.0 C" in w for w in r.warnings)
+
+
+def test_cool_down_without_thermal_reader_is_reported(tiny_models, binary, fixture_text):
+    sessions = FakeSessions({"A": fixture_text("cpu_legacy.txt")})
+    (r,) = run_devices(tiny_models[:1], "A", binary, DeviceSettings(cool_down_temp=35.0),
+                       backend=_backend(sessions, ["A"])).results
+    assert any("cool-down skipped" in w for w in r.warnings)
+
+
+def test_inputs_checked_before_adb(tiny_models, binary, tmp_path):
+    def explode(*a, **k):
+        raise AssertionError("adb must not be touched")
+
+    backend = DeviceBackend(adb=None, resolve_devices=explode, list_devices=explode, session=explode)
+    with pytest.raises(MbertError, match="binary not found"):
+        run_devices(tiny_models, "pixel4", tmp_path / "nope", backend=backend)
+    with pytest.raises(MbertError, match="no benchmark_model binary"):
+        run_devices(tiny_models, "pixel4", None, backend=backend)
+    with pytest.raises(MbertError, match="not found"):
+        run_devices([tmp_path / "missing.tflite"], "pixel4", binary, backend=backend)
+
+
+def test_no_device_and_unknown_spec(tiny_models, binary):
+    sessions = FakeSessions({})
+    with pytest.raises(MbertError, match="no attached device matches 'all'"):
+        run_devices(tiny_models, "all", binary, backend=_backend(sessions, []))
+    with pytest.raises(MbertError, match="unknown device or profile 'nexus'"):
+        run_devices(tiny_models, "nexus", binary, backend=_backend(sessions, ["A"]))
