@@ -12,8 +12,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-# (name, hidden width, layers): "large" does ~16x the work of "small", so ratios are visible.
+# (name, hidden width, layers[, mode]): "large" does ~16x the work of "small", so ratios are visible.
 TINY_SPECS = (("tiny-small", 32, 1), ("tiny-large", 128, 4))
+# For the performance suite: a wide "bert-like" and a narrow "mobile-like" encoder, the
+# narrow one also dynamic-range quantized, at the paper's sequence length.
+SUITE_SPECS = (("wide-float32", 384, 4, "float32"), ("narrow-float32", 128, 4, "float32"),
+               ("narrow-dynamic", 128, 4, "dynamic"))
 
 
 @dataclass(frozen=True)
@@ -38,17 +42,23 @@ def build_tiny_models(out_dir: str | Path, seq_len: int = 16, vocab: int = 64,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     built, entries = [], []
-    for name, hidden, layers in specs:
+    for spec in specs:
+        name, hidden, layers = spec[:3]
+        mode = spec[3] if len(spec) > 3 else "float32"
         tf.random.set_seed(seed)
         module = _encoder_module(tf, vocab, hidden, layers, seq_len)
         fn = module.serve.get_concrete_function()
         converter = tf.lite.TFLiteConverter.from_concrete_functions([fn], module)
+        if mode == "dynamic":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        elif mode != "float32":
+            raise ValueError(f"tiny models support float32 and dynamic, not {mode}")
         path = out / f"{name}.tflite"
         tmp = path.with_suffix(".tflite.tmp")
         tmp.write_bytes(converter.convert())
         tmp.replace(path)
         built.append(TinyModel(path, hidden, layers, seq_len))
-        entries.append({"file": path.name, "mode": "float32", "seq_len": seq_len})
+        entries.append({"file": path.name, "mode": mode, "seq_len": seq_len})
     (out / "manifest.json").write_text(json.dumps({"files": entries}, indent=2))
     return built
 

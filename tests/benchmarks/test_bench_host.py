@@ -49,9 +49,10 @@ def test_min_seconds_extends_runs(tiny_models):
     assert sum(r.samples_ms) > 0
 
 
-def test_two_threads(tiny_models):
-    results = run_host(tiny_models, HostSettings(threads=2, runs=5, warmup=0))
-    assert all(r.settings.threads == 2 for r in results)
+def test_two_threads_blocks_count_exactly(tiny_models):
+    # 7 runs in blocks of 5: the last turn is cut to 2, re-warm runs are not counted.
+    results = run_host(tiny_models, HostSettings(threads=2, runs=7, warmup=1, block_runs=5))
+    assert all(r.settings.threads == 2 and r.inference.count == 7 for r in results)
 
 
 def test_truncated_model_fails_with_one_line(tiny_models, tmp_path):

@@ -1,0 +1,54 @@
+"""Cross-check: our host runner's p50 against ai-edge-litert's own benchmark tool.
+
+    python -m benchmarks.suite.crosscheck_litert MODEL.tflite... [--threads 1] [--rounds 3]
+    python -m benchmarks.suite.crosscheck_litert --make-models
+
+Alternates the two measurements `--rounds` times per model so drift hits both, and prints
+the median of each and their ratio; the target is agreement within 10%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+from benchmarks.suite._common import model_args, resolve_models
+
+
+def crosscheck(model: str, threads: int = 1, runs: int = 50, warmup: int = 5, rounds: int = 3) -> tuple[float, float]:
+    """Returns (our p50 ms, the LiteRT tool's median ms), each the median over `rounds`."""
+    from benchmarks.host import HostSettings, run_host  # noqa: PLC0415
+    from benchmarks.suite.litert_tool import litert_tool_latency  # noqa: PLC0415
+
+    ours, theirs = [], []
+    for _ in range(rounds):
+        (r,) = run_host([model], HostSettings(threads=threads, runs=runs, warmup=warmup))
+        ours.append(r.inference.p50_ms)
+        theirs.append(litert_tool_latency(model, threads=threads, runs=runs, warmup=warmup)["median_ms"])
+    return statistics.median(ours), statistics.median(theirs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    model_args(parser)
+    parser.add_argument("--threads", default="1", help="comma-separated thread counts (default 1)")
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--tolerance", type=float, default=0.10)
+    args = parser.parse_args(argv)
+    models = resolve_models(args)
+    print(f"{'model':28s} {'threads':>7s} {'mbert p50':>10s} {'litert p50':>11s} {'ratio':>7s}  verdict")
+    for threads in (int(t) for t in args.threads.split(",")):
+        for model in models:
+            ours, theirs = crosscheck(model, threads, args.runs, args.warmup, args.rounds)
+            ratio = ours / theirs if theirs else float("nan")
+            verdict = "agree" if abs(ratio - 1) <= args.tolerance else f"DIFFER (> {args.tolerance:.0%})"
+            name = model.rsplit("/", 1)[-1]
+            print(f"{name:28s} {threads:7d} {ours:10.3f} {theirs:11.3f} {ratio:6.3f}x  {verdict}")
+    print("note: the LiteRT tool reports ms rounded to 0.01, so sub-millisecond models compare coarsely")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

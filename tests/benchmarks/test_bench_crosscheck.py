@@ -1,0 +1,26 @@
+"""Loose agreement between our host p50 and ai-edge-litert's own benchmark tool.
+
+The tight (10%) comparison is the suite script `benchmarks.suite.crosscheck_litert`; on
+a shared 2-core machine a unit test can only promise the same ballpark.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def medium_model(tmp_path_factory):
+    from benchmarks.suite.tiny_models import build_tiny_models
+
+    # ~0.3 ms per run: long enough that the tool's 0.01 ms rounding does not dominate.
+    (m,) = build_tiny_models(tmp_path_factory.mktemp("medium"), seq_len=128, specs=(("medium", 256, 2),))
+    return str(m.path)
+
+
+def test_host_p50_agrees_with_litert_tool(medium_model):
+    from benchmarks.suite.crosscheck_litert import crosscheck
+
+    ours, theirs = crosscheck(medium_model, threads=1, runs=40, warmup=3, rounds=3)
+    assert ours > 0 and theirs > 0
+    assert 0.5 <= ours / theirs <= 1.5, (ours, theirs)
