@@ -114,3 +114,15 @@ def wait_for_states(adb: Adb, want: dict[str, str], timeout: float) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"loopback devices did not attach: want {want}, have {states}")
         time.sleep(0.1)
+
+
+def sandbox_files(device: LoopbackDevice) -> list[str]:
+    """Every file (not folder) in a loopback device's sandbox, relative to it."""
+    root = Path(device.sandbox)
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if not p.is_dir())
+
+
+def run_dirs(device: LoopbackDevice) -> list[str]:
+    """The per-run folders (/data/local/tmp/mbert/run-*) left on a loopback device."""
+    root = Path(device.sandbox) / "mbert"
+    return sorted(p.name for p in root.glob("run-*")) if root.exists() else []
