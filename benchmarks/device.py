@@ -7,6 +7,7 @@ failure from losing the other devices' results.
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -55,9 +56,8 @@ class DeviceBackend:
 def harness_backend(adb_path: str | None = None, adb_port: int | None = None) -> DeviceBackend:
     """The real backend: android_harness over the system `adb` client."""
     try:
-        from android_harness.device import DeviceSession, list_devices, resolve_devices  # noqa: PLC0415
-
         from android_harness.adb import Adb  # noqa: PLC0415
+        from android_harness.device import DeviceSession, list_devices, resolve_devices  # noqa: PLC0415
     except ImportError as err:
         raise MbertError(f"device support is not available: {err}",
                          hint="this checkout lacks android_harness; use --device host") from None
@@ -141,15 +141,15 @@ def _run_one_device(backend: DeviceBackend, serial: str, profile: Any, info: Any
         remote_binary = session.prepare_binary(str(binary))
         for model in models:
             warnings = []
-            if settings.min_seconds:
-                warnings.append("--min-seconds is not passed to benchmark_model on devices; --runs governs")
-            if settings.cool_down_temp is not None:
-                warnings.extend(_cool_down(session, settings))
             try:
+                if settings.cool_down_temp is not None:
+                    warnings.extend(_cool_down(session, settings))
                 remote = session.push_model(model.path)
+                # benchmark_model's own default is 1 s minimum; pass ours so host and device agree.
                 raw = session.run_benchmark_model(
                     remote_binary, remote, threads=threads, warmup_runs=settings.warmup, num_runs=settings.runs,
-                    delegate=settings.delegate, op_profiling=settings.op_profiling, timeout=settings.timeout)
+                    delegate=settings.delegate, op_profiling=settings.op_profiling, timeout=settings.timeout,
+                    extra_flags=[f"--min_secs={settings.min_seconds:g}"])
                 parsed = parse_benchmark_output(raw.stdout, raw.stderr, raw.exit_code)
             except MbertError as err:
                 failures.append(Failure(target=f"{serial} {model.name}", message=err.message, hint=err.hint))
@@ -166,7 +166,7 @@ def _run_one_device(backend: DeviceBackend, serial: str, profile: Any, info: Any
                 init_ms=parsed.init_us / 1e3, first_inference_ms=parsed.first_inference_us / 1e3,
                 warmup_mean_ms=parsed.warmup_avg_us / 1e3, memory=parsed.memory(), coverage=coverage,
                 environment=env, build=build, thermal_before=dict(raw.thermal_before or {}),
-                thermal_after=dict(raw.thermal_after or {}), warnings=warnings, command=str(raw.command),
+                thermal_after=dict(raw.thermal_after or {}), warnings=warnings, command=_command_text(raw.command),
                 created_at=_now(),
             ))
     return results, failures
@@ -204,27 +204,15 @@ def _is_loopback(adb: Any, serial: str, info: Any) -> bool:
 
 
 def _battery_c(thermal: dict[str, Any] | None) -> float | None:
-    """Battery temperature in Celsius from whatever keys the harness used."""
-    for key, value in (thermal or {}).items():
-        k = key.lower()
-        if "battery" in k or k in ("temp_c", "temperature_c"):
-            try:
-                v = float(value)
-            except (TypeError, ValueError):
-                continue
-            # dumpsys battery reports tenths of a degree.
-            return v / 10 if v > 100 else v
-    return None
+    """Battery temperature in Celsius, as android_harness's `DeviceSession.thermal()` reports it."""
+    value = (thermal or {}).get("battery_temp_c")
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def _thermal_status(thermal: dict[str, Any] | None) -> int | None:
-    for key, value in (thermal or {}).items():
-        if "status" in key.lower():
-            try:
-                return int(value)
-            except (TypeError, ValueError):
-                return None
-    return None
+    """Android thermal status (0 none, 1 light, 2 moderate, 3 severe, ...); None if unknown."""
+    value = (thermal or {}).get("thermal_status")
+    return int(value) if isinstance(value, (int, float)) else None
 
 
 def _thermal_warnings(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
@@ -249,8 +237,20 @@ def _read_thermal(session: Any) -> dict[str, Any] | None:
     return None
 
 
+def _command_text(command: Any) -> str:
+    return shlex.join(command) if isinstance(command, (list, tuple)) else str(command)
+
+
 def _cool_down(session: Any, settings: DeviceSettings) -> list[str]:
-    """Waits until the battery is at or below the target, so runs start from the same state."""
+    """Waits until the battery is at or below the target, so runs start from the same state.
+
+    The harness's own `cool_down` is used when the session has one (it raises MbertError on
+    timeout, which fails this model only); otherwise poll `thermal()` here.
+    """
+    harness_wait = getattr(session, "cool_down", None)
+    if callable(harness_wait):
+        harness_wait(settings.cool_down_temp, settings.cool_down_timeout, settings.cool_down_poll)
+        return []
     deadline = time.monotonic() + settings.cool_down_timeout
     while True:
         temp = _battery_c(_read_thermal(session))

@@ -106,6 +106,7 @@ def test_one_loopback_device(tiny_models, binary, fixture_text):
     assert r.command.startswith("taskset f0")
     run_call = [c for c in sessions.calls if c[1] == "run"][0]
     assert run_call[3]["threads"] == 4 and run_call[3]["num_runs"] == 50 and run_call[3]["delegate"] == "xnnpack"
+    assert run_call[3]["extra_flags"] == ["--min_secs=0"]
 
 
 def test_two_devices_run_in_parallel_and_one_failure_keeps_the_other(tiny_models, binary, fixture_text):
@@ -134,10 +135,10 @@ def test_model_failure_on_device_names_cause(tiny_models, binary, fixture_text):
 
 def test_thermal_recorded_and_warned(tiny_models, binary, fixture_text):
     sessions = FakeSessions({"A": fixture_text("cpu_legacy.txt")},
-                            thermal={"A": ({"battery_c": 30.0, "thermal_status": 0},
-                                           {"battery_c": 36.0, "thermal_status": 2})})
+                            thermal={"A": ({"battery_temp_c": 30.0, "thermal_status": 0},
+                                           {"battery_temp_c": 36.0, "thermal_status": 2})})
     (r,) = run_devices(tiny_models[:1], "A", binary, backend=_backend(sessions, ["A"])).results
-    assert r.thermal_before["battery_c"] == 30.0 and r.thermal_after["thermal_status"] == 2
+    assert r.thermal_before["battery_temp_c"] == 30.0 and r.thermal_after["thermal_status"] == 2
     assert any("thermal status 2" in w for w in r.warnings) and any("warmed 6.0 C" in w for w in r.warnings)
 
 
