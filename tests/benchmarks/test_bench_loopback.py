@@ -24,6 +24,12 @@ def binary(tmp_path):
     return write_fake_elf(tmp_path / "benchmark_model", abi="arm64-v8a")
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    # Runs without --json write ./bench/...; keep them out of the checkout.
+    monkeypatch.chdir(tmp_path)
+
+
 def _bench(adb, *args):
     return runner.invoke(app, ["bench", *args, "--adb-port", str(adb.server_port), "--runs", "5", "--warmup", "1"])
 

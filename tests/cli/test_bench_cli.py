@@ -14,6 +14,12 @@ from mbert_cli.cli.app import app
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    # Runs without --json write ./bench/...; keep them out of the checkout.
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     from benchmarks.suite.tiny_models import build_tiny_models
