@@ -1,0 +1,14 @@
+"""Export: Keras model or run directory -> verified TFLite flatbuffers + manifest.json.
+
+Public API: `convert()` (a model in memory), `export_run()` (a run folder), `ExportOptions`.
+Private passes, one rewrite per module: `attention_mask` (clipped additive mask),
+`signatures` (named serving function), `quantize` (recipes), `opt_substitution`
+(LayerNorm/GELU -> NoNorm/ReLU), `fold` (NoNorm into dense), `verify`, `manifest`.
+No Typer or rich here: the CLI lives in `mbert_cli/cli/export.py`.
+"""
+
+from converters.convert import ConvertedFile, ExportOptions, convert, write_files
+from converters.export_run import ExportReport, export_run
+from converters.quantize import MODES
+
+__all__ = ["ConvertedFile", "ExportOptions", "ExportReport", "MODES", "convert", "export_run", "write_files"]

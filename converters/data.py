@@ -1,0 +1,111 @@
+"""Examples an export needs: a calibration set for int8 and held-out rows for parity/metric.
+
+Drawn from the run's own task data when the data package provides it; otherwise synthetic
+rows (random in-vocabulary ids, random lengths, zero padding) with no labels, in which case
+no task metric is computed and the manifest says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+INPUT_NAMES = ("input_word_ids", "input_type_ids", "input_mask")
+
+
+@dataclass
+class ExportData:
+    """Calibration rows, held-out rows (+ labels), and where they came from."""
+
+    representative: dict[str, np.ndarray]
+    heldout: dict[str, np.ndarray]
+    labels: np.ndarray | None = None  # held-out labels (classification); None = no metric
+    source: str = "synthetic"
+    metric_name: str | None = None
+    metric_fn: Callable[[dict[str, np.ndarray], np.ndarray], float] | None = field(default=None, repr=False)
+
+    def metric(self, outputs: dict[str, np.ndarray]) -> float | None:
+        if self.labels is None or self.metric_fn is None:
+            return None
+        return float(self.metric_fn(outputs, self.labels))
+
+
+def accuracy_points(outputs: dict[str, np.ndarray], labels: np.ndarray) -> float:
+    """Classification accuracy in points (0-100) from the `logits` output."""
+    return 100.0 * float(np.mean(np.argmax(outputs["logits"], axis=-1) == labels))
+
+
+def synthetic_rows(n: int, seq_len: int, vocab_size: int, seed: int = 0, min_len: int = 4) -> dict[str, np.ndarray]:
+    """Random token rows shaped like real ones: [CLS]-like id first, ids >= 5, zero padding."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(5, vocab_size, size=(n, seq_len)).astype(np.int32)
+    mask = np.zeros((n, seq_len), np.float32)
+    types = np.zeros((n, seq_len), np.int32)
+    for i in range(n):
+        length = int(rng.integers(min(min_len, seq_len), seq_len + 1))
+        mask[i, :length] = 1.0
+        ids[i, length:] = 0
+        cut = int(rng.integers(1, length)) if length > 2 else length
+        types[i, cut:length] = 1
+    ids[:, 0] = 2  # a fixed first token, as [CLS] is
+    return {"input_word_ids": ids, "input_type_ids": types, "input_mask": mask}
+
+
+def synthetic(seq_len: int, vocab_size: int, representative: int, heldout: int, seed: int = 0) -> ExportData:
+    return ExportData(synthetic_rows(representative, seq_len, vocab_size, seed),
+                      synthetic_rows(heldout, seq_len, vocab_size, seed + 1), source="synthetic")
+
+
+def from_arrays(features: dict[str, np.ndarray], labels: np.ndarray | None, representative: int,
+                heldout: int, source: str) -> ExportData:
+    """Splits labelled rows: the first `heldout` for parity/metric, the rest for calibration."""
+    n = len(features["input_word_ids"])
+    h = min(heldout, max(1, n // 2))
+    held = {k: np.asarray(features[k][:h]) for k in INPUT_NAMES}
+    rep_src = {k: np.asarray(features[k][h:]) for k in INPUT_NAMES}
+    if len(rep_src["input_word_ids"]) == 0:
+        rep_src = held
+    rep = {k: v[:representative] for k, v in rep_src.items()}
+    return ExportData(rep, held, None if labels is None else np.asarray(labels[:h]), source,
+                      "accuracy" if labels is not None else None,
+                      accuracy_points if labels is not None else None)
+
+
+def for_run(config: Any, stage: str, seq_len: int, representative: int, heldout: int) -> ExportData:
+    """The run's own task data if the data package can provide it, else synthetic rows."""
+    if stage == "finetune-classification":
+        loaded = _classification_rows(config, seq_len)
+        if loaded is not None:
+            features, labels, source = loaded
+            return from_arrays(features, labels, representative, heldout, source)
+    return synthetic(seq_len, config.encoder.vocab_size, representative, heldout, seed=config.seed)
+
+
+def _classification_rows(config: Any, seq_len: int):
+    """Validation rows from `mbert_cli.data.classification` when that module exists.
+
+    The data package is landing in parallel; anything but the documented shape falls back
+    to synthetic rows instead of failing the export.
+    """
+    try:
+        from mbert_cli.data import classification  # noqa: PLC0415
+    except ImportError:
+        return None
+    try:
+        ds = classification.classification_dataset(
+            classification.load_classification(config.data.task_data), split="eval", seq_len=seq_len,
+            batch_size=1, vocab=config.data.vocab)
+        feats: dict[str, list] = {k: [] for k in INPUT_NAMES}
+        labels = []
+        for x, y in ds.as_numpy_iterator():
+            for k in INPUT_NAMES:
+                feats[k].append(np.asarray(x[k]).reshape(-1)[:seq_len])
+            labels.append(int(np.asarray(y).reshape(-1)[0]))
+        if not labels:
+            return None
+        arrays = {k: np.stack(v).astype(np.float32 if k == "input_mask" else np.int32) for k, v in feats.items()}
+        return arrays, np.asarray(labels), f"task:{config.data.task_data}"
+    except Exception:  # noqa: BLE001 - unknown interface: synthetic rows keep the export usable
+        return None

@@ -1,0 +1,118 @@
+"""`export_run()`: a run directory -> verified TFLite files and manifest.json.
+
+Cheap checks (modes, sequence length, output folder, checkpoint presence) run before the
+model is built, so a bad command fails in a second and writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from converters import restore as restore_mod
+from converters.convert import ConvertedFile, ExportOptions, check_modes, check_writable, convert, write_files
+from mbert_cli.errors import MbertError
+
+
+@dataclass
+class ExportReport:
+    """What an export produced."""
+
+    out_dir: Path
+    manifest: Path
+    files: list[ConvertedFile]
+    stage: str
+    opt: dict | None = None  # the OPT substitution report, when --opt ran
+    fold: dict | None = None
+    data_source: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def export_run(run_dir: str | Path, *, stage: str | None = None, options: ExportOptions | None = None,
+               out_dir: str | Path | None = None, opt: bool = False, recovery_steps: int | None = None,
+               parity_examples: int | None = None, data=None,
+               progress: Callable[[str], None] | None = None) -> ExportReport:
+    """Rebuilds the run's model, optionally applies the OPT pass, converts, verifies, writes.
+
+    Args:
+        run_dir: a run folder (config.yaml + <stage>/checkpoints).
+        stage: student | teacher | finetune-classification | finetune-squad; default the most finished.
+        options: modes, seq len, gates (ExportOptions); defaults from the run's `export` config.
+        out_dir: where files go; default `<run_dir>/export`.
+        opt: substitute LayerNorm/GELU by NoNorm/ReLU (with recovery distillation) first.
+        recovery_steps: OPT recovery distillation steps (default: the run's export config).
+        parity_examples: held-out rows for parity and the task metric.
+        data: an ExportData to use instead of the run's own data (tests, notebooks).
+        progress: receives one line per step.
+    """
+    from mbert_cli.config import load_run_config  # noqa: PLC0415
+
+    say = progress or (lambda _msg: None)
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise MbertError(f"run folder {run_dir} does not exist", hint="point --run at a folder made by `mbert train`")
+    config = load_run_config(run_dir)
+    ec = config.export
+    options = options or ExportOptions(modes=tuple(ec.modes), seq_len=ec.seq_len,
+                                       representative=ec.representative_examples, max_drop=ec.max_drop,
+                                       allow_flex=ec.allow_flex, mask_clip=ec.mask_clip)
+    options.modes = check_modes(options.modes)
+    if options.seq_len <= 0 or options.seq_len > config.encoder.max_sequence_length:
+        raise MbertError(f"sequence length {options.seq_len} is outside 1..{config.encoder.max_sequence_length} "
+                         f"(the maximum of preset {config.preset})",
+                         hint=f"use --seq-len {min(128, config.encoder.max_sequence_length)} or another value up to "
+                              f"{config.encoder.max_sequence_length}")
+    if options.representative <= 0:
+        raise MbertError("--representative must be positive", hint="100 examples is a good default")
+    out = check_writable(out_dir if out_dir is not None else run_dir / "export")
+    stage = stage or restore_mod.default_stage(run_dir)
+    if stage not in restore_mod.STAGES:
+        raise MbertError(f"unknown stage {stage!r}", hint=f"use --from with one of: {', '.join(restore_mod.STAGES)}")
+    if restore_mod.latest_checkpoint(run_dir, stage) is None:
+        raise MbertError(f"run {run_dir} has no checkpoint for stage {stage!r}",
+                         hint="train that stage first, or choose another with --from")
+
+    say(f"restoring {stage} from {run_dir}")
+    restored = restore_mod.restore(run_dir, stage)
+    from converters import data as data_mod  # noqa: PLC0415
+
+    n_held = parity_examples or ec.parity_examples
+    data = data or data_mod.for_run(config, stage, options.seq_len, options.representative, n_held)
+    model, model_name, opt_report = restored.model, stage, None
+    if opt:
+        from converters.opt_substitution import substitute  # noqa: PLC0415
+
+        steps = ec.recovery_steps if recovery_steps is None else recovery_steps
+        result = substitute(restored, data, steps=steps, progress=say)
+        model, opt_report = result.model, result.report
+        if not result.report.get("noop"):
+            model_name = f"{stage}-opt"
+    files = convert(model, model_name=model_name, options=options, data=data, progress=say)
+    header = _header(run_dir, restored, options, data, opt_report)
+    # Each entry repeats its source: one folder may hold files exported from several stages.
+    manifest = write_files(out, files, header, entry_extra={"source": header["source"], "opt": bool(opt)})
+    say(f"wrote {len(files)} file(s) and {manifest}")
+    return ExportReport(out_dir=out, manifest=manifest, files=files, stage=stage, opt=opt_report,
+                        data_source=data.source)
+
+
+def _header(run_dir: Path, restored, options: ExportOptions, data, opt_report: dict | None) -> dict:
+    from converters.manifest import git_commit, versions  # noqa: PLC0415
+    from converters.signatures import SIGNATURE_KEY  # noqa: PLC0415
+
+    cfg = restored.config
+    return {
+        "source": {"run": str(run_dir.resolve()), "stage": restored.stage, "checkpoint": restored.checkpoint,
+                   "step": restored.step, "preset": cfg.preset, "encoder_kind": cfg.encoder.kind,
+                   "normalization_type": "no_norm" if opt_report else cfg.encoder.normalization_type,
+                   "activation": "relu" if opt_report else cfg.encoder.activation},
+        "signature_key": SIGNATURE_KEY,
+        "mask_clip": options.mask_clip,
+        "data": {"source": data.source, "representative_examples": min(options.representative,
+                                                                          len(data.representative["input_word_ids"])),
+                 "heldout_examples": len(data.heldout["input_word_ids"]), "metric": data.metric_name},
+        "opt_substitution": opt_report,
+        "versions": versions(),
+        "git": git_commit(),
+    }

@@ -1,0 +1,101 @@
+"""Quantization recipes: named factories that configure a TFLiteConverter.
+
+`none` (float32), `dynamic` (int8 weights, float activations), `int8` (full integer with a
+calibration set; int32/float32 inputs and float32 outputs kept so callers feed the same
+tensors as for float), `float16` (float16 weights).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+MODES = ("none", "dynamic", "int8", "float16")
+QUANTIZED_MODES = ("dynamic", "int8", "float16")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one mode sets up the converter."""
+
+    mode: str
+    needs_representative: bool
+    configure: Callable[[Any, Callable[[], Iterable[list]] | None], None]
+
+
+def _none(converter: Any, representative: Any) -> None:
+    converter.optimizations = []
+
+
+def _dynamic(converter: Any, representative: Any) -> None:
+    import tensorflow as tf  # noqa: PLC0415
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+
+
+def _int8(converter: Any, representative: Any) -> None:
+    import tensorflow as tf  # noqa: PLC0415
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    # TFLITE_BUILTINS_INT8 alone would refuse float-only ops; keeping TFLITE_BUILTINS lets
+    # the few ops with no int8 kernel stay float instead of failing the conversion.
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                                           tf.lite.OpsSet.TFLITE_BUILTINS]
+    # Inputs stay int32 ids / float32 mask and outputs float32: same feeding code for all modes.
+    converter.inference_input_type = tf.float32
+    converter.inference_output_type = tf.float32
+
+
+def _float16(converter: Any, representative: Any) -> None:
+    import tensorflow as tf  # noqa: PLC0415
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+
+
+def none() -> Recipe:
+    """Float32, no quantization."""
+    return Recipe("none", False, _none)
+
+
+def dynamic() -> Recipe:
+    """Dynamic range: int8 weights, activations quantized on the fly."""
+    return Recipe("dynamic", False, _dynamic)
+
+
+def int8() -> Recipe:
+    """Full integer with a representative dataset; float interface kept."""
+    return Recipe("int8", True, _int8)
+
+
+def float16() -> Recipe:
+    """Float16 weights (dequantized to float32 on CPU)."""
+    return Recipe("float16", False, _float16)
+
+
+_FACTORIES = {"none": none, "dynamic": dynamic, "int8": int8, "float16": float16}
+
+
+def recipe(mode: str) -> Recipe:
+    """The recipe for `mode`; an unknown mode is a user error naming the valid ones."""
+    from mbert_cli.errors import MbertError  # noqa: PLC0415
+
+    try:
+        return _FACTORIES[mode]()
+    except KeyError:
+        raise MbertError(f"unknown quantization mode {mode!r}",
+                         hint=f"choose from: {', '.join(MODES)}") from None
+
+
+def representative_dataset(examples: dict, count: int) -> Callable[[], Iterable[dict]]:
+    """Calibration generator over the first `count` rows of `examples` (name -> array), batch 1."""
+    import numpy as np  # noqa: PLC0415
+
+    n = min(count, len(next(iter(examples.values()))))
+
+    def gen():
+        for i in range(n):
+            yield {name: np.asarray(arr[i:i + 1]) for name, arr in examples.items()}
+
+    return gen
