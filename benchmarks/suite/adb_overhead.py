@@ -1,0 +1,71 @@
+"""Overhead of the adb path: the loopback device vs the host runner on the same model.
+
+    python -m benchmarks.suite.adb_overhead MODEL.tflite... [--threads 1] [--runs 50]
+    python -m benchmarks.suite.adb_overhead --make-models
+
+The loopback device's benchmark_model runs the model with LiteRT on this host, so its p50
+should match the host runner's; the difference in wall time is what adb costs (server,
+protocol, push, shell, thermal reads). Needs the `adb` client; says so and exits 0 without.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.suite._common import model_args, resolve_models
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    model_args(parser)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=5)
+    args = parser.parse_args(argv)
+    if shutil.which("adb") is None:
+        print("skipped: the adb client is not installed (apt-get install adb)")
+        return 0
+    try:
+        from android_harness.device import DeviceSession, list_devices, resolve_devices  # noqa: PLC0415
+        from android_harness.testing import loopback_adb, write_fake_elf  # noqa: PLC0415
+    except ImportError as err:
+        print(f"skipped: android_harness is not available ({err})")
+        return 0
+    models = resolve_models(args)
+
+    from benchmarks.device import DeviceBackend, DeviceSettings, run_devices  # noqa: PLC0415
+    from benchmarks.host import HostSettings, run_host  # noqa: PLC0415
+
+    binary = write_fake_elf(Path(tempfile.mkdtemp(prefix="mbert-suite-bin-")) / "benchmark_model")
+    print(f"{'model':24s} {'host min':>9s} {'adb min':>9s} {'min x':>6s} {'host mean':>10s} {'adb mean':>9s} "
+          f"{'mean x':>7s} {'host wall s':>12s} {'adb wall s':>11s} {'overhead s':>11s}")
+    with loopback_adb(1) as (adb, _serials):
+        backend = DeviceBackend(adb=adb, resolve_devices=resolve_devices, list_devices=list_devices,
+                                session=DeviceSession)
+        for model in models:
+            t0 = time.perf_counter()
+            (host,) = run_host([model], HostSettings(threads=args.threads, runs=args.runs, warmup=args.warmup))
+            host_wall = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            report = run_devices([model], "all", binary, DeviceSettings(threads=args.threads, runs=args.runs,
+                                                                        warmup=args.warmup), backend=backend)
+            adb_wall = time.perf_counter() - t0
+            name = Path(model).name
+            if not report.results:
+                print(f"{name:28s} adb path failed: {report.failures[0].message}")
+                continue
+            h, d = host.inference, report.results[0].inference
+            # benchmark_model prints min/avg but (older builds) no median: compare like with like.
+            print(f"{name:24s} {h.min_ms:9.3f} {d.min_ms:9.3f} {d.min_ms / h.min_ms:5.2f}x {h.mean_ms:10.3f} "
+                  f"{d.mean_ms:9.3f} {d.mean_ms / h.mean_ms:6.2f}x {host_wall:12.2f} {adb_wall:11.2f} "
+                  f"{adb_wall - host_wall:11.2f}")
+    print("adb min/mean: the loopback benchmark_model's own timer; wall: the whole call incl. push and thermals")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
