@@ -12,7 +12,7 @@ import hashlib
 import re
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from android_harness.adb import Adb
@@ -94,6 +94,10 @@ def list_devices(adb: Adb) -> list[DeviceInfo]:
 def _usable(serial: str, state: str) -> None:
     if state == "unauthorized":
         raise MbertError(f"device {serial} is unauthorized", hint=UNAUTHORIZED_HINT)
+    if state.startswith("no permissions"):
+        raise MbertError(f"no permission to open USB device {serial}",
+                         hint="add a udev rule for the phone and join the plugdev group "
+                              "(developer.android.com/studio/run/device), then replug it")
     if state != "device":
         raise MbertError(f"device {serial} is {state}", hint=OFFLINE_HINT)
 
@@ -168,7 +172,7 @@ class DeviceSession:
         self._run_dir_made = False
         self._models: dict[str, str] = {}
 
-    def __enter__(self) -> "DeviceSession":
+    def __enter__(self) -> DeviceSession:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

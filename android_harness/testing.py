@@ -12,8 +12,8 @@ import socket
 import struct
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from android_harness.adb import Adb
 from android_harness.elf import MACHINES

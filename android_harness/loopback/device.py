@@ -16,13 +16,25 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from android_harness.loopback import shell, sync, tools
 from android_harness.loopback.protocol import (
-    A_AUTH, A_CLSE, A_CNXN, A_OKAY, A_OPEN, A_VERSION, A_WRTE, AUTH_SIGNATURE, AUTH_TOKEN,
-    MAX_PAYLOAD, Message, pack, read_message)
+    A_AUTH,
+    A_CLSE,
+    A_CNXN,
+    A_OKAY,
+    A_OPEN,
+    A_VERSION,
+    A_WRTE,
+    AUTH_SIGNATURE,
+    AUTH_TOKEN,
+    MAX_PAYLOAD,
+    Message,
+    pack,
+    read_message,
+)
 from android_harness.loopback.stream import Stream
 
 DEVICE_ROOT = "/data/local/tmp"
@@ -72,7 +84,7 @@ def normalize_faults(faults: dict | Iterable[str] | None) -> dict[str, float]:
 class Connection:
     """One adb transport over one TCP connection."""
 
-    def __init__(self, device: "LoopbackDevice", sock: socket.socket):
+    def __init__(self, device: LoopbackDevice, sock: socket.socket):
         self.device = device
         self.sock = sock
         self.max_payload = MAX_PAYLOAD
@@ -236,7 +248,7 @@ class LoopbackDevice:
                 f"ro.product.model={p['ro.product.model']};"
                 f"ro.product.device={p['ro.product.device']};features={FEATURES}")
 
-    def start(self) -> "LoopbackDevice":
+    def start(self) -> LoopbackDevice:
         self._listener.listen(8)
         self._listener.settimeout(0.2)  # lets the accept loop notice stop()
         self._thread = threading.Thread(target=self._accept_loop, name=f"loopback-{self.port}",
@@ -248,7 +260,7 @@ class LoopbackDevice:
         while not self._stopping.is_set():
             try:
                 sock, _ = self._listener.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 break
@@ -285,7 +297,7 @@ class LoopbackDevice:
         if self._own_sandbox:
             shutil.rmtree(self.sandbox, ignore_errors=True)
 
-    def __enter__(self) -> "LoopbackDevice":
+    def __enter__(self) -> LoopbackDevice:
         return self.start()
 
     def __exit__(self, *exc) -> None:

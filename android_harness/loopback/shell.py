@@ -86,7 +86,13 @@ def serve(conn, stream, service: str) -> None:
                                                               ID_STDERR), daemon=True))
         for t in pumps:
             t.start()
-        code = proc.wait()
+        while True:
+            try:
+                code = proc.wait(0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if stream.closed:  # the client went away: stop the command, as adbd does
+                    kill(proc)
         for t in pumps:
             t.join()
         if v2 and conn.alive:

@@ -7,7 +7,7 @@ sent one WRTE at a time, the next only after the client's OKAY, as adb requires.
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from android_harness.loopback.protocol import A_CLSE, A_WRTE, Message
 

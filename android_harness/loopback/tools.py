@@ -46,8 +46,8 @@ Current Battery Service state:
   temperature: $t
   technology: Li-ion
 END
-  # The phone cools while idle: each reading is 1 degree lower, down to 30 C.
-  if [ "$t" -gt 300 ]; then echo $((t - 10)) > "$state/battery_temp"; fi
+  # A hot phone cools while idle: each reading is 1 degree lower, down to about 31 C.
+  if [ "$t" -gt 310 ]; then echo $((t - 10)) > "$state/battery_temp"; fi
   ;;
 thermalservice)
   s=$(cat "$state/thermal_status")

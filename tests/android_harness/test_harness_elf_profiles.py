@@ -17,8 +17,8 @@ def test_elf_abi_round_trip(tmp_path, abi):
 
 
 def test_elf_abi_of_this_machines_python():
-    import sys
     import platform
+    import sys
 
     expected = {"x86_64": "x86_64", "aarch64": "arm64-v8a"}.get(platform.machine())
     if expected is None:

@@ -6,14 +6,12 @@ from __future__ import annotations
 import re
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from android_harness.device import DeviceSession, resolve_devices
 from android_harness.profiles import get_profile
-from android_harness.testing import (loopback_adb, private_adb, run_dirs, sandbox_files,
-                                     write_fake_elf)
+from android_harness.testing import loopback_adb, private_adb, run_dirs, sandbox_files, write_fake_elf
 from mbert_cli.errors import MbertError
 
 FAST = ["--min_secs=0", "--warmup_min_secs=0"]  # the real tool's flags: keep runs short
