@@ -92,8 +92,8 @@ def _caption(results: Sequence[BenchResult]) -> str:
     return "\n".join(notes)
 
 
-def render(report: BenchReport, console: Any) -> None:
-    """Prints the table, per-result warnings, and failures (one line each)."""
+def render(report: BenchReport, console: Any, show_failures: bool = True) -> None:
+    """Prints the table, per-result warnings, and (unless the caller reports them) failures."""
     if not console.is_terminal:
         # Piped output (logs, CI, tests) has no width to respect; 80 columns would wrap every cell.
         console.width = max(console.width, 140)
@@ -102,7 +102,7 @@ def render(report: BenchReport, console: Any) -> None:
     for r in report.results:
         for w in r.warnings:
             console.print(f"warning: {r.model.name} on {r.runner.label}: {w}", markup=False, highlight=False)
-    for f in report.failures:
+    for f in report.failures if show_failures else ():
         console.print(f"failed: {f.target}: {f.message}" + (f" (hint: {f.hint})" if f.hint else ""),
                       markup=False, highlight=False)
 

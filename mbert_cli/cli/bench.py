@@ -94,7 +94,8 @@ def register(app: typer.Typer) -> None:
             report = run_devices(models, device, benchmark_binary, settings, adb_path=adb, adb_port=adb_port)
 
         out = console()
-        rep.render(report, out)
+        # A lone failure with nothing else becomes the Error line below; print it once.
+        rep.render(report, out, show_failures=bool(report.results) or len(report.failures) > 1)
         path = rep.write_json(report, json_path or rep.default_json_path(report, run_dir))
         out.print(f"wrote {path}", markup=False, highlight=False)
         if plot_path is not None and report.results:

@@ -101,3 +101,15 @@ def test_no_device_attached(tiny_models, binary):
         result = _bench(adb, str(tiny_models[0]), "--device", "pixel4", "--benchmark-binary", str(binary))
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: "), result.output
+
+
+@pytest.mark.parametrize("fault", ["unauthorized", "storage_full", "disconnect_mid_run", "missing_binary"])
+def test_fault_switches_give_one_clear_line(tiny_models, binary, tmp_path, fault):
+    out = tmp_path / "f.json"
+    with loopback_adb(1, faults=[{fault: True}]) as (adb, serials):
+        result = _bench(adb, str(tiny_models[0]), "--device", "all", "--benchmark-binary", str(binary),
+                        "--json", str(out))
+    assert result.exit_code == 1, result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert lines[0].startswith("Error: ") and "Traceback" not in result.output, result.output
+    assert len(lines) <= 2 and (len(lines) == 1 or lines[1].startswith("Hint: "))
