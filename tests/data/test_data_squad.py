@@ -5,7 +5,14 @@ import json
 import numpy as np
 import pytest
 
-from mbert_cli.data.squad import load_squad, postprocess_predictions, squad_dataset, squad_features, squad_metrics
+from mbert_cli.data.squad import (
+    load_squad,
+    make_squad_from_corpus,
+    postprocess_predictions,
+    squad_dataset,
+    squad_features,
+    squad_metrics,
+)
 from mbert_cli.data.tokenizer import WordPieceTokenizer
 from mbert_cli.data.vocab import NANO_VOCAB
 from mbert_cli.errors import MbertError
@@ -106,3 +113,22 @@ def test_bad_squad_files(tmp_path):
     bad.write_text("{not json", encoding="utf-8")
     with pytest.raises(MbertError, match="not valid JSON"):
         load_squad(bad)
+
+
+def test_generated_speaker_questions_are_valid_squad(tmp_path, tok):
+    path = tmp_path / "gen.json"
+    data = make_squad_from_corpus("dev", max_questions=30, out_path=path)
+    qas = [(p["context"], qa) for a in data["data"] for p in a["paragraphs"] for qa in p["qas"]]
+    assert len(qas) == 30
+    for context, qa in qas:
+        answer = qa["answers"][0]
+        start = answer["answer_start"]
+        assert context[start:start + len(answer["text"])] == answer["text"]
+        quote = qa["question"].split('"')[1]
+        assert context[start + len(answer["text"]):].startswith(": " + quote)
+    examples = load_squad(path)
+    features = squad_features(examples, tok, seq_len=128, doc_stride=64, max_query_length=24)
+    for example in examples:
+        holding = [f for f in features if f.qid == example.qid and f.start_position > 0]
+        assert holding and answer_of(tok, holding[0]) == example.answers[0].lower()
+    assert make_squad_from_corpus("dev", max_questions=30) == data  # seeded, deterministic
