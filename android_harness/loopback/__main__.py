@@ -13,7 +13,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m android_harness.loopback",
         description="Serve a loopback adb device on 127.0.0.1 until Ctrl-C; attach it with "
-                    "`adb connect 127.0.0.1:PORT`. Its shell runs host commands in the sandbox.")
+                    "`adb connect 127.0.0.1:PORT`. Its shell runs host commands as you in the sandbox: "
+                    "anyone who can reach the port can, so use it on a machine you trust.")
     parser.add_argument("--port", type=int, default=5585, help="TCP port (default 5585)")
     parser.add_argument("--sandbox", help="folder standing in for /data/local/tmp "
                                           "(default: a temporary folder, removed on exit)")
