@@ -50,6 +50,11 @@ def fmt_ms(v: float | None, like: float | None = None) -> str:
     return f"{v:.{_decimals(like if like is not None else v)}f}"
 
 
+def mode_label(mode: str | None) -> str:
+    """The export manifest calls the unquantized file mode 'none'; readers know it as float32."""
+    return {"none": "float32", None: "-"}.get(mode, mode)
+
+
 def coverage_text(r: BenchResult) -> str:
     c = r.coverage
     if c.delegate is None and c.total_nodes is None:
@@ -73,7 +78,7 @@ def build_table(results: Sequence[BenchResult], failures: Sequence[Any] = ()):
         table.add_column(name, justify=justify, no_wrap=name in ("model", "mean ± std"))
     for r, ratio in zip(results, ratios(results), strict=True):
         table.add_row(
-            r.model.name, r.model.mode or "-", f"{r.model.size_mb:.2f}", r.runner.label, str(r.settings.threads),
+            r.model.name, mode_label(r.model.mode), f"{r.model.size_mb:.2f}", r.runner.label, str(r.settings.threads),
             str(r.inference.count), fmt_ms(r.inference.p50_ms), fmt_ms(r.inference.p90_ms),
             f"{fmt_ms(r.inference.mean_ms)} ± {fmt_ms(r.inference.std_ms, like=r.inference.mean_ms)}",
             "-" if ratio is None else f"{ratio:.2f}x", coverage_text(r),

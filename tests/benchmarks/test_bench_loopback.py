@@ -96,6 +96,13 @@ def test_devices_lists_loopback(tmp_path):
     assert "Pixel 4 (loopback)" in table.stdout and "pixel4" in table.stdout
 
 
+def test_unknown_profile_through_real_harness(tiny_models, binary):
+    with loopback_adb(1) as (adb, _):
+        result = _bench(adb, str(tiny_models[0]), "--device", "nexus9", "--benchmark-binary", str(binary))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ") and "nexus9" in result.stderr.splitlines()[0], result.output
+
+
 def test_no_device_attached(tiny_models, binary):
     with loopback_adb(0) as (adb, _):
         result = _bench(adb, str(tiny_models[0]), "--device", "pixel4", "--benchmark-binary", str(binary))

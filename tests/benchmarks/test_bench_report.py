@@ -85,3 +85,7 @@ def test_plot_writes_png(tmp_path):
 def test_fmt_ms_keeps_three_significant_digits():
     assert rep.fmt_ms(61.84) == "61.8" and rep.fmt_ms(342.2) == "342" and rep.fmt_ms(0.02634) == "0.0263"
     assert rep.fmt_ms(0.5, like=61.8) == "0.5" and rep.fmt_ms(None) == "-"
+
+
+def test_manifest_mode_none_reads_as_float32():
+    assert rep.mode_label("none") == "float32" and rep.mode_label("int8") == "int8" and rep.mode_label(None) == "-"
