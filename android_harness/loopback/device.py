@@ -10,6 +10,7 @@ point a loopback device at a folder you care about.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import sys
@@ -231,6 +232,12 @@ class LoopbackDevice:
         self.sandbox.mkdir(parents=True, exist_ok=True)
         self.props = default_props(self.port) | dict(props or {})
         self.tools = tools.ToolsDir(self.props)
+        # Commands are mapped by text substitution, so the sandbox must be reachable by a
+        # path with no shell-special characters: a folder "my box" would split in two.
+        self.shell_root = self.sandbox
+        if not re.fullmatch(r"[\w./+-]+", str(self.sandbox)):
+            self.shell_root = self.tools.root / "data_local_tmp"
+            self.shell_root.symlink_to(self.sandbox, target_is_directory=True)
         self.disconnect_fired = False
         self._connections: set[Connection] = set()
         self._lock = threading.Lock()
@@ -305,10 +312,12 @@ class LoopbackDevice:
 
     # Path mapping between the device's /data/local/tmp and the sandbox.
     def to_host(self, text: str) -> str:
-        return text.replace(DEVICE_ROOT, str(self.sandbox))
+        return text.replace(DEVICE_ROOT, str(self.shell_root))
 
     def to_device(self, data: bytes) -> bytes:
-        return data.replace(str(self.sandbox).encode(), DEVICE_ROOT.encode())
+        for root in {str(self.shell_root), str(self.sandbox)}:
+            data = data.replace(root.encode(), DEVICE_ROOT.encode())
+        return data
 
     def host_path(self, device_path: str) -> Path | None:
         """Maps a device path into the sandbox; None for paths outside /data/local/tmp."""

@@ -46,8 +46,7 @@ def parse_service(service: str) -> tuple[bool, str]:
 def shell_env(device) -> dict[str, str]:
     env = {
         "PATH": f"{device.tools.bin}:/usr/bin:/bin",
-        "HOME": str(device.sandbox),
-        "TMPDIR": str(device.sandbox),
+        "HOME": str(device.shell_root),
         "LANG": "C.UTF-8",
         "MBERT_LOOPBACK_STATE": str(device.tools.state),
         "MBERT_LOOPBACK_PYTHON": sys.executable,
@@ -68,7 +67,7 @@ def serve(conn, stream, service: str) -> None:
         stream.write(packet(ID_STDERR, message) + packet(ID_EXIT, b"\x01") if v2 else message)
         return
     proc = subprocess.Popen(
-        ["/bin/sh", "-c", device.to_host(command)], cwd=device.sandbox, env=shell_env(device),
+        ["/bin/sh", "-c", device.to_host(command)], cwd=device.shell_root, env=shell_env(device),
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE if v2 else subprocess.STDOUT, start_new_session=True)
     conn.processes.add(proc)

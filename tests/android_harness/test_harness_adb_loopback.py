@@ -99,7 +99,7 @@ def test_unknown_serial_and_refused_connect():
 def test_loopback_command_line(tmp_path):
     """`python -m android_harness.loopback --port P` serves until interrupted."""
     port = free_port()
-    sandbox = tmp_path / "sandbox"
+    sandbox = tmp_path / "my sandbox; $(x)"  # mapped through a safe link, never split
     proc = subprocess.Popen(
         [sys.executable, "-m", "android_harness.loopback", "--port", str(port),
          "--sandbox", str(sandbox)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
@@ -111,6 +111,8 @@ def test_loopback_command_line(tmp_path):
             adb.connect(f"127.0.0.1:{port}")
             wait_for_states(adb, {f"127.0.0.1:{port}": "device"}, 20)
             adb.shell(f"127.0.0.1:{port}", ["sh", "-c", "echo hi > /data/local/tmp/f"])
+            assert adb.shell(f"127.0.0.1:{port}", ["sh", "-c", "pwd; ls /data/local/tmp"]
+                             ).stdout == "/data/local/tmp\nf\n"
         assert (sandbox / "f").read_text() == "hi\n"  # a given sandbox is the device's storage
     finally:
         proc.send_signal(2)  # Ctrl-C
