@@ -1,17 +1,131 @@
-"""`mbert train teacher|student|finetune`: placeholder until the training issue lands."""
+"""`mbert train teacher|student|finetune`: thin wrappers over `mbert_cli.training`."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from mbert_cli.cli.common import register_placeholder
+from mbert_cli.cli.common import console, handles_errors
 
 train_app = typer.Typer(help="Train the IB-BERT teacher, distill the MobileBERT student, fine-tune on a task.",
                         no_args_is_help=True)
 
-register_placeholder(train_app, "teacher", "Pre-train the IB-BERT teacher with MLM + NSP.")
-register_placeholder(train_app, "student", "Distill the MobileBERT student from a teacher run.")
-register_placeholder(train_app, "finetune", "Fine-tune a student or teacher on a task.")
+RunOpt = Annotated[Path, typer.Option("--run", help="Run folder (runs/NAME); rerun the same command to resume.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML config applied over the preset.")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config key, e.g. --set train.steps=50 "
+                                                                "(repeatable).")]
+DistOpt = Annotated[str, typer.Option("--distribution", help="default | mirrored | multiworker (reads TF_CONFIG) | tpu.")]
+ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show the progress bar / lines.")]
+
+
+def quiet_tensorflow() -> None:
+    """Keeps TensorFlow's C++ start-up chatter and a known harmless Keras warning off the terminal."""
+    import os  # noqa: PLC0415
+    import warnings  # noqa: PLC0415
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", message="Input dict contained keys")
+
+
+def _say(text: str) -> None:
+    console().print(text, markup=False, highlight=False)
+
+
+def _summary(result: dict) -> None:
+    console().print_json(json.dumps(result))
+
+
+@train_app.command("teacher")
+@handles_errors
+def teacher_cmd(
+    run: RunOpt,
+    preset: Annotated[str, typer.Option("--preset", help="ib-bert-large | nano-teacher (any preset trains from "
+                                                         "scratch with MLM + NSP).")] = "nano-teacher",
+    config: ConfigOpt = None,
+    overrides: SetOpt = None,
+    distribution: DistOpt = "default",
+    steps: Annotated[int | None, typer.Option("--steps", help="Training steps (overrides train.steps).")] = None,
+    progress: ProgressOpt = True,
+) -> None:
+    """Pre-train the IB-BERT teacher with MLM + NSP (LAMB, warm-up + decay, clipping)."""
+    quiet_tensorflow()
+    from mbert_cli.config import resolve_config  # noqa: PLC0415
+    from mbert_cli.training.teacher import train_teacher  # noqa: PLC0415
+
+    sets = list(overrides or []) + ([f"train.steps={steps}"] if steps is not None else [])
+    cfg = resolve_config(preset, config, sets)
+    _summary(train_teacher(run, cfg, distribution=distribution, progress=progress, say=_say))
+
+
+@train_app.command("student")
+@handles_errors
+def student_cmd(
+    run: RunOpt,
+    teacher: Annotated[Path, typer.Option("--teacher", help="The teacher's run folder (runs/NAME).")],
+    preset: Annotated[str, typer.Option("--preset", help="mobilebert | mobilebert-tiny | nano-student.")]
+    = "nano-student",
+    strategy: Annotated[str | None, typer.Option("--strategy", help="progressive (default) | joint | auxiliary.")]
+    = None,
+    config: ConfigOpt = None,
+    overrides: SetOpt = None,
+    distribution: DistOpt = "default",
+    progress: ProgressOpt = True,
+) -> None:
+    """Distill the MobileBERT student: layer-wise transfer, then pre-training distillation."""
+    quiet_tensorflow()
+    from mbert_cli.config import resolve_config  # noqa: PLC0415
+    from mbert_cli.training.student import train_student  # noqa: PLC0415
+
+    sets = list(overrides or []) + ([f"distill.strategy={strategy}"] if strategy else [])
+    cfg = resolve_config(preset, config, sets)
+    _summary(train_student(run, cfg, teacher, distribution=distribution, progress=progress, say=_say))
+
+
+@train_app.command("finetune")
+@handles_errors
+def finetune_cmd(
+    init: Annotated[Path, typer.Option("--init", help="Pre-trained stage to start from: runs/NAME/student or "
+                                                      "runs/NAME/teacher.")],
+    task: Annotated[str, typer.Option("--task", help="classification | squad.")] = "classification",
+    run: Annotated[Path | None, typer.Option("--run", help="Run folder to write finetune-<task>/ into "
+                                                           "(default: the --init run).")] = None,
+    data: Annotated[str | None, typer.Option("--data", help="Task data: 'shipped', a CSV/TSV (classification) or "
+                                                            "SQuAD JSON. Default: data.task_data.")] = None,
+    distill_from: Annotated[Path | None, typer.Option("--distill-from", help="A run with a fine-tuned model of the "
+                                                                             "same task to distill from.")] = None,
+    config: ConfigOpt = None,
+    overrides: SetOpt = None,
+    distribution: DistOpt = "default",
+    progress: ProgressOpt = True,
+) -> None:
+    """Fine-tune a student or teacher on a task with AdamW (optionally with task distillation)."""
+    quiet_tensorflow()
+    from mbert_cli.config import load_run_config  # noqa: PLC0415
+    from mbert_cli.config.overrides import apply_mapping, apply_set, load_yaml  # noqa: PLC0415
+    from mbert_cli.training.finetune import split_init, train_finetune  # noqa: PLC0415
+
+    init_run, _ = split_init(init)
+    run = run or init_run
+    base = run if (run / "config.yaml").is_file() else init_run
+    cfg = load_run_config(base)
+    if config:
+        data_map = load_yaml(config)
+        data_map.pop("preset", None)
+        apply_mapping(cfg, data_map)
+    for item in overrides or []:
+        apply_set(cfg, item)
+    cfg.validate()
+    init_cfg = load_run_config(init_run)
+    if init_cfg.encoder != cfg.encoder:
+        from mbert_cli.errors import MbertError  # noqa: PLC0415
+
+        raise MbertError(f"{run} holds a different model ({cfg.preset}) than --init {init} ({init_cfg.preset})",
+                         hint="fine-tune into the init's own run folder or a new --run")
+    _summary(train_finetune(run, cfg, init, task, data=data, distill_from=distill_from, distribution=distribution,
+                            progress=progress, say=_say))
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,123 @@
+"""Checkpoint layout, resume helpers and `restore_for_inference` (what export calls).
+
+Layout: every stage folder (`runs/NAME/<stage>/`) holds
+    checkpoints/ckpt-<step>.{index,data-*}   tf.train.CheckpointManager, the 2 latest
+    checkpoints/best/ckpt-<step>.*           the best by the stage's eval metric (+ best.json)
+Each checkpoint is `tf.train.Checkpoint(model=<keras model>, step=<int64 global step>,
+optimizer...=<optimizer>)`:
+    teacher, student: model = the pre-training model (`build_pretraining_model(cfg.encoder).model`:
+        encoder + MLM head + NSP head); the student also stores one optimizer per stage
+        (`optimizer_<stage>`, `optimizer_<stage>_lower`), the teacher `optimizer`.
+    finetune-classification: model = `build_classifier(cfg.encoder, cfg.finetune.num_classes)[0]`.
+    finetune-squad: model = `build_span_labeler(cfg.encoder)[0]`.
+Only `model` is needed for inference; `restore_for_inference` reads exactly that.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mbert_cli.errors import MbertError
+from mbert_cli.training.run_dir import StageDir
+
+STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def latest_checkpoint(directory: Path) -> str | None:
+    """The newest checkpoint prefix in `directory` (None when there is none)."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    if not Path(directory).is_dir():
+        return None
+    return tf.train.latest_checkpoint(str(directory))
+
+
+def checkpoint_step(path: str) -> int:
+    """The global step stored in a checkpoint, read without building a model."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    try:
+        return int(tf.train.load_checkpoint(path).get_tensor(STEP_KEY))
+    except (tf.errors.OpError, ValueError, KeyError) as err:
+        raise corrupt(path, err) from None
+
+
+def corrupt(path: str, err: Exception) -> MbertError:
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return MbertError(f"checkpoint {path} cannot be read or does not fit the model: {first[:200]}",
+                      hint=f"delete the damaged files in {Path(path).parent} to fall back to an older "
+                           "checkpoint (or start the stage over), or check that the run's config.yaml "
+                           "is the one the checkpoint was trained with")
+
+
+def restore(checkpoint, path: str, *, require_model: bool = True) -> None:
+    """Restores `checkpoint` from `path`; any mismatch or damage is one MbertError."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    try:
+        status = checkpoint.read(path)
+        if require_model:
+            status.assert_existing_objects_matched()
+        status.expect_partial()
+    except (tf.errors.OpError, ValueError, AssertionError, KeyError) as err:
+        raise corrupt(path, err) from None
+
+
+def stage_checkpoint_path(run: Path, stage: str, which: str = "latest") -> str:
+    """The checkpoint to read for `stage` ('latest' or 'best'), or a clear error."""
+    sd = StageDir(Path(run), stage)
+    folder = sd.best if which == "best" else sd.checkpoints
+    path = latest_checkpoint(folder)
+    if path is None and which == "best":
+        path = latest_checkpoint(sd.checkpoints)
+    if path is None:
+        raise MbertError(f"no checkpoint in {folder}",
+                         hint=f"train it first (`mbert train {stage.split('-')[0]} --run {run}`), "
+                              "or check the --run/--init path")
+    return path
+
+
+def build_stage_model(cfg, stage: str):
+    """The Keras model whose weights a stage's checkpoints hold (see the module docstring)."""
+    from mbert_cli.modeling.models import build_classifier, build_span_labeler  # noqa: PLC0415
+    from mbert_cli.training.session import build_pretrainer  # noqa: PLC0415
+
+    if stage in ("teacher", "student"):
+        return build_pretrainer(cfg.encoder).model
+    if stage == "finetune-classification":
+        return build_classifier(cfg.encoder, cfg.finetune.num_classes)[0]
+    if stage == "finetune-squad":
+        return build_span_labeler(cfg.encoder)[0]
+    raise MbertError(f"unknown stage {stage!r}",
+                     hint="use teacher, student, finetune-classification or finetune-squad")
+
+
+def restore_for_inference(run_dir, stage: str, which: str = "latest"):
+    """Rebuilds a stage's model from `runs/NAME/config.yaml` and loads its weights.
+
+    Args:
+      run_dir: the run folder (`runs/NAME`).
+      stage: 'teacher' | 'student' | 'finetune-classification' | 'finetune-squad'.
+      which: 'latest' (default) or 'best' (falls back to latest when no best was kept).
+
+    Returns:
+      (RunConfig, tf_keras.Model, step). For teacher/student the model is the pre-training
+      model (inputs input_word_ids, input_mask (float32), input_type_ids,
+      masked_lm_positions; outputs mlm_logits, next_sentence, sequence_output,
+      pooled_output, encoder_outputs, attention_scores); for finetune stages the task
+      model (3 inputs; outputs {'logits'} or {'start_logits', 'end_logits'}). Call it with
+      training=False. Optimizer state is not loaded.
+
+    Raises:
+      MbertError: no config.yaml, no checkpoint, or a checkpoint that does not fit.
+    """
+    import tensorflow as tf  # noqa: PLC0415
+
+    from mbert_cli.config import load_run_config  # noqa: PLC0415
+
+    run_dir = Path(run_dir)
+    cfg = load_run_config(run_dir)
+    path = stage_checkpoint_path(run_dir, stage, which)
+    model = build_stage_model(cfg, stage)
+    restore(tf.train.Checkpoint(model=model), path)
+    return cfg, model, checkpoint_step(path)

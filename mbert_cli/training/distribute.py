@@ -1,0 +1,109 @@
+"""`--distribution default|mirrored|multiworker|tpu` over tf.distribute.
+
+MultiWorkerMirroredStrategy reads `TF_CONFIG`; the global batch is split evenly across
+replicas; only the chief writes checkpoints and logs (other workers save to a scratch
+folder, as tf.distribute requires every worker to take part in a save).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+from mbert_cli.errors import MbertError
+
+CHOICES = ("default", "mirrored", "multiworker", "tpu")
+
+
+@dataclass
+class Distribution:
+    """The strategy and what the loop needs to know about this worker."""
+
+    strategy: object
+    name: str
+    is_chief: bool = True
+    worker_index: int = 0
+
+    @property
+    def replicas(self) -> int:
+        return int(self.strategy.num_replicas_in_sync)
+
+
+def parse_tf_config(raw: str | None) -> dict:
+    """Validates TF_CONFIG for multi-worker training; returns it parsed."""
+    if not raw:
+        raise MbertError("--distribution multiworker needs TF_CONFIG",
+                         hint='export TF_CONFIG=\'{"cluster": {"worker": ["host1:port", "host2:port"]}, '
+                              '"task": {"type": "worker", "index": 0}}\'')
+    try:
+        cfg = json.loads(raw)
+    except ValueError as err:
+        raise MbertError(f"TF_CONFIG is not valid JSON: {err}",
+                         hint="TF_CONFIG must be a JSON object with 'cluster' and 'task'") from None
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("cluster"), dict) or not isinstance(cfg.get("task"), dict):
+        raise MbertError("TF_CONFIG must have a 'cluster' object and a 'task' object",
+                         hint='example: {"cluster": {"worker": ["127.0.0.1:2222"]}, "task": {"type": "worker", "index": 0}}')
+    task = cfg["task"]
+    workers = cfg["cluster"].get("worker")
+    chief = cfg["cluster"].get("chief", [])
+    if not isinstance(workers, list) or not workers or not all(isinstance(w, str) and ":" in w for w in workers):
+        raise MbertError("TF_CONFIG cluster.worker must be a non-empty list of 'host:port' strings",
+                         hint='example: "cluster": {"worker": ["127.0.0.1:2222", "127.0.0.1:2223"]}')
+    kind, index = task.get("type"), task.get("index")
+    group = {"worker": workers, "chief": chief}.get(kind)
+    if group is None or not isinstance(index, int) or not 0 <= index < len(group):
+        raise MbertError(f"TF_CONFIG task {task} does not name a member of the cluster",
+                         hint="task.type must be 'worker' (or 'chief') and task.index a valid position in that list")
+    return cfg
+
+
+def make_distribution(name: str = "default") -> Distribution:
+    """Builds the strategy. Call before creating any model or variable."""
+    if name not in CHOICES:
+        raise MbertError(f"unknown distribution {name!r}", hint=f"choose one of: {', '.join(CHOICES)}")
+    import tensorflow as tf  # noqa: PLC0415
+
+    if name == "default":
+        return Distribution(tf.distribute.get_strategy(), name)
+    if name == "mirrored":
+        return Distribution(tf.distribute.MirroredStrategy(), name)
+    if name == "multiworker":
+        cfg = parse_tf_config(os.environ.get("TF_CONFIG"))
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        task = cfg["task"]
+        has_chief = bool(cfg["cluster"].get("chief"))
+        is_chief = task["type"] == "chief" or (not has_chief and task["type"] == "worker" and task["index"] == 0)
+        return Distribution(strategy, name, is_chief=is_chief, worker_index=int(task["index"]))
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, tf.errors.OpError) as err:
+        raise MbertError(f"no TPU found: {str(err).splitlines()[0]}",
+                         hint="run on a TPU VM, or use --distribution default|mirrored") from None
+    return Distribution(tf.distribute.TPUStrategy(resolver), name)
+
+
+def check_batch(global_batch: int, dist: Distribution, what: str = "batch size") -> int:
+    """The per-replica batch; the global batch must divide evenly across replicas."""
+    if global_batch <= 0 or global_batch % dist.replicas:
+        raise MbertError(f"{what} {global_batch} is not divisible by the {dist.replicas} replicas",
+                         hint=f"use a multiple of {dist.replicas}, e.g. --set ...batch_size={dist.replicas * max(1, global_batch // dist.replicas)}")
+    return global_batch // dist.replicas
+
+
+def enable_mixed_precision(requested: bool) -> str | None:
+    """Turns on mixed precision only where the hardware has fast low-precision math."""
+    if not requested:
+        return None
+    import tensorflow as tf  # noqa: PLC0415
+    import tf_keras  # noqa: PLC0415
+
+    if tf.config.list_physical_devices("GPU"):
+        tf_keras.mixed_precision.set_global_policy("mixed_float16")
+        return "mixed_float16"
+    if tf.config.list_logical_devices("TPU"):
+        tf_keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        return "mixed_bfloat16"
+    return None

@@ -1,0 +1,112 @@
+"""Held-out evaluation: MLM accuracy/perplexity + NSP accuracy, classification accuracy."""
+
+from __future__ import annotations
+
+import math
+
+from mbert_cli.training.session import MODEL_INPUTS, PRETRAIN_INPUTS, model_inputs
+
+
+def evaluate_pretraining(model, dataset, max_batches: int = 0) -> dict:
+    """MLM accuracy, MLM loss, perplexity = exp(MLM loss), NSP accuracy over `dataset`.
+
+    Token-weighted over all masked slots (masked_lm_weights), not averaged per batch.
+    """
+    import tensorflow as tf  # noqa: PLC0415
+
+    @tf.function
+    def batch_stats(batch):
+        out = model(model_inputs(batch, PRETRAIN_INPUTS), training=False)
+        logits = tf.cast(out["mlm_logits"], tf.float32)
+        w = tf.cast(batch["masked_lm_weights"], tf.float32)
+        nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=batch["masked_lm_ids"], logits=logits)
+        hit = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), batch["masked_lm_ids"]), tf.float32)
+        nsp_hit = tf.cast(tf.equal(tf.argmax(out["next_sentence"], -1, output_type=tf.int32),
+                                   tf.reshape(batch["next_sentence_labels"], [-1])), tf.float32)
+        return tf.reduce_sum(nll * w), tf.reduce_sum(hit * w), tf.reduce_sum(w), tf.reduce_sum(nsp_hit), \
+            tf.cast(tf.size(nsp_hit), tf.float32)
+
+    totals = [0.0] * 5
+    for i, batch in enumerate(dataset):
+        if max_batches and i >= max_batches:
+            break
+        for j, v in enumerate(batch_stats(batch)):
+            totals[j] += float(v)
+    nll, hits, weight, nsp_hits, n = totals
+    if weight == 0:
+        return {"examples": 0}
+    loss = nll / weight
+    return {"mlm_accuracy": hits / weight, "mlm_loss": loss, "perplexity": math.exp(min(loss, 50.0)),
+            "nsp_accuracy": nsp_hits / max(n, 1.0), "examples": int(n)}
+
+
+def evaluate_classification(model, dataset) -> dict:
+    """Accuracy and mean cross-entropy of a classifier over (features, labels) batches."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    @tf.function
+    def batch_stats(features, labels):
+        logits = tf.cast(model(model_inputs(features, MODEL_INPUTS), training=False)["logits"], tf.float32)
+        labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+        nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        hit = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32)
+        return tf.reduce_sum(nll), tf.reduce_sum(hit), tf.cast(tf.size(hit), tf.float32)
+
+    nll = hits = n = 0.0
+    for features, labels in dataset:
+        a, b, c = batch_stats(features, labels)
+        nll, hits, n = nll + float(a), hits + float(b), n + float(c)
+    if n == 0:
+        return {"examples": 0}
+    return {"accuracy": hits / n, "loss": nll / n, "examples": int(n)}
+
+
+def default_stage(run) -> str:
+    """The last stage trained in a run: finetune-* (newest), else student, else teacher."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from mbert_cli.errors import MbertError  # noqa: PLC0415
+
+    run = Path(run)
+    tuned = sorted(run.glob("finetune-*/checkpoints"), key=lambda p: p.stat().st_mtime)
+    if tuned:
+        return tuned[-1].parent.name
+    for name in ("student", "teacher"):
+        if (run / name / "checkpoints").is_dir():
+            return name
+    raise MbertError(f"no trained stage in {run}", hint="train one first with `mbert train ...`")
+
+
+def evaluate_run(run, stage: str | None = None, *, which: str = "latest", data: str | None = None,
+                 max_batches: int = 0) -> dict:
+    """Metrics of one stage of a run on its held-out split, as a JSON-ready dict."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from mbert_cli.errors import MbertError  # noqa: PLC0415
+    from mbert_cli.training.checkpoints import restore_for_inference  # noqa: PLC0415
+
+    if which not in ("latest", "best"):
+        raise MbertError(f"--which must be latest or best, got {which!r}", hint="use --which latest")
+    run = Path(run)
+    stage = stage or default_stage(run)
+    cfg, model, step = restore_for_inference(run, stage, which)
+    out = {"run": str(run), "stage": stage, "checkpoint": which, "step": step}
+    if stage in ("teacher", "student"):
+        from mbert_cli.training.inputs import ensure_pretraining_data, pretraining_dataset  # noqa: PLC0415
+
+        data_dir = ensure_pretraining_data(run, cfg, say=lambda *_: None)
+        ds = pretraining_dataset(data_dir, cfg, "eval", 32, training=False)
+        out.update(split="eval", **evaluate_pretraining(model, ds, max_batches))
+    elif stage == "finetune-classification":
+        from mbert_cli.training.inputs import classification_data  # noqa: PLC0415
+
+        _, validation, labels, make = classification_data(cfg, data, cfg.finetune.max_examples)
+        if len(labels) != cfg.finetune.num_classes:
+            raise MbertError(f"the data has {len(labels)} classes, the model {cfg.finetune.num_classes}",
+                             hint="evaluate on the data the model was fine-tuned on")
+        out.update(split="validation", **evaluate_classification(model, make(validation, 32, False)))
+    elif stage == "finetune-squad":
+        from mbert_cli.training.squad import evaluate_squad  # noqa: PLC0415
+
+        out.update(split="dev", **evaluate_squad(cfg, model, data))
+    return out

@@ -1,0 +1,162 @@
+"""Training inputs: prepared MLM+NSP TFRecords (prepared on first use), task data, synthetic data.
+
+`data.corpus=synthetic` (and `data.task_data=synthetic`) give learnable in-memory data of
+the right shapes with no files: each sequence is an arithmetic progression of token ids,
+so a masked token is predictable from its neighbours. Tests and step-time benchmarks use
+it; real runs use the shipped corpus or a local one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mbert_cli.config.run import RunConfig
+from mbert_cli.errors import MbertError
+from mbert_cli.training.run_dir import pretrain_data_dir
+
+SYNTHETIC = "synthetic"
+_FIRST_ID = 5  # ids below are [PAD]/[UNK]/[CLS]/[SEP]/[MASK] in the shipped vocabs
+
+
+def ensure_pretraining_data(run: Path, cfg: RunConfig, say=print) -> Path | None:
+    """Returns runs/NAME/data/pretrain, preparing it first when meta.json is missing.
+
+    Uses the same library call as `mbert data prepare`. Checks that the data's vocabulary
+    size matches the model's and that there is something to train on.
+    Returns None for synthetic data (nothing on disk).
+    """
+    if cfg.data.corpus == SYNTHETIC:
+        return None
+    from mbert_cli.data.pretraining import prepare_pretraining_data, read_meta  # noqa: PLC0415
+    from mbert_cli.data.vocab import resolve_vocab  # noqa: PLC0415
+
+    out = pretrain_data_dir(run)
+    if not (out / "meta.json").is_file():
+        say(f"Preparing pre-training data in {out} (corpus {cfg.data.corpus}) ...")
+        vocab = resolve_vocab(cfg.data.vocab, cfg.encoder.vocab_size)
+        prepare_pretraining_data(cfg.data, vocab, out)
+    meta = read_meta(out)
+    size = meta.get("vocab", {}).get("size")
+    if size is not None and int(size) != cfg.encoder.vocab_size:
+        raise MbertError(f"the data in {out} uses a vocabulary of {size} tokens but the model has "
+                         f"{cfg.encoder.vocab_size}",
+                         hint=f"delete {out} to re-prepare it with the model's vocab, or set encoder.vocab_size={size}")
+    if meta.get("seq_len") and int(meta["seq_len"]) > cfg.encoder.max_sequence_length:
+        raise MbertError(f"the data in {out} has sequence length {meta['seq_len']}, above the model's "
+                         f"{cfg.encoder.max_sequence_length}", hint=f"delete {out} and set data.seq_len lower")
+    if int(meta.get("counts", {}).get("train_examples", 1)) <= 0:
+        raise MbertError(f"the data in {out} has no training examples",
+                         hint=f"use a larger corpus (data.corpus) and delete {out} to re-prepare")
+    return out
+
+
+def pretraining_dataset(data_dir: Path | None, cfg: RunConfig, split: str, batch_size: int, *,
+                        training: bool, input_context=None, seed: int = 0):
+    """Batched MLM+NSP feature dicts from a prepared folder, or synthetic when data_dir is None."""
+    if data_dir is None:
+        return synthetic_pretraining(cfg, batch_size, training=training, seed=seed + (split == "eval") * 7919,
+                                     input_context=input_context)
+    from mbert_cli.data.pretraining import pretraining_dataset as read  # noqa: PLC0415
+
+    return read(data_dir, split, batch_size, training=training, input_context=input_context, seed=seed)
+
+
+def synthetic_pretraining(cfg: RunConfig, batch_size: int, *, training: bool = True, seed: int = 0,
+                          input_context=None, num_batches: int = 64):
+    """Learnable synthetic MLM+NSP batches with the real feature names, shapes and dtypes."""
+    import numpy as np  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415
+
+    if input_context is not None:
+        seed = seed * 1000 + input_context.input_pipeline_id
+    seq, pred = cfg.data.seq_len, cfg.data.max_predictions_per_seq
+    span = min(cfg.encoder.vocab_size - _FIRST_ID, 200)
+    rng = np.random.default_rng(seed)
+    n = batch_size * num_batches
+    lengths = rng.integers(seq // 2, seq + 1, size=n)
+    starts, steps = rng.integers(0, span, size=n), rng.integers(1, 4, size=n)
+    pos = np.arange(seq)
+    ids = _FIRST_ID + (starts[:, None] + steps[:, None] * pos[None, :]) % span
+    mask = (pos[None, :] < lengths[:, None]).astype(np.float32)
+    ids = (ids * mask).astype(np.int32)
+    type_ids = (pos[None, :] >= lengths[:, None] // 2).astype(np.int32) * mask.astype(np.int32)
+    positions = np.zeros((n, pred), np.int32)
+    for i in range(n):
+        positions[i] = np.sort(rng.choice(np.arange(1, lengths[i]), size=pred, replace=False))
+    labels = np.take_along_axis(ids, positions, axis=1)
+    weights = np.ones((n, pred), np.float32)
+    weights[:, pred - 2:] = 0.0  # some padded prediction slots, as real data has
+    words = ids.copy()
+    np.put_along_axis(words, positions, 4, axis=1)  # [MASK]
+    nsp = (steps == 2).astype(np.int32)  # learnable from the sequence itself
+    ds = tf.data.Dataset.from_tensor_slices({
+        "input_word_ids": words, "input_mask": mask, "input_type_ids": type_ids,
+        "masked_lm_positions": positions, "masked_lm_ids": labels, "masked_lm_weights": weights,
+        "next_sentence_labels": nsp})
+    if training:
+        ds = ds.shuffle(n, seed=seed).repeat()
+    return ds.batch(batch_size, drop_remainder=training).prefetch(2)
+
+
+def classification_data(cfg: RunConfig, data: str | None, max_examples: int = 0):
+    """(train examples, validation examples, label names) for the classification task.
+
+    Returns a tokenize-and-batch function alongside: `make(examples, batch, training)` ->
+    tf.data of (features, labels).
+    """
+    spec = data or cfg.data.task_data
+    if spec == SYNTHETIC:
+        return _synthetic_classification(cfg)
+    from mbert_cli.data.classification import classification_dataset, load_classification  # noqa: PLC0415
+    from mbert_cli.data.tokenizer import WordPieceTokenizer  # noqa: PLC0415
+    from mbert_cli.data.vocab import resolve_vocab  # noqa: PLC0415
+
+    train, validation, labels = load_classification(spec, max_examples=max_examples)
+    if not train:
+        raise MbertError(f"the classification data {spec} has no training examples",
+                         hint="point --data at a CSV/TSV with text and label columns")
+    tokenizer = WordPieceTokenizer(resolve_vocab(cfg.data.vocab, cfg.encoder.vocab_size))
+    if tokenizer.vocab_size != cfg.encoder.vocab_size:
+        raise MbertError(f"the tokenizer vocabulary has {tokenizer.vocab_size} tokens but the model has "
+                         f"{cfg.encoder.vocab_size}", hint="use the vocab the model was trained with (data.vocab)")
+
+    def make(examples, batch_size, training, seed=0):
+        ds = classification_dataset(examples, tokenizer, cfg.data.seq_len, batch_size, training=training, seed=seed)
+        return ds.repeat() if training else ds
+
+    return train, validation, list(labels), make
+
+
+def _synthetic_classification(cfg: RunConfig, n_train: int = 512, n_val: int = 128):
+    """Label = whether the sequence is increasing by 1 (learnable, balanced)."""
+    import numpy as np  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415
+
+    seq = cfg.data.seq_len
+    span = min(cfg.encoder.vocab_size - _FIRST_ID, 200)
+
+    def examples(n, seed):
+        rng = np.random.default_rng(seed)
+        out = []
+        for i in range(n):
+            label = i % 2
+            step = 1 if label else int(rng.integers(2, 4))
+            length = int(rng.integers(seq // 4, seq // 2))
+            start = int(rng.integers(0, span))
+            out.append(([_FIRST_ID + (start + step * k) % span for k in range(length)], label))
+        return out
+
+    def make(exs, batch_size, training, seed=0):
+        ids = np.zeros((len(exs), seq), np.int32)
+        mask = np.zeros((len(exs), seq), np.float32)
+        for i, (toks, _) in enumerate(exs):
+            ids[i, :len(toks)] = toks
+            mask[i, :len(toks)] = 1
+        labels = np.array([y for _, y in exs], np.int32)
+        ds = tf.data.Dataset.from_tensor_slices(({"input_word_ids": ids, "input_mask": mask,
+                                                  "input_type_ids": np.zeros_like(ids)}, labels))
+        if training:
+            ds = ds.shuffle(len(exs), seed=seed).repeat()
+        return ds.batch(batch_size, drop_remainder=training)
+
+    return examples(n_train, 1), examples(n_val, 2), ["negative", "positive"], make

@@ -1,0 +1,197 @@
+"""The step loop shared by every stage: steps, logging, checkpoints, best, NaN stop.
+
+A stage is one or more `Phase`s over consecutive global steps (the student has one phase
+per distillation stage). The loop owns the global step variable, checkpoints it with the
+model and the phase's optimizers, logs each loss term, the learning rate and examples/s,
+and stops on a non-finite loss without saving (so the last good checkpoint stays latest).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from mbert_cli.errors import MbertError
+from mbert_cli.training.checkpoints import restore
+from mbert_cli.training.distribute import Distribution
+from mbert_cli.training.optim import current_lr
+from mbert_cli.training.progress import Progress
+from mbert_cli.training.run_dir import MetricsLog, StageDir, read_json, write_json
+
+# Test hook: makes the loss NaN at this global step (1-based), to exercise the NaN stop.
+NAN_ENV = "MBERT_FAULT_NAN_AT_STEP"
+
+
+@dataclass
+class Phase:
+    """Global steps [start, end) trained by one step function with its own optimizers."""
+
+    name: str
+    start: int
+    end: int
+    step_fn: Callable[[], dict]
+    optimizers: dict  # checkpoint key -> optimizer
+    eval_fn: Callable[[], dict] | None = None
+    best_metric: str | None = None  # eval key; higher is better
+    info: dict = field(default_factory=dict)
+
+
+def nan_fault_step() -> int:
+    try:
+        return int(os.environ.get(NAN_ENV, "0"))
+    except ValueError:
+        return 0
+
+
+def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: float, step_var):
+    """A tf.function running one distributed step.
+
+    Args:
+      loss_fn: batch -> dict of scalar tensors with 'loss' (the per-replica mean).
+      groups: [(optimizer, [variables])]; each optimizer updates only its variables
+        (frozen variables are in no group, soft-frozen ones in a lower-LR group).
+      clip_norm: global gradient-norm clip over all groups (0 = off), applied after the
+        cross-replica sum so every replica clips by the same norm.
+    """
+    import tensorflow as tf  # noqa: PLC0415
+
+    strategy = dist.strategy
+    replicas = strategy.num_replicas_in_sync
+    nan_at = nan_fault_step()
+    variables = [v for _, vs in groups for v in vs]
+    if not variables:
+        raise ValueError("no trainable variables in this phase")
+
+    def replica_step(batch):
+        with tf.GradientTape() as tape:
+            terms = dict(loss_fn(batch))
+            loss = terms["loss"]
+            if nan_at:
+                loss = loss + tf.where(tf.equal(step_var + 1, nan_at), float("nan"), 0.0)
+                terms["loss"] = loss
+            scaled = loss / replicas
+        grads = tape.gradient(scaled, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        grads = [tf.convert_to_tensor(g) for g in grads]
+        if replicas > 1:
+            grads = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        norm = tf.linalg.global_norm(grads)
+        if clip_norm and clip_norm > 0:
+            grads, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=norm)
+        i = 0
+        for opt, vs in groups:
+            opt.apply_gradients(zip(grads[i:i + len(vs)], vs), experimental_aggregate_gradients=False)
+            i += len(vs)
+        terms["grad_norm"] = norm
+        return terms
+
+    @tf.function
+    def step():
+        per_replica = strategy.run(replica_step, args=(next(iterator),))
+        return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in per_replica.items()}
+
+    return step
+
+
+class Trainer:
+    """Runs phases of one stage folder, saving checkpoints and metrics as it goes."""
+
+    def __init__(self, stage: StageDir, model, step_var, dist: Distribution, *, log_every: int,
+                 checkpoint_every: int, examples_per_step: int, progress: Progress,
+                 on_checkpoint: Callable[[int], None] | None = None, keep: int = 2):
+        self.stage, self.model, self.step_var, self.dist = stage, model, step_var, dist
+        self.log_every, self.checkpoint_every = max(1, log_every), max(1, checkpoint_every)
+        self.examples_per_step = examples_per_step
+        self.progress = progress
+        self.metrics = MetricsLog(stage, enabled=dist.is_chief)
+        self.on_checkpoint = on_checkpoint
+        self.keep = keep
+        self._scratch = None if dist.is_chief else tempfile.mkdtemp(prefix="mbert-worker-")
+
+    def _dir(self, sub) -> str:
+        if self._scratch is None:
+            return str(sub)
+        return os.path.join(self._scratch, os.path.relpath(str(sub), str(self.stage.run)))
+
+    def checkpoint(self, optimizers: dict):
+        import tensorflow as tf  # noqa: PLC0415
+
+        return tf.train.Checkpoint(model=self.model, step=self.step_var, **optimizers)
+
+    def resume(self, path: str, optimizers: dict) -> None:
+        """Restores model, step and whichever of `optimizers` the checkpoint holds."""
+        restore(self.checkpoint(optimizers), path)
+
+    def run(self, phase: Phase) -> dict:
+        """Trains from the current global step to phase.end; returns the last logged values."""
+        import tensorflow as tf  # noqa: PLC0415
+
+        ckpt = self.checkpoint(phase.optimizers)
+        manager = tf.train.CheckpointManager(ckpt, self._dir(self.stage.checkpoints), max_to_keep=self.keep,
+                                             step_counter=self.step_var)
+        best_manager = None
+        if phase.eval_fn is not None and phase.best_metric:
+            best_manager = tf.train.CheckpointManager(ckpt, self._dir(self.stage.best), max_to_keep=1,
+                                                      step_counter=self.step_var)
+        step = int(self.step_var.numpy())
+        first = step
+        self.progress.start(phase.name, phase.start, phase.end, step)
+        t0, last = time.time(), {}
+        try:
+            while step < phase.end:
+                out = phase.step_fn()
+                values = {k: float(v) for k, v in out.items()}
+                step += 1
+                if not math.isfinite(values["loss"]):
+                    raise self._nonfinite(phase, step, values, manager)
+                self.step_var.assign(step)
+                self.progress.update(step, {"loss": values["loss"]})
+                if step % self.log_every == 0 or step == phase.end:
+                    opt = next(iter(phase.optimizers.values()))
+                    values["lr"] = current_lr(opt)
+                    values["examples_per_s"] = (step - first) * self.examples_per_step / max(time.time() - t0, 1e-9)
+                    self.metrics.log(step, values, phase=phase.name)
+                    last = values
+                if step % self.checkpoint_every == 0 or step == phase.end:
+                    manager.save(checkpoint_number=step)
+                    if phase.eval_fn is not None:
+                        self._evaluate(phase, step, best_manager)
+                    if self.on_checkpoint:
+                        self.on_checkpoint(step)
+        finally:
+            self.progress.stop()
+        return last
+
+    def _evaluate(self, phase: Phase, step: int, best_manager) -> None:
+        results = phase.eval_fn()
+        self.metrics.log(step, results, kind="eval", phase=phase.name)
+        self.progress.note(f"[{phase.name}] eval at step {step}: "
+                           + ", ".join(f"{k} {v:.4g}" for k, v in results.items() if isinstance(v, float)))
+        if best_manager is None or phase.best_metric not in results:
+            return
+        record_path = self.stage.best / "best.json"
+        record = read_json(record_path) or {}
+        value = float(results[phase.best_metric])
+        if record.get("metric") != phase.best_metric or value > float(record.get("value", -math.inf)):
+            best_manager.save(checkpoint_number=step)
+            if self.dist.is_chief:
+                write_json(record_path, {"metric": phase.best_metric, "value": value, "step": step,
+                                         "stage": phase.name})
+
+    def _nonfinite(self, phase: Phase, step: int, values: dict, manager) -> MbertError:
+        good = manager.latest_checkpoint
+        kept = f"the last good checkpoint {good} is kept" if good else "no checkpoint was written yet"
+        self.metrics.log(step, {"loss": str(values["loss"]), "stopped": "non-finite loss"}, kind="error",
+                         phase=phase.name)
+        terms = ", ".join(f"{k}={v:.4g}" for k, v in values.items() if k != "loss")
+        return MbertError(f"the loss became {values['loss']} at step {step} (stage {phase.name}; {terms}); "
+                          f"stopped, {kept}",
+                          hint="lower the learning rate (--set ...optimizer.learning_rate=...), lengthen the "
+                               "warm-up, or check the data; rerunning the command resumes from the last good "
+                               "checkpoint")
+
+    def close(self) -> None:
+        self.metrics.close()

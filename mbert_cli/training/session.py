@@ -1,0 +1,56 @@
+"""What every `mbert train` command does first: lock the run, check and write config.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mbert_cli.config.run import RunConfig
+from mbert_cli.errors import MbertError
+
+MODEL_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
+PRETRAIN_INPUTS = MODEL_INPUTS + ("masked_lm_positions",)
+
+
+def write_run_config(run: Path, cfg: RunConfig) -> None:
+    """Writes runs/NAME/config.yaml, refusing to mix two different models in one run folder."""
+    from mbert_cli.config import load_run_config, save_run_config  # noqa: PLC0415
+
+    path = Path(run) / "config.yaml"
+    if path.is_file():
+        old = load_run_config(path)
+        if old.encoder != cfg.encoder:
+            diff = [k for k in vars(cfg.encoder) if getattr(cfg.encoder, k) != getattr(old.encoder, k)]
+            raise MbertError(f"{run} already holds a {old.preset} model that differs from this one "
+                             f"({', '.join(f'encoder.{k}' for k in diff[:4])})",
+                             hint="use a new --run folder, or the same preset and --set values as before")
+    save_run_config(cfg, path)
+
+
+def model_inputs(batch: dict, keys=PRETRAIN_INPUTS) -> dict:
+    """Only the features the Keras model takes (the batch also carries labels)."""
+    return {k: batch[k] for k in keys}
+
+
+def seed_everything(seed: int) -> None:
+    import random  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415
+
+    random.seed(seed)
+    np.random.seed(seed)
+    tf.random.set_seed(seed)
+
+
+def build_pretrainer(encoder_cfg, name: str = "pretrainer", seq_len: int = 8, predictions: int = 2):
+    """`build_pretraining_model` with every variable created (BertPretrainerV2 builds its
+    heads on first call; copying and checkpoint matching need them to exist)."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    from mbert_cli.modeling.models import build_pretraining_model  # noqa: PLC0415
+
+    pm = build_pretraining_model(encoder_cfg, name=name)
+    pm.model({"input_word_ids": tf.zeros([1, seq_len], tf.int32), "input_mask": tf.ones([1, seq_len], tf.float32),
+              "input_type_ids": tf.zeros([1, seq_len], tf.int32),
+              "masked_lm_positions": tf.zeros([1, predictions], tf.int32)}, training=False)
+    return pm
