@@ -111,6 +111,8 @@ def run_host(models: Sequence[str | Path], settings: HostSettings | None = None)
     from mbert_cli.runtime import load_runtime  # noqa: PLC0415
 
     settings = settings or HostSettings()
+    if not models:
+        raise MbertError("no model given", hint="pass one or more .tflite files")
     if settings.runs < 1 or settings.warmup < 0 or settings.threads < 1:
         raise MbertError("runs and threads must be >= 1 and warmup >= 0", hint="e.g. --runs 50 --warmup 5 --threads 1")
     infos = [describe_model(m) for m in models]

@@ -64,6 +64,8 @@ def test_truncated_model_fails_with_one_line(tiny_models, tmp_path):
     assert "truncated or corrupt" in info.value.hint
 
 
-def test_bad_settings():
+def test_bad_settings(tiny_models):
     with pytest.raises(MbertError, match="runs and threads"):
-        run_host([], HostSettings(runs=0))
+        run_host(tiny_models, HostSettings(runs=0))
+    with pytest.raises(MbertError, match="no model given"):
+        run_host([], HostSettings())
