@@ -7,7 +7,7 @@ Private passes, one rewrite per module: `attention_mask` (clipped additive mask)
 No Typer or rich here: the CLI lives in `mbert_cli/cli/export.py`.
 """
 
-from converters.convert import ConvertedFile, ExportOptions, convert, write_files
+from converters.converter import ConvertedFile, ExportOptions, convert, write_files
 from converters.export_run import ExportReport, export_run
 from converters.quantize import MODES
 

@@ -6,12 +6,12 @@ model is built, so a bad command fails in a second and writes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from converters import restore as restore_mod
-from converters.convert import ConvertedFile, ExportOptions, check_modes, check_writable, convert, write_files
+from converters.converter import ConvertedFile, ExportOptions, check_modes, check_writable, convert, write_files
 from mbert_cli.errors import MbertError
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,7 @@ def write_manifest(out_dir: str | Path, header: dict[str, Any], entries: list[di
     manifest = {
         "schema_version": SCHEMA_VERSION,
         **header,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "files": sorted(kept + entries, key=lambda e: e["file"]),
     }
     path = out_dir / MANIFEST_NAME

@@ -7,8 +7,9 @@ tensors as for float), `float16` (float16 weights).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 MODES = ("none", "dynamic", "int8", "float16")
 QUANTIZED_MODES = ("dynamic", "int8", "float16")

@@ -79,7 +79,7 @@ def load_signature(model_bytes: bytes, key: str) -> tuple[Any, SignatureInfo]:
         sigs = interp.get_signature_list()
         if key not in sigs:
             raise MbertError(f"the converted model has no signature {key!r} (found: {', '.join(sigs) or 'none'})",
-                             hint="export through converters.convert, which names the signature")
+                             hint="export through converters.convert(), which names the signature")
         runner = interp.get_signature_runner(key)
     except (RuntimeError, ValueError) as err:
         raise MbertError(f"LiteRT cannot load the converted model: {str(err).splitlines()[0]}",

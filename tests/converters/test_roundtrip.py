@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from export_helpers import SEQ, labelled_data, make_run
 
 MODES = ("none", "dynamic", "int8", "float16")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -74,15 +75,26 @@ def check_modes(modes: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(modes))
 
 
-def check_writable(out_dir: str | Path) -> Path:
-    """Fails early (before minutes of conversion) if the output folder cannot be written."""
+def check_writable(out_dir: str | Path, create: bool = False) -> Path:
+    """Fails early (before minutes of conversion) if the output folder cannot be written.
+
+    Without `create` nothing is made on disk: the nearest existing ancestor must be a
+    writable folder, so a command that fails later leaves no empty folder behind.
+    """
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise MbertError(f"cannot create output folder {out}: {err.strerror}",
-                         hint="choose a writable folder with --out") from None
-    if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
+    if create:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise MbertError(f"cannot create output folder {out}: {err.strerror}",
+                             hint="choose a writable folder with --out") from None
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise MbertError(f"cannot create output folder {out}: {probe} is not a folder",
+                         hint="choose a writable folder with --out")
+    if not os.access(probe, os.W_OK | os.X_OK):
         raise MbertError(f"output folder {out} is not writable", hint="choose a writable folder with --out")
     return out
 
@@ -188,7 +200,7 @@ def write_files(out_dir: str | Path, files: list[ConvertedFile], header: dict,
     from converters.manifest import write_manifest  # noqa: PLC0415
     from mbert_cli.io_utils import atomic_write_bytes  # noqa: PLC0415
 
-    out = check_writable(out_dir)
+    out = check_writable(out_dir, create=True)
     for f in files:
         atomic_write_bytes(out / f.file, f.content)
     return write_manifest(out, header, [{**f.manifest_entry(), **(entry_extra or {})} for f in files])
