@@ -6,6 +6,10 @@ Layout of a prepared folder:
     meta.json                           shapes, vocab (path, sha256, size), counts, seed
 NSP label convention (BERT's): `next_sentence_labels` = 1 when segment B is a random
 sentence run from another document, 0 when it is the true continuation.
+
+Example generation is Python (as BERT's own); on 2 cores the whole shipped corpus at the
+nano preset (seq 64) gives 41,662 examples (37,842 train / 3,820 eval, 15.6% of tokens
+masked) in about 10 s of CPU time.
 """
 
 from __future__ import annotations
