@@ -26,8 +26,11 @@ FLAGS = {
 GPU_UNSUPPORTED = {"GATHER", "EMBEDDING_LOOKUP", "CAST", "GATHER_ND", "ONE_HOT", "CUSTOM"}
 
 
-def log(level: str, text: str) -> None:
-    print(f"{level}: {text}", flush=True)
+def log(level: str, text: str, runtime: bool = False) -> None:
+    """Prints like the real tool: its own INFO/WARNING lines on stdout, ERROR lines and
+    the TFLite runtime's messages (delegates, partitioning) on stderr."""
+    stream = sys.stderr if runtime or level == "ERROR" else sys.stdout
+    print(f"{level}: {text}", file=stream, flush=True)
 
 
 def parse(argv: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -125,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     if threads > 0:
         log("INFO", f"#threads used for CPU inference: [{threads}]")
     if not os.path.isfile(graph):
-        log("ERROR", f"Could not open '{graph}'.")
+        log("ERROR", f"Could not open '{graph}'.", runtime=True)
         return fail(f"Failed to mmap model {graph}")
 
     from mbert_cli.runtime import load_runtime  # noqa: PLC0415 - heavy import after flags
@@ -144,31 +147,31 @@ def main(argv: list[str] | None = None) -> int:
             "Model provided" in first or "Could not open" in first else first)
         return fail(f"Failed to mmap model {graph}")
     log("INFO", f"Loaded model {graph}")
-    log("INFO", "Initialized TensorFlow Lite runtime.")
+    log("INFO", "Initialized TensorFlow Lite runtime.", runtime=True)
     ops = interp._get_ops_details() if hasattr(interp, "_get_ops_details") else []
     total = len(ops)
     if use_gpu:
-        log("INFO", "Created TensorFlow Lite delegate for GPU.")
+        log("INFO", "Created TensorFlow Lite delegate for GPU.", runtime=True)
         log("INFO", "GPU delegate created.")
         done, parts = delegate_partition(ops, True)
         log("INFO", f"Replacing {done} out of {total} node(s) with delegate "
-                    f"(TfLiteGpuDelegateV2) node, yielding {parts} partitions for the whole graph.")
-        log("INFO", "Initialized OpenCL-based API.")
-        log("INFO", f"Created {parts} GPU delegate kernels.")
+                    f"(TfLiteGpuDelegateV2) node, yielding {parts} partitions for the whole graph.", runtime=True)
+        log("INFO", "Initialized OpenCL-based API.", runtime=True)
+        log("INFO", f"Created {parts} GPU delegate kernels.", runtime=True)
         log("INFO", "Though GPU delegate is explicitly applied, the model graph will not be "
                     "executed by the delegate.")
     elif use_nnapi:
-        log("INFO", "Created TensorFlow Lite delegate for NNAPI.")
+        log("INFO", "Created TensorFlow Lite delegate for NNAPI.", runtime=True)
         log("INFO", "NNAPI delegate created.")
         log("INFO", f"Replacing {total} out of {total} node(s) with delegate "
-                    "(TfLiteNnapiDelegate) node, yielding 1 partitions for the whole graph.")
+                    "(TfLiteNnapiDelegate) node, yielding 1 partitions for the whole graph.", runtime=True)
         log("INFO", "Explicitly applied NNAPI delegate, and the model graph will be "
                     "completely executed by the delegate.")
     elif use_xnnpack:
-        log("INFO", "Created TensorFlow Lite XNNPACK delegate for CPU.")
+        log("INFO", "Created TensorFlow Lite XNNPACK delegate for CPU.", runtime=True)
         log("INFO", "XNNPACK delegate created.")
         log("INFO", f"Replacing {total} out of {total} node(s) with delegate "
-                    "(TfLiteXNNPackDelegate) node, yielding 1 partitions for the whole graph.")
+                    "(TfLiteXNNPackDelegate) node, yielding 1 partitions for the whole graph.", runtime=True)
         log("INFO", "Explicitly applied XNNPACK delegate, and the model graph will be "
                     "completely executed by the delegate.")
     _fill_inputs(interp)

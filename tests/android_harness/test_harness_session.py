@@ -66,7 +66,8 @@ def test_run_benchmark_model(loopback, fake_binary, tiny_tflite):
                                    "--warmup_runs=3", "--num_runs=7", "--use_xnnpack=true",
                                    "--report_peak_memory_footprint=true", *FAST]
         assert run.exit_code == 0, run.stderr
-        out = run.stdout
+        out = run.stdout + run.stderr  # the tool logs to stdout, the runtime to stderr
+        assert TIMINGS.search(run.stdout) and "Replacing" in run.stderr
         assert f"INFO: Loaded model {model}" in out  # device paths, not sandbox paths
         assert str(device.sandbox) not in out
         assert [int(n) for n in COUNT.findall(out)] == [3, 7]
@@ -95,15 +96,15 @@ def test_gpu_partial_delegation_cpu_and_bad_model(loopback, fake_binary, tiny_tf
         assert gpu.command[0] == binary  # generic profile: no taskset
         assert "--use_gpu=true" in gpu.command and "--enable_op_profiling=true" in gpu.command
         covered = re.search(r"Replacing (\d+) out of (\d+) node\(s\) with delegate "
-                            r"\(TfLiteGpuDelegateV2\) node, yielding (\d+) partitions", gpu.stdout)
+                            r"\(TfLiteGpuDelegateV2\) node, yielding (\d+) partitions", gpu.stderr)
         assert covered and int(covered[1]) < int(covered[2])
         cpu = session.run_benchmark_model(binary, model, warmup_runs=1, num_runs=2,
                                           delegate="cpu", extra_flags=FAST)
-        assert "--use_xnnpack=false" in cpu.command and "Replacing" not in cpu.stdout
+        assert "--use_xnnpack=false" in cpu.command and "Replacing" not in cpu.stdout + cpu.stderr
         assert TIMINGS.search(cpu.stdout)
         failed = session.run_benchmark_model(binary, session.push_model(bad), extra_flags=FAST)
         assert failed.exit_code == 1
-        assert "Failed to mmap model" in failed.stdout and "Benchmarking failed." in failed.stdout
+        assert "Failed to mmap model" in failed.stderr and "Benchmarking failed." in failed.stderr
         with pytest.raises(MbertError, match="unknown delegate 'tpu'"):
             session.run_benchmark_model(binary, model, delegate="tpu")
     assert run_dirs(loopback.devices[0]) == [f"run-{session.run_id}"]  # keep=True
