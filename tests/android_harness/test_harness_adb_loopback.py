@@ -15,6 +15,8 @@ from android_harness.device import list_devices
 from android_harness.testing import free_port, private_adb, wait_for_states
 from mbert_cli.errors import MbertError
 
+pytestmark = pytest.mark.timeout(180)  # a hung adb call must fail, not stall the suite
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

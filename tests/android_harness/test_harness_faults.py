@@ -9,6 +9,8 @@ from android_harness.profiles import get_profile
 from android_harness.testing import loopback_adb, run_dirs, sandbox_files
 from mbert_cli.errors import MbertError
 
+pytestmark = pytest.mark.timeout(180)  # a hung adb call must fail, not stall the suite
+
 FAST = ["--min_secs=0", "--warmup_min_secs=0"]
 
 

@@ -14,6 +14,8 @@ from android_harness.profiles import get_profile
 from android_harness.testing import loopback_adb, private_adb, run_dirs, sandbox_files, write_fake_elf
 from mbert_cli.errors import MbertError
 
+pytestmark = pytest.mark.timeout(180)  # a hung adb call must fail, not stall the suite
+
 FAST = ["--min_secs=0", "--warmup_min_secs=0"]  # the real tool's flags: keep runs short
 TIMINGS = re.compile(r"Inference timings in us: Init: \d+, First inference: \d+, "
                      r"Warmup \(avg\): [\d.e+]+, Inference \(avg\): [\d.e+]+")
