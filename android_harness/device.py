@@ -29,6 +29,7 @@ DELEGATE_FLAGS = {
 }
 THERMAL_STATUS = {0: "none", 1: "light", 2: "moderate", 3: "severe", 4: "critical",
                   5: "emergency", 6: "shutdown"}
+NETWORK_SERIAL = re.compile(r"[\w.\-\[\]:]+:\d+")  # HOST:PORT, as `adb connect` names devices
 UNAUTHORIZED_HINT = "unlock the phone and accept 'Allow USB debugging?', then retry"
 OFFLINE_HINT = "reconnect the cable (or `adb reconnect`), then check `adb devices`"
 NO_DEVICE_HINT = ("connect a phone with USB debugging on (see `adb devices`), or start a "
@@ -109,6 +110,12 @@ def resolve_devices(adb: Adb, spec: str) -> list[tuple[str, DeviceProfile]]:
     attached device matching it ('generic' selects all).
     """
     attached = adb.devices()
+    if NETWORK_SERIAL.fullmatch(spec) and spec not in {d.serial for d in attached}:
+        # A HOST:PORT device (wireless debugging, the loopback device) not attached yet:
+        # connect it, as `adb connect` would, instead of calling it unknown.
+        adb.connect(spec)
+        _wait_attached(adb, spec)
+        attached = adb.devices()
     if not attached:
         raise MbertError("no Android device attached", hint=NO_DEVICE_HINT)
     states = {d.serial: d.state for d in attached}
@@ -140,6 +147,16 @@ def resolve_devices(adb: Adb, spec: str) -> list[tuple[str, DeviceProfile]]:
                 others[0]] == "unauthorized" else OFFLINE_HINT)) if others else
             "pass a serial with --device to use another phone (generic profile)")
     return chosen
+
+
+def _wait_attached(adb: Adb, serial: str, timeout_s: float = 10.0) -> None:
+    """Waits for a just-connected device to leave the transient 'connecting' states."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = {d.serial: d.state for d in adb.devices()}.get(serial)
+        if state in ("device", "unauthorized"):
+            return
+        time.sleep(0.2)
 
 
 def sha256_file(path: Path) -> str:
@@ -366,7 +383,7 @@ class DeviceSession:
 
     def _reattach(self, wait_s: float = 15.0) -> bool:
         """Reconnects a network device (serial HOST:PORT) that dropped; True if back."""
-        if not re.fullmatch(r"[\w.\-\[\]:]+:\d+", self.serial):
+        if not NETWORK_SERIAL.fullmatch(self.serial):
             return False
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:

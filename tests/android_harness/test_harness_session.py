@@ -146,6 +146,16 @@ def test_resolve_profile_without_matching_device():
             resolve_devices(adb, "pixel4")
 
 
+def test_network_serial_is_connected_on_demand():
+    from android_harness.loopback import LoopbackDevice
+
+    with LoopbackDevice() as device, private_adb() as adb:
+        assert adb.devices() == []
+        ((serial, profile),) = resolve_devices(adb, device.address)
+        assert (serial, profile.name) == (device.address, "pixel4")
+        assert [d.state for d in adb.devices()] == ["device"]
+
+
 def test_no_device_attached():
     with private_adb() as adb:
         with pytest.raises(MbertError, match="no Android device attached") as err:
