@@ -3,15 +3,11 @@ arm64 benchmark_model, and loopback devices behind a private adb server."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from android_harness.testing import loopback_adb, write_fake_elf
-
-if shutil.which("adb") is None:  # pragma: no cover - the Debian `adb` package is required
-    pytest.skip("the adb client is not installed (apt-get install adb)", allow_module_level=True)
 
 
 @pytest.fixture(scope="session")

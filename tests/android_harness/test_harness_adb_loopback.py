@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,10 @@ from android_harness.device import list_devices
 from android_harness.testing import free_port, private_adb, wait_for_states
 from mbert_cli.errors import MbertError
 
-pytestmark = pytest.mark.timeout(180)  # a hung adb call must fail, not stall the suite
+pytestmark = [
+    pytest.mark.timeout(180),  # a hung adb call must fail, not stall the suite
+    pytest.mark.skipif(shutil.which("adb") is None, reason="needs the adb client (make adb)"),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from android_harness.device import DeviceSession, list_devices, resolve_devices
@@ -9,7 +11,10 @@ from android_harness.profiles import get_profile
 from android_harness.testing import loopback_adb, run_dirs, sandbox_files
 from mbert_cli.errors import MbertError
 
-pytestmark = pytest.mark.timeout(180)  # a hung adb call must fail, not stall the suite
+pytestmark = [
+    pytest.mark.timeout(180),  # a hung adb call must fail, not stall the suite
+    pytest.mark.skipif(shutil.which("adb") is None, reason="needs the adb client (make adb)"),
+]
 
 FAST = ["--min_secs=0", "--warmup_min_secs=0"]
 

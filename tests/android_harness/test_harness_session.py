@@ -4,6 +4,7 @@ thermals, device resolution, cleanup; and two devices in parallel."""
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 import time
 
@@ -14,7 +15,10 @@ from android_harness.profiles import get_profile
 from android_harness.testing import loopback_adb, private_adb, run_dirs, sandbox_files, write_fake_elf
 from mbert_cli.errors import MbertError
 
-pytestmark = pytest.mark.timeout(180)  # a hung adb call must fail, not stall the suite
+pytestmark = [
+    pytest.mark.timeout(180),  # a hung adb call must fail, not stall the suite
+    pytest.mark.skipif(shutil.which("adb") is None, reason="needs the adb client (make adb)"),
+]
 
 FAST = ["--min_secs=0", "--warmup_min_secs=0"]  # the real tool's flags: keep runs short
 TIMINGS = re.compile(r"Inference timings in us: Init: \d+, First inference: \d+, "

@@ -22,8 +22,11 @@ DEVICES = """List of devices attached
 def canned_adb(tmp_path):
     script = tmp_path / "adb"
     (tmp_path / "devices.txt").write_text(DEVICES)
-    script.write_text(f"#!/bin/sh\n[ \"$1\" = devices ] && cat '{tmp_path / 'devices.txt'}' && exit 0\n"
-                      "echo \"error: unexpected call $*\" >&2; exit 1\n")
+    # Shell builtins only, so the script works whatever PATH holds.
+    script.write_text(
+        "#!/bin/sh\nif [ \"$1\" = devices ]; then\n"
+        f"  while IFS= read -r line; do printf '%s\\n' \"$line\"; done < '{tmp_path / 'devices.txt'}'\n"
+        "  exit 0\nfi\necho \"error: unexpected call $*\" >&2; exit 1\n")
     script.chmod(0o755)
     return Adb(adb_path=str(script))
 
