@@ -34,12 +34,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nthreads={threads}  runs={results[0].inference.count}  "
               f"runtime={results[0].environment.runtime_name} {results[0].environment.runtime_version}  "
               f"cpu={results[0].environment.cpu_model} x{results[0].environment.cores}")
-        print(f"{'model':28s} {'mode':9s} {'MB':>7s} {'p50 ms':>9s} {'p90 ms':>9s} {'ratio':>7s} {'xnnpack':>9s}")
+        print(f"{'model':28s} {'mode':9s} {'MB':>7s} {'p50 ms':>9s} {'p90 ms':>9s} {'ratio':>7s} {'xnnpack nodes':>16s}")
         for r, ratio in zip(results, ratios(results), strict=True):
             cov = r.coverage
-            cover = f"{cov.delegated_nodes}/{cov.total_nodes}" if cov.total_nodes else "-"
+            cover = f"{cov.delegated_nodes}/{cov.total_nodes} in {cov.partitions}p" if cov.total_nodes else "-"
             print(f"{r.model.name:28s} {r.model.mode or '-':9s} {r.model.size_mb:7.2f} {fmt_ms(r.inference.p50_ms):>9s} "
-                  f"{fmt_ms(r.inference.p90_ms):>9s} {ratio:6.2f}x {cover:>9s}")
+                  f"{fmt_ms(r.inference.p90_ms):>9s} {ratio:6.2f}x {cover:>16s}")
     return 0
 
 
