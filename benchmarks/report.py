@@ -168,7 +168,8 @@ def plot(results: Sequence[BenchResult], path: str | Path) -> Path:
     xs = range(len(results))
     width = 0.38
     fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(results) + 1.5), 4.0))
-    ax.bar([x - width / 2 for x in xs], p50, width, label="p50")
+    any_mean = any(r.inference.p50_ms is None for r in results)
+    ax.bar([x - width / 2 for x in xs], p50, width, label="p50 (mean where no p50)" if any_mean else "p50")
     ax.bar([x + width / 2 for x in xs], p90, width, label="p90")
     ax.set_xticks(list(xs), labels, fontsize=8)
     ax.set_ylabel("latency (ms)")
