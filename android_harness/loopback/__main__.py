@@ -26,15 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         parser.error(str(exc))
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C and SIGTERM only set a flag: the device then stops in order, never with a
+    # KeyboardInterrupt raised at some arbitrary line.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     with device:
         print(f"loopback adb device on {device.address} (sandbox {device.sandbox}"
               f"{', faults ' + ','.join(device.faults) if device.faults else ''}); "
               f"run: adb connect {device.address}   (Ctrl-C stops)", flush=True)
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
+        while not stop.wait(0.5):
             pass
     return 0
 

@@ -109,7 +109,7 @@ def test_loopback_command_line(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "android_harness.loopback", "--port", str(port),
          "--sandbox", str(sandbox)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        stderr=open(tmp_path / "stderr.txt", "w"), env=dict(os.environ, PYTHONPATH=str(ROOT)))
     try:
         banner = proc.stdout.readline()
         assert f"adb connect 127.0.0.1:{port}" in banner
@@ -122,5 +122,10 @@ def test_loopback_command_line(tmp_path):
         assert (sandbox / "f").read_text() == "hi\n"  # a given sandbox is the device's storage
     finally:
         proc.send_signal(2)  # Ctrl-C
-        assert proc.wait(10) == 0
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+        assert code == 0, (tmp_path / "stderr.txt").read_text()
     assert sandbox.exists()  # a user-given sandbox is kept
