@@ -214,9 +214,7 @@ def _fill(np: Any, detail: dict[str, Any], seed: int) -> Any:
     dtype = np.dtype(detail["dtype"])
     if np.issubdtype(dtype, np.integer):
         return np.random.default_rng(seed).integers(0, _ID_HIGH, size=shape).astype(dtype)
-    if dtype == np.bool_:
-        return np.ones(shape, dtype=dtype)
-    return np.ones(shape, dtype=dtype)
+    return np.ones(shape, dtype=dtype)  # float masks: attend everywhere; bool: True
 
 
 def _rss_mb() -> float:
