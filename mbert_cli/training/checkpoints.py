@@ -38,7 +38,7 @@ def checkpoint_step(path: str) -> int:
 
     try:
         return int(tf.train.load_checkpoint(path).get_tensor(STEP_KEY))
-    except (tf.errors.OpError, ValueError, KeyError) as err:
+    except (tf.errors.OpError, ValueError, KeyError, IndexError) as err:
         raise corrupt(path, err) from None
 
 
@@ -59,7 +59,7 @@ def restore(checkpoint, path: str, *, require_model: bool = True) -> None:
         if require_model:
             status.assert_existing_objects_matched()
         status.expect_partial()
-    except (tf.errors.OpError, ValueError, AssertionError, KeyError) as err:
+    except (tf.errors.OpError, ValueError, AssertionError, KeyError, IndexError) as err:
         raise corrupt(path, err) from None
 
 
