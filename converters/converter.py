@@ -36,6 +36,7 @@ class ExportOptions:
     force: bool = False  # hand over files that fail the metric or parity gate (figures still recorded)
     allow_flex: bool = False
     mask_clip: float | None = DEFAULT_CLIP  # None keeps tf_keras' -1e9 mask (only for experiments)
+    require_opt_graph: bool = False  # NoNorm/ReLU models: no LayerNorm statistics ops, no GELU
     thresholds: verify.ParityThresholds = field(default_factory=verify.ParityThresholds)
 
 
@@ -160,6 +161,11 @@ def verify_bytes(content: bytes, mode: str, model_name: str, options: ExportOpti
 
     hist = verify.op_histogram(content)
     flex = verify.check_builtin_only(hist, options.allow_flex)
+    if options.require_opt_graph:
+        left = sorted(op for op in verify.NON_OPT_OPS if op in hist)
+        if left:
+            raise MbertError(f"the NoNorm/ReLU ({mode}) graph still contains {', '.join(left)}",
+                             hint="a LayerNorm or GELU survived the OPT substitution; pass --debug and report it")
     failures: list[str] = []
     par = metric = None
     signature: dict = {}

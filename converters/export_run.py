@@ -88,6 +88,7 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
         model, opt_report = result.model, result.report
         if not result.report.get("noop"):
             model_name = f"{stage}-opt"
+    options.require_opt_graph = bool(opt) or config.encoder.is_opt
     files = convert(model, model_name=model_name, options=options, data=data, progress=say)
     header = _header(run_dir, restored, options, data, opt_report)
     # Each entry repeats its source: one folder may hold files exported from several stages.
