@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.benchmark_model_output import parse_benchmark_output
+from benchmarks.benchmark_model_output import BenchmarkModelError, parse_benchmark_output
 from benchmarks.environment import build_info
 from benchmarks.model_file import describe_model, sha256_of
 from benchmarks.result import BenchReport, BenchResult, Environment, Failure, ModelInfo, RunnerInfo, Settings
@@ -151,9 +151,18 @@ def _run_one_device(backend: DeviceBackend, serial: str, profile: Any, info: Any
                     delegate=settings.delegate, op_profiling=settings.op_profiling, timeout=settings.timeout,
                     extra_flags=[f"--min_secs={settings.min_seconds:g}"])
                 parsed = parse_benchmark_output(raw.stdout, raw.stderr, raw.exit_code)
-            except MbertError as err:
+            except BenchmarkModelError as err:
+                # The tool ran and this model failed: the next model may well run.
                 failures.append(Failure(target=f"{serial} {model.name}", message=err.message, hint=err.hint))
                 continue
+            except MbertError as err:
+                # The device failed (gone, full, timed out): the remaining models would fail the
+                # same way, each after its own timeout, so they are reported as not run.
+                failures.append(Failure(target=f"{serial} {model.name}", message=err.message, hint=err.hint))
+                rest = models[models.index(model) + 1:]
+                failures.extend(Failure(target=f"{serial} {m.name}", message=f"not run: {err.message}",
+                                        hint=err.hint) for m in rest)
+                break
             coverage = parsed.coverage(settings.delegate)
             if coverage.partial:
                 warnings.append(f"partial delegation: {coverage.delegate} ran {coverage.delegated_nodes}/"

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.host import HostSettings, run_host  # noqa: PLC0415
 
     binary = write_fake_elf(Path(tempfile.mkdtemp(prefix="mbert-suite-bin-")) / "benchmark_model")
-    print(f"{'model':24s} {'host min':>9s} {'adb min':>9s} {'min x':>6s} {'host mean':>10s} {'adb mean':>9s} "
+    print(f"{'model':34s} {'host min':>9s} {'adb min':>9s} {'min x':>6s} {'host mean':>10s} {'adb mean':>9s} "
           f"{'mean x':>7s} {'host wall s':>12s} {'adb wall s':>11s} {'overhead s':>11s}")
     with loopback_adb(1) as (adb, _serials):
         backend = DeviceBackend(adb=adb, resolve_devices=resolve_devices, list_devices=list_devices,
@@ -56,11 +56,11 @@ def main(argv: list[str] | None = None) -> int:
             adb_wall = time.perf_counter() - t0
             name = Path(model).name
             if not report.results:
-                print(f"{name:28s} adb path failed: {report.failures[0].message}")
+                print(f"{name:34s} adb path failed: {report.failures[0].message}")
                 continue
             h, d = host.inference, report.results[0].inference
             # benchmark_model prints min/avg but (older builds) no median: compare like with like.
-            print(f"{name:24s} {h.min_ms:9.3f} {d.min_ms:9.3f} {d.min_ms / h.min_ms:5.2f}x {h.mean_ms:10.3f} "
+            print(f"{name:34s} {h.min_ms:9.3f} {d.min_ms:9.3f} {d.min_ms / h.min_ms:5.2f}x {h.mean_ms:10.3f} "
                   f"{d.mean_ms:9.3f} {d.mean_ms / h.mean_ms:6.2f}x {host_wall:12.2f} {adb_wall:11.2f} "
                   f"{adb_wall - host_wall:11.2f}")
     print("adb min/mean: the loopback benchmark_model's own timer; wall: the whole call incl. push and thermals")

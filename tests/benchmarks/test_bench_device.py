@@ -62,6 +62,8 @@ class FakeSession:
 
     def run_benchmark_model(self, binary, remote, **kw):
         self.owner.calls.append((self.serial, "run", remote, kw))
+        if isinstance(self.owner.outputs[self.serial], Exception):
+            raise self.owner.outputs[self.serial]
         time.sleep(self.owner.delay)
         before, after = self.owner.thermal.get(self.serial, ({}, {}))
         return SimpleNamespace(command=f"taskset f0 {binary} --graph={remote}", exit_code=0,
@@ -168,3 +170,13 @@ def test_no_device_and_unknown_spec(tiny_models, binary):
         run_devices(tiny_models, "all", binary, backend=_backend(sessions, []))
     with pytest.raises(MbertError, match="unknown device or profile 'nexus'"):
         run_devices(tiny_models, "nexus", binary, backend=_backend(sessions, ["A"]))
+
+
+def test_device_gone_mid_run_skips_its_remaining_models(tiny_models, binary, fixture_text):
+    sessions = FakeSessions({"A": MbertError("device A disconnected during benchmark_model", hint="reconnect"),
+                             "B": fixture_text("cpu_legacy.txt")})
+    report = run_devices(tiny_models, "all", binary, backend=_backend(sessions, ["A", "B"]))
+    assert [r.runner.serial for r in report.results] == ["B", "B"]
+    assert [f.target for f in report.failures] == ["A tiny-small", "A tiny-large"]
+    assert report.failures[1].message.startswith("not run: device A disconnected")
+    assert len([c for c in sessions.calls if c[0] == "A" and c[1] == "run"]) == 1  # no second attempt
