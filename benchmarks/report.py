@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.result import BenchReport, BenchResult
+from mbert_cli.errors import MbertError
 
 WARN = "⚠"
 
@@ -135,8 +136,12 @@ def _safe(text: str) -> str:
 def write_atomic(path: str | Path, data: bytes) -> Path:
     """Writes to a temporary name in the same folder, then renames: never a half file."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    except OSError as err:
+        raise MbertError(f"cannot write {p}: {err.strerror or err}",
+                         hint="choose a writable path with --json / --plot") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

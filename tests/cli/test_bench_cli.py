@@ -145,3 +145,10 @@ def test_adb_missing(models, tmp_path):
     assert result.exit_code == 1 and "adb not found" in _error_lines(result)[0]
     result = runner.invoke(app, ["devices", "--adb", str(tmp_path / "no-adb")])
     assert result.exit_code == 1 and "adb not found" in _error_lines(result)[0]
+
+
+def test_unwritable_json_path(models, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = runner.invoke(app, ["bench", models[0], "--runs", "2", "--json", str(blocker / "r.json")])
+    assert result.exit_code == 1 and "cannot write" in _error_lines(result)[0]
