@@ -1,8 +1,9 @@
 """Examples an export needs: a calibration set for int8 and held-out rows for parity/metric.
 
-Drawn from the run's own task data when the data package provides it; otherwise synthetic
-rows (random in-vocabulary ids, random lengths, zero padding) with no labels, in which case
-no task metric is computed and the manifest says so.
+Classification runs use their own task data (training's loader: same tokenizer and labels):
+training rows calibrate, validation rows measure parity and accuracy. Other stages get
+synthetic rows (random in-vocabulary ids, random lengths, zero padding) with no labels, so
+no task metric is computed; the manifest says which.
 """
 
 from __future__ import annotations
@@ -77,36 +78,36 @@ def from_arrays(features: dict[str, np.ndarray], labels: np.ndarray | None, repr
 def for_run(config: Any, stage: str, seq_len: int, representative: int, heldout: int) -> ExportData:
     """The run's own task data if the data package can provide it, else synthetic rows."""
     if stage == "finetune-classification":
-        loaded = _classification_rows(config, seq_len)
-        if loaded is not None:
-            features, labels, source = loaded
-            return from_arrays(features, labels, representative, heldout, source)
+        rep, held, labels, source = _classification_rows(config, seq_len, representative, heldout)
+        return ExportData(rep, held, labels, source, "accuracy", accuracy_points)
+    # Pre-training stages and SQuAD: parity on synthetic rows, no task metric (said in the manifest).
     return synthetic(seq_len, config.encoder.vocab_size, representative, heldout, seed=config.seed)
 
 
-def _classification_rows(config: Any, seq_len: int):
-    """Validation rows from `mbert_cli.data.classification` when that module exists.
+def _classification_rows(config: Any, seq_len: int, representative: int, heldout: int):
+    """(calibration rows, validation rows, validation labels, source) from the run's task data.
 
-    The data package is landing in parallel; anything but the documented shape falls back
-    to synthetic rows instead of failing the export.
+    Uses training's own loader (same tokenizer, vocab and label order as the fine-tune);
+    calibration rows come from the training split, parity/metric rows from validation.
     """
-    try:
-        from mbert_cli.data import classification  # noqa: PLC0415
-    except ImportError:
-        return None
-    try:
-        ds = classification.classification_dataset(
-            classification.load_classification(config.data.task_data), split="eval", seq_len=seq_len,
-            batch_size=1, vocab=config.data.vocab)
-        feats: dict[str, list] = {k: [] for k in INPUT_NAMES}
-        labels = []
-        for x, y in ds.as_numpy_iterator():
-            for k in INPUT_NAMES:
-                feats[k].append(np.asarray(x[k]).reshape(-1)[:seq_len])
-            labels.append(int(np.asarray(y).reshape(-1)[0]))
-        if not labels:
-            return None
-        arrays = {k: np.stack(v).astype(np.float32 if k == "input_mask" else np.int32) for k, v in feats.items()}
-        return arrays, np.asarray(labels), f"task:{config.data.task_data}"
-    except Exception:  # noqa: BLE001 - unknown interface: synthetic rows keep the export usable
-        return None
+    import copy  # noqa: PLC0415
+
+    from mbert_cli.training.inputs import classification_data  # noqa: PLC0415
+
+    cfg = copy.deepcopy(config)
+    cfg.data.seq_len = seq_len
+    train, validation, _labels, make = classification_data(cfg, None, cfg.finetune.max_examples)
+    rep, _ = _stack(make(train[:representative], 64, False))
+    held, labels = _stack(make(validation[:heldout], 64, False))
+    return rep, held, labels, f"task:{config.data.task_data}"
+
+
+def _stack(dataset) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    feats: dict[str, list] = {k: [] for k in INPUT_NAMES}
+    labels = []
+    for x, y in dataset.as_numpy_iterator():
+        for k in INPUT_NAMES:
+            feats[k].append(np.asarray(x[k]))
+        labels.append(np.asarray(y).reshape(-1))
+    return ({k: np.concatenate(v).astype(np.float32 if k == "input_mask" else np.int32) for k, v in feats.items()},
+            np.concatenate(labels).astype(np.int64))

@@ -200,7 +200,7 @@ def distill(teacher: Any, student: Any, rows: dict, steps: int, batch_size: int,
             s_layers = s_enc(x, training=True)["encoder_outputs"]
             s_out = student(x, training=True)
             hidden = tf.add_n([tf.reduce_sum(tf.reduce_mean(tf.square(s - t), -1, keepdims=True) * mask) / denom
-                               for s, t in zip(s_layers, t_layers)]) / len(t_layers)
+                               for s, t in zip(s_layers, t_layers, strict=True)]) / len(t_layers)
             kd = []
             for name, t in t_out.items():
                 s = s_out[name]
@@ -211,7 +211,7 @@ def distill(teacher: Any, student: Any, rows: dict, steps: int, batch_size: int,
                     kd.append(tf.reduce_mean(tf.square(s - t)))
             loss = hidden + tf.add_n(kd)
         grads = tape.gradient(loss, variables)
-        opt.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
+        opt.apply_gradients([(g, v) for g, v in zip(grads, variables, strict=True) if g is not None])
         return loss
 
     rng = np.random.default_rng(seed)

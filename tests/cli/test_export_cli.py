@@ -36,14 +36,17 @@ def _error(result) -> str:
 def test_export_writes_verified_files_and_manifest(run_dir, tmp_path):
     out = tmp_path / "out"
     result = runner.invoke(app, ["export", "--run", str(run_dir), "--from", "finetune-classification",
-                                 "--quantize", "none", "int8", "--seq-len", "32", "--representative", "16",
-                                 "--parity-examples", "8", "--out", str(out)])
+                                 "--quantize", "none", "dynamic", "--seq-len", "32", "--representative", "16",
+                                 "--parity-examples", "16", "--max-drop", "5", "--out", str(out)])
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out.glob("*.tflite"))
-    assert names == ["finetune-classification_int8_seq32.tflite", "finetune-classification_none_seq32.tflite"]
+    assert names == ["finetune-classification_dynamic_seq32.tflite", "finetune-classification_none_seq32.tflite"]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert [e["mode"] for e in manifest["files"]] == ["int8", "none"]
-    assert "int8" in result.stdout and "MB" in result.stdout
+    assert [e["mode"] for e in manifest["files"]] == ["dynamic", "none"]
+    # The run's own task data (shipped reviews, training's tokenizer) feeds parity and accuracy.
+    assert manifest["data"]["source"] == "task:shipped" and manifest["data"]["heldout_examples"] == 16
+    assert all(e["task_metric"]["name"] == "accuracy" for e in manifest["files"])
+    assert "dynamic" in result.stdout and "MB" in result.stdout
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -97,5 +100,5 @@ def test_checkpoint_from_another_config(run_dir, tmp_path):
     text = (other / "config.yaml").read_text().replace("hidden_size: 64", "hidden_size: 32")
     (other / "config.yaml").write_text(text)
     result = runner.invoke(app, ["export", "--run", str(other), "--quantize", "none", "--seq-len", "32"])
-    assert "does not match" in _error(result)
+    assert "does not fit the model" in _error(result)
     assert not any((other / "export").glob("*.tflite"))

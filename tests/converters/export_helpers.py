@@ -23,11 +23,11 @@ def sharpen(model, scale: float = 3.0) -> None:
 
 def make_run(root: Path, preset: str = "nano-student", stage: str = "finetune-classification",
              scale: float = 3.0, seed: int = 0, steps: int = 1, train_steps: int = 0,
-             bias_shift: float = 0.0):
+             bias_shift: float = 0.0, overrides: tuple[str, ...] = ()):
     """Writes runs/<name>/config.yaml and one checkpoint of a fresh (sharpened) stage model.
 
-    Stands in for training's run folders until `mbert_cli.training` lands: the same layout,
-    `tf.train.Checkpoint(model=...)` saved by a CheckpointManager.
+    Same layout as training's run folders (`tf.train.Checkpoint(model=..., step=...)` by a
+    CheckpointManager in `<stage>/checkpoints`), in seconds instead of a training run.
     """
     import tensorflow as tf
 
@@ -35,7 +35,7 @@ def make_run(root: Path, preset: str = "nano-student", stage: str = "finetune-cl
     from mbert_cli.config import resolve_config, save_run_config
 
     tf.keras.utils.set_random_seed(seed)
-    cfg = resolve_config(preset)
+    cfg = resolve_config(preset, overrides=overrides)
     root.mkdir(parents=True, exist_ok=True)
     save_run_config(cfg, root / "config.yaml")
     trained, exported = build_stage_model(cfg, stage)
@@ -48,7 +48,7 @@ def make_run(root: Path, preset: str = "nano-student", stage: str = "finetune-cl
                 w.assign(w + bias_shift)
     if train_steps:
         finetune_briefly(exported, cfg, train_steps)
-    ckpt = tf.train.Checkpoint(model=trained)
+    ckpt = tf.train.Checkpoint(model=trained, step=tf.Variable(steps, dtype=tf.int64))
     mgr = tf.train.CheckpointManager(ckpt, str(root / stage / "checkpoints"), max_to_keep=2)
     mgr.save(checkpoint_number=steps)
     return cfg, exported
@@ -92,7 +92,7 @@ def finetune_briefly(model, cfg, steps: int = 120, batch: int = 32, lr: float = 
             logits = model(x, training=True)["logits"]
             loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
         grads = tape.gradient(loss, model.trainable_variables)
-        opt.apply_gradients(zip(grads, model.trainable_variables))
+        opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
     for _ in range(steps):
