@@ -21,8 +21,15 @@ from mbert_cli.training.checkpoints import latest_checkpoint, restore, restore_f
 from mbert_cli.training.distribute import check_batch, make_distribution
 from mbert_cli.training.loop import Phase, Trainer, make_train_step
 from mbert_cli.training.progress import Progress
-from mbert_cli.training.run_dir import RunLock, StageDir, write_json
-from mbert_cli.training.session import MODEL_INPUTS, build_pretrainer, model_inputs, seed_everything, write_run_config
+from mbert_cli.training.run_dir import StageDir, write_json
+from mbert_cli.training.session import (
+    MODEL_INPUTS,
+    RunGuard,
+    build_pretrainer,
+    model_inputs,
+    seed_everything,
+    weights_digest,
+)
 
 TASKS = ("classification", "squad")
 
@@ -69,8 +76,7 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path, task: str 
     per_replica = check_batch(ft.batch_size, dist, "finetune.batch_size")
     steps = ft.steps or max(1, math.ceil(ft.epochs * len(train) / ft.batch_size))
     weight = ft.distill_weight or (0.5 if distill_from else 0.0)
-    with RunLock(run):
-        write_run_config(run, cfg)
+    with RunGuard(run, cfg, dist.is_chief):
         stage = StageDir(run, f"finetune-{task}").make()
         seed_everything(cfg.seed)
         teacher = None
@@ -96,9 +102,10 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path, task: str 
         else:
             restore(tf.train.Checkpoint(model=pm.model), init_path)
             say(f"Fine-tuning {task} from {init_path} ({len(train)} train / {len(validation)} validation examples).")
-        write_json(stage.path / "task.json", {"task": task, "labels": labels, "init": str(init_path),
-                                              "distill_from": str(distill_from) if distill_from else None,
-                                              "distill_weight": weight, "steps": steps})
+        if dist.is_chief:
+            write_json(stage.path / "task.json", {"task": task, "labels": labels, "init": str(init_path),
+                                                  "distill_from": str(distill_from) if distill_from else None,
+                                                  "distill_weight": weight, "steps": steps})
         first = int(step_var.numpy())
 
         def train_input(ctx):
@@ -133,7 +140,8 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path, task: str 
             trainer.close()
         final = eval_fn()
     return {"stage": f"finetune-{task}", "steps": steps, "resumed_from": first,
-            "seconds": round(time.time() - started, 1), "eval": final, "checkpoints": str(stage.checkpoints)}
+            "seconds": round(time.time() - started, 1), "eval": final, "checkpoints": str(stage.checkpoints),
+            "weights_sha256": weights_digest(model)}
 
 
 def finetune_config(base: RunConfig, overrides) -> RunConfig:

@@ -162,3 +162,31 @@ def _synthetic_classification(cfg: RunConfig, n_train: int = 512, n_val: int = 1
         return ds.batch(batch_size, drop_remainder=training)
 
     return examples(n_train, 1), examples(n_val, 2), ["negative", "positive"], make
+
+
+def reuse_pretraining_data(source_run: Path, run: Path, source_cfg: RunConfig, cfg: RunConfig) -> bool:
+    """Copies the teacher run's prepared data when it was made from the same data config.
+
+    Saves re-tokenizing the corpus for the student (the same DataConfig and vocab give
+    byte-identical files anyway). Copied to a temporary sibling and renamed, so a crash
+    never leaves half a folder. Returns True when copied.
+    """
+    import shutil  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    src, dst = pretrain_data_dir(source_run), pretrain_data_dir(run)
+    if (dst / "meta.json").is_file() or not (src / "meta.json").is_file() or cfg.data.corpus == SYNTHETIC:
+        return False
+    if source_cfg.data != cfg.data or source_cfg.encoder.vocab_size != cfg.encoder.vocab_size:
+        return False
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".pretrain-", dir=dst.parent))
+    try:
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
+        if dst.exists():
+            shutil.rmtree(dst)
+        tmp.rename(dst)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return False
+    return True

@@ -12,8 +12,8 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from mbert_cli.errors import MbertError
 from mbert_cli.training.checkpoints import restore
@@ -83,7 +83,7 @@ def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: fl
             grads, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=norm)
         i = 0
         for opt, vs in groups:
-            opt.apply_gradients(zip(grads[i:i + len(vs)], vs), experimental_aggregate_gradients=False)
+            opt.apply_gradients(zip(grads[i:i + len(vs)], vs, strict=True), experimental_aggregate_gradients=False)
             i += len(vs)
         terms["grad_norm"] = norm
         return terms

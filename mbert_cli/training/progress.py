@@ -28,7 +28,8 @@ class Progress:
         if not self.enabled:
             return
         if self.stream.isatty():
-            from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
+            from rich.progress import BarColumn, TextColumn, TimeRemainingColumn  # noqa: PLC0415
+            from rich.progress import Progress as RichProgress
 
             self._rich = RichProgress(TextColumn("[bold]{task.description}"), BarColumn(),
                                       TextColumn("{task.completed}/{task.total}"),

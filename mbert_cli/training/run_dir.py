@@ -52,7 +52,7 @@ class StageDir:
     def metrics(self) -> Path:
         return self.path / "metrics.jsonl"
 
-    def make(self) -> "StageDir":
+    def make(self) -> StageDir:
         for p in (self.checkpoints, self.tensorboard):
             p.mkdir(parents=True, exist_ok=True)
         return self
@@ -73,7 +73,7 @@ class RunLock:
         self.path = Path(run) / ".lock"
         self._fd: int | None = None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         import fcntl  # noqa: PLC0415
 
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -54,3 +54,38 @@ def build_pretrainer(encoder_cfg, name: str = "pretrainer", seq_len: int = 8, pr
               "input_type_ids": tf.zeros([1, seq_len], tf.int32),
               "masked_lm_positions": tf.zeros([1, predictions], tf.int32)}, training=False)
     return pm
+
+
+def weights_digest(model) -> str:
+    """sha256 over every weight of `model` (in order): equal digests = identical weights."""
+    import hashlib  # noqa: PLC0415
+
+    h = hashlib.sha256()
+    for w in model.get_weights():
+        h.update(w.tobytes())
+    return h.hexdigest()[:16]
+
+
+class RunGuard:
+    """Lock + config.yaml for the chief; other workers of a multi-worker run write nothing."""
+
+    def __init__(self, run: Path, cfg: RunConfig, is_chief: bool):
+        from mbert_cli.training.run_dir import RunLock  # noqa: PLC0415
+
+        self.run, self.cfg, self.is_chief = Path(run), cfg, is_chief
+        self.lock = RunLock(self.run) if is_chief else None
+
+    def __enter__(self) -> RunGuard:
+        if self.lock is not None:
+            self.lock.__enter__()
+            try:
+                write_run_config(self.run, self.cfg)
+            except BaseException:
+                self.lock.__exit__(None, None, None)
+                raise
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        if self.lock is not None:
+            self.lock.__exit__(*exc)
+        return False

@@ -23,11 +23,11 @@ from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError
 from mbert_cli.training.checkpoints import checkpoint_step, latest_checkpoint, restore, stage_checkpoint_path
 from mbert_cli.training.distribute import check_batch, enable_mixed_precision, make_distribution
-from mbert_cli.training.inputs import ensure_pretraining_data, pretraining_dataset
+from mbert_cli.training.inputs import ensure_pretraining_data, pretraining_dataset, reuse_pretraining_data
 from mbert_cli.training.loop import Phase, Trainer, make_train_step
 from mbert_cli.training.progress import Progress
-from mbert_cli.training.run_dir import RunLock, StageDir, write_json
-from mbert_cli.training.session import build_pretrainer, model_inputs, seed_everything, write_run_config
+from mbert_cli.training.run_dir import StageDir, write_json
+from mbert_cli.training.session import RunGuard, build_pretrainer, model_inputs, seed_everything, weights_digest
 from mbert_cli.training.stages import StageSpec, build_schedule, resolve_layer_map, schedule_record, stage_at
 
 
@@ -196,9 +196,10 @@ def train_student(run: str | Path, cfg: RunConfig, teacher_run: str | Path, *, d
     stages = build_schedule(cfg.distill, cfg.encoder.num_layers, layer_map)
     dist = make_distribution(distribution)
     per_replica = check_batch(cfg.distill.batch_size, dist, "distill.batch_size")
-    with RunLock(run):
-        write_run_config(run, cfg)
+    with RunGuard(run, cfg, dist.is_chief):
         enable_mixed_precision(cfg.train.mixed_precision)
+        if dist.is_chief and reuse_pretraining_data(teacher_run, run, teacher_cfg, cfg):
+            say(f"Using the teacher's prepared data (copied from {teacher_run / 'data' / 'pretrain'}).")
         data_dir = ensure_pretraining_data(run, cfg, say)
         stage = StageDir(run, "student").make()
         seed_everything(cfg.seed)
@@ -226,7 +227,8 @@ def train_student(run: str | Path, cfg: RunConfig, teacher_run: str | Path, *, d
         else:
             copied = init_from_teacher(student, teacher,
                                        teacher_cfg.encoder.normalization_type == cfg.encoder.normalization_type)
-            write_json(stage.path / "init.json", {"teacher": str(teacher_path), "copied": copied})
+            if dist.is_chief:
+                write_json(stage.path / "init.json", {"teacher": str(teacher_path), "copied": copied})
             say(f"Student initialised from {teacher_path}: {len(copied)} tensors copied (embedding, MLM and NSP heads).")
         on_checkpoint(step)
 
@@ -268,7 +270,8 @@ def train_student(run: str | Path, cfg: RunConfig, teacher_run: str | Path, *, d
         trainer.close()
         final = eval_fn() if first < stages[-1].end else {}
     return {"stage": "student", "strategy": cfg.distill.strategy, "steps": stages[-1].end, "resumed_from": first,
-            "seconds": round(time.time() - started, 1), "eval": final, "checkpoints": str(stage.checkpoints)}
+            "seconds": round(time.time() - started, 1), "eval": final, "checkpoints": str(stage.checkpoints),
+            "weights_sha256": weights_digest(student.model)}
 
 
 def check_frozen(before: dict, after: dict) -> list[str]:  # pragma: no cover - debugging aid

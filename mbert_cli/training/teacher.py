@@ -16,8 +16,8 @@ from mbert_cli.training.distribute import check_batch, enable_mixed_precision, m
 from mbert_cli.training.inputs import ensure_pretraining_data, pretraining_dataset
 from mbert_cli.training.loop import Phase, Trainer, make_train_step
 from mbert_cli.training.progress import Progress
-from mbert_cli.training.run_dir import RunLock, StageDir
-from mbert_cli.training.session import build_pretrainer, model_inputs, seed_everything, write_run_config
+from mbert_cli.training.run_dir import StageDir
+from mbert_cli.training.session import RunGuard, build_pretrainer, model_inputs, seed_everything, weights_digest
 
 
 def train_teacher(run: str | Path, cfg: RunConfig, *, distribution: str = "default", progress: bool = True,
@@ -33,9 +33,7 @@ def train_teacher(run: str | Path, cfg: RunConfig, *, distribution: str = "defau
     started = time.time()
     dist = make_distribution(distribution)  # first: MultiWorkerMirrored must come before other TF work
     per_replica = check_batch(cfg.train.batch_size, dist, "train.batch_size")
-    with RunLock(run) if dist.is_chief else _nolock():
-        if dist.is_chief:
-            write_run_config(run, cfg)
+    with RunGuard(run, cfg, dist.is_chief):
         precision = enable_mixed_precision(cfg.train.mixed_precision)
         data_dir = ensure_pretraining_data(run, cfg, say)
         stage = StageDir(run, "teacher").make()
@@ -78,12 +76,4 @@ def train_teacher(run: str | Path, cfg: RunConfig, *, distribution: str = "defau
             trainer.close()
         final = eval_fn() if first < total or not latest else {}
     return {"stage": "teacher", "steps": total, "resumed_from": first, "seconds": round(time.time() - started, 1),
-            "eval": final, "checkpoints": str(stage.checkpoints)}
-
-
-class _nolock:  # noqa: N801 - non-chief workers do not write the run folder
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+            "eval": final, "checkpoints": str(stage.checkpoints), "weights_sha256": weights_digest(pm.model)}

@@ -80,7 +80,7 @@ def test_encoder_forward_matches_the_full_encoder():
     batch = next(iter(synthetic_pretraining(cfg, 4, training=False)))
     out = pm.encoder({k: batch[k] for k in ("input_word_ids", "input_mask", "input_type_ids")}, training=False)
     hidden, attention = encoder_forward(pm.encoder, batch, 1, training=False)
-    for a, b in zip(hidden, out["encoder_outputs"]):
+    for a, b in zip(hidden, out["encoder_outputs"], strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
     np.testing.assert_allclose(attention[1].numpy(), out["attention_scores"][1].numpy(), atol=1e-6)
 

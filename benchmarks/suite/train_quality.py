@@ -1,0 +1,83 @@
+"""Nano quality at equal student steps: distilled (progressive / joint / auxiliary) vs from scratch.
+
+Runs the CLI's library calls on the shipped data:
+  1. a nano teacher (`train_teacher`, nano-teacher defaults) unless --teacher is given;
+  2. for each strategy, a nano student distilled from it (`train_student`), then fine-tuned
+     on the shipped sentiment task;
+  3. the same nano student trained from scratch with MLM + NSP for the same number of
+     student steps (num_layers * steps_per_layer + pretrain_distill_steps), fine-tuned alike.
+Prints and writes JSON: held-out MLM accuracy/perplexity and sentiment accuracy per model.
+
+    python -m benchmarks.suite.train_quality --out runs/bench-quality [--strategies progressive,joint]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="runs/bench-quality")
+    parser.add_argument("--teacher", default=None, help="existing teacher run to reuse")
+    parser.add_argument("--strategies", default="progressive,joint,auxiliary")
+    parser.add_argument("--set", action="append", default=[], dest="sets", help="extra config override")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+    from mbert_cli.config import load_run_config, resolve_config
+    from mbert_cli.training.evaluate import evaluate_run
+    from mbert_cli.training.finetune import train_finetune
+    from mbert_cli.training.student import train_student
+    from mbert_cli.training.teacher import train_teacher
+
+    out = Path(args.out)
+    quiet = {"progress": False, "say": lambda *_: None}
+    results: dict = {"sets": args.sets, "models": {}}
+    teacher = Path(args.teacher) if args.teacher else out / "teacher"
+    if not args.teacher:
+        t = time.time()
+        train_teacher(teacher, resolve_config("nano-teacher", None, args.sets), **quiet)
+        results["teacher_seconds"] = round(time.time() - t, 1)
+    results["models"]["teacher"] = evaluate_run(teacher, "teacher")
+
+    def finetune(run: Path, init: Path) -> dict:
+        cfg = load_run_config(run)
+        t = time.time()
+        summary = train_finetune(run, cfg, init, "classification", **quiet)
+        return {"sentiment_accuracy": summary["eval"]["accuracy"], "finetune_seconds": round(time.time() - t, 1)}
+
+    student_cfg = resolve_config("nano-student", None, args.sets)
+    steps = student_cfg.encoder.num_layers * student_cfg.distill.steps_per_layer + student_cfg.distill.pretrain_distill_steps
+    for strategy in [s for s in args.strategies.split(",") if s]:
+        run = out / f"student-{strategy}"
+        cfg = resolve_config("nano-student", None, args.sets + [f"distill.strategy={strategy}"])
+        t = time.time()
+        train_student(run, cfg, teacher, **quiet)
+        row = {"train_seconds": round(time.time() - t, 1), "student_steps": steps}
+        row.update({k: v for k, v in evaluate_run(run, "student").items() if k in ("mlm_accuracy", "perplexity",
+                                                                                   "nsp_accuracy")})
+        row.update(finetune(run, run / "student"))
+        results["models"][f"distilled-{strategy}"] = row
+        print(json.dumps({f"distilled-{strategy}": row}), flush=True)
+
+    run = out / "scratch"
+    cfg = resolve_config("nano-student", None, args.sets + [f"train.steps={steps}"])
+    t = time.time()
+    train_teacher(run, cfg, **quiet)  # the same MLM + NSP recipe, no teacher
+    row = {"train_seconds": round(time.time() - t, 1), "student_steps": steps}
+    row.update({k: v for k, v in evaluate_run(run, "teacher").items() if k in ("mlm_accuracy", "perplexity",
+                                                                               "nsp_accuracy")})
+    row.update(finetune(run, run / "teacher"))
+    results["models"]["scratch"] = row
+    print(json.dumps(results, indent=2))
+    (out / "quality.json").write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+if __name__ == "__main__":
+    main()
