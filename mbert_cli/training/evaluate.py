@@ -108,5 +108,5 @@ def evaluate_run(run, stage: str | None = None, *, which: str = "latest", data: 
     elif stage == "finetune-squad":
         from mbert_cli.training.squad import evaluate_squad  # noqa: PLC0415
 
-        out.update(split="dev", **evaluate_squad(cfg, model, data))
+        out.update(split="dev", **evaluate_squad(cfg, model, data, run))
     return out

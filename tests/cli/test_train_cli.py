@@ -213,3 +213,15 @@ def test_kill_9_inside_a_student_stage_then_rerun_continues(teacher, tmp_path):
     assert f"[layer_1] steps {last}..300" in again.stdout
     assert "[layer_0]" not in again.stdout  # no stage repeated
     assert json.loads(schedule.read_text())["current_stage"] == "finished"
+
+
+def test_squad_finetune_and_eval(teacher, tmp_path):
+    run = tmp_path / "q"
+    tune = _invoke(["train", "finetune", "--task", "squad", "--init", str(teacher / "teacher"), "--run", str(run),
+                    "--no-progress"] + _sets("data.task_data=shipped", "data.seq_len=64", "finetune.max_query_length=16",
+                                             "finetune.max_examples=40", "finetune.steps=4"))
+    assert tune.exit_code == 0, tune.output + tune.stderr
+    ev = _invoke(["eval", "--run", str(run), "--task", "squad"])
+    assert ev.exit_code == 0, ev.stderr
+    result = json.loads(ev.stdout)
+    assert result["stage"] == "finetune-squad" and 0.0 <= result["f1"] <= 100.0 and result["questions"] == 40
