@@ -13,6 +13,7 @@ import types
 from typing import Any
 
 DEFAULT_CLIP = -120.0
+MASKED_SCORES_NAME = "masked_attention_scores"
 
 
 def _clipped_masked_softmax(clip: float):
@@ -26,7 +27,9 @@ def _clipped_masked_softmax(clip: float):
         for _ in range(len(attention_scores.shape) - len(attention_mask.shape)):
             attention_mask = tf.expand_dims(attention_mask, axis=mask_expansion_axis)
         mask = tf.cast(attention_mask, attention_scores.dtype)
-        return self._softmax(attention_scores + (1.0 - mask) * clip)
+        # Named so quantization recipes can find (and keep in float) exactly these adds.
+        masked = tf.math.add(attention_scores, (1.0 - mask) * clip, name=MASKED_SCORES_NAME)
+        return self._softmax(masked)
 
     return masked_softmax
 

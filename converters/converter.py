@@ -37,6 +37,9 @@ class ExportOptions:
     allow_flex: bool = False
     mask_clip: float | None = DEFAULT_CLIP  # None keeps tf_keras' -1e9 mask (only for experiments)
     require_opt_graph: bool = False  # NoNorm/ReLU models: no LayerNorm statistics ops, no GELU
+    # int8: keep attention matmuls, softmax and the mask add in float so XNNPACK runs the
+    # graph in a few partitions (see quantize.convert_int8_float_attention and the benchmark).
+    int8_float_attention: bool = False
     thresholds: verify.ParityThresholds = field(default_factory=verify.ParityThresholds)
 
 
@@ -100,7 +103,8 @@ def check_writable(out_dir: str | Path, create: bool = False) -> Path:
     return out
 
 
-def convert_bytes(serving: Any, mode: str, data: ExportData | None, representative: int) -> bytes:
+def convert_bytes(serving: Any, mode: str, data: ExportData | None, representative: int,
+                  float_attention: bool = False) -> bytes:
     """Runs the TFLite converter for one mode; Select TF ops are let through so they can be named."""
     import tensorflow as tf  # noqa: PLC0415
 
@@ -117,7 +121,12 @@ def convert_bytes(serving: Any, mode: str, data: ExportData | None, representati
     # that verification reports, instead of an opaque converter failure.
     ops = set(converter.target_spec.supported_ops or {tf.lite.OpsSet.TFLITE_BUILTINS})
     converter.target_spec.supported_ops = ops | {tf.lite.OpsSet.SELECT_TF_OPS}
+    nodes = None
+    if mode == "int8" and float_attention:
+        nodes = quantize.mask_add_nodes(convert_bytes(serving, "none", data, representative))
     try:
+        if nodes is not None:
+            return quantize.convert_int8_float_attention(converter, rep, nodes)
         return converter.convert()
     except Exception as err:  # noqa: BLE001 - converter errors are many types; one line for the user
         first = next((ln for ln in str(err).splitlines() if ln.strip()), type(err).__name__)
@@ -148,7 +157,7 @@ def convert(model: Any, *, model_name: str, options: ExportOptions, data: Export
     results = []
     for mode in modes:
         say(f"converting {mode} (seq {options.seq_len})")
-        content = convert_bytes(serving, mode, data, options.representative)
+        content = convert_bytes(serving, mode, data, options.representative, options.int8_float_attention)
         results.append(verify_bytes(content, mode, model_name, options, data, reference, float_metric, say))
     return results
 

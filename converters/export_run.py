@@ -56,7 +56,8 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
     ec = config.export
     options = options or ExportOptions(modes=tuple(ec.modes), seq_len=ec.seq_len,
                                        representative=ec.representative_examples, max_drop=ec.max_drop,
-                                       allow_flex=ec.allow_flex, mask_clip=ec.mask_clip)
+                                       allow_flex=ec.allow_flex, mask_clip=ec.mask_clip,
+                                       int8_float_attention=ec.int8_float_attention)
     options.modes = check_modes(options.modes)
     if options.seq_len <= 0 or options.seq_len > config.encoder.max_sequence_length:
         raise MbertError(f"sequence length {options.seq_len} is outside 1..{config.encoder.max_sequence_length} "

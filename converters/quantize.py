@@ -100,3 +100,33 @@ def representative_dataset(examples: dict, count: int) -> Callable[[], Iterable[
             yield {name: np.asarray(arr[i:i + 1]) for name, arr in examples.items()}
 
     return gen
+
+
+# Ops XNNPACK refuses in int8 (BATCH_MATMUL with a non-zero right-hand zero point, SOFTMAX)
+# plus the mask add (its scale is outside XNNPACK's range): quantized, they split the graph
+# into dozens of partitions that run on slow reference kernels (MOBILEBERT.md).
+FLOAT_ATTENTION_OPS = ("SOFTMAX", "BATCH_MATMUL")
+
+
+def convert_int8_float_attention(converter, representative, mask_add_nodes: list[str]) -> bytes:
+    """Full-integer int8 except attention's matmuls, softmax and mask add, which stay float.
+
+    Uses the calibrated model's op/node denylist through TensorFlow's public
+    `QuantizationDebugger` route. `converter` must already be configured by `int8()`.
+    """
+    import tensorflow as tf  # noqa: PLC0415
+
+    options = tf.lite.experimental.QuantizationDebugOptions(
+        denylisted_ops=list(FLOAT_ATTENTION_OPS), denylisted_nodes=list(mask_add_nodes))
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=converter, debug_dataset=representative, debug_options=options)
+    return debugger.get_nondebug_quantized_model()
+
+
+def mask_add_nodes(float_model: bytes) -> list[str]:
+    """Names of the clipped mask-add tensors in a float flatbuffer (see attention_mask)."""
+    from converters.attention_mask import MASKED_SCORES_NAME  # noqa: PLC0415
+    from mbert_cli.runtime import load_runtime  # noqa: PLC0415
+
+    interp = load_runtime().interpreter(model_content=float_model)
+    return sorted({t["name"] for t in interp.get_tensor_details() if t["name"].endswith(MASKED_SCORES_NAME)})

@@ -51,7 +51,11 @@ def register(app: typer.Typer) -> None:
             show_default=False)] = None,
     ) -> None:
         """Export a run to verified TFLite files with a named signature, plus manifest.json."""
+        import os  # noqa: PLC0415
+
         from mbert_cli.errors import MbertError  # noqa: PLC0415
+
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: keep C++ logs quiet
 
         modes = [m.strip() for item in (quantize or []) + list(ctx.args) for m in item.split(",") if m.strip()]
         for m in modes:
@@ -69,7 +73,8 @@ def register(app: typer.Typer) -> None:
             modes=tuple(modes or ec.modes), seq_len=seq_len or ec.seq_len,
             representative=representative or ec.representative_examples,
             max_drop=ec.max_drop if max_drop is None else max_drop, force=force,
-            allow_flex=allow_flex or ec.allow_flex, mask_clip=ec.mask_clip)
+            allow_flex=allow_flex or ec.allow_flex, mask_clip=ec.mask_clip,
+            int8_float_attention=ec.int8_float_attention)
         out_console = console()
         report = export_run(run, stage=stage, options=options, out_dir=out, opt=opt, recovery_steps=recovery_steps,
                             parity_examples=parity_examples, progress=lambda msg: out_console.print(msg, markup=False))

@@ -17,3 +17,6 @@ class ExportConfig:
     mask_clip: float = -120.0  # additive attention mask value kept inside the int8 range
     recovery_steps: int = 100  # OPT substitution: recovery distillation steps
     allow_flex: bool = False
+    # int8 with attention matmuls/softmax/mask add kept float: XNNPACK then runs the graph in
+    # a few partitions instead of dozens (see converters/quantize.py and the export benchmark).
+    int8_float_attention: bool = False
