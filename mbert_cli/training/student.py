@@ -222,6 +222,7 @@ def train_student(run: str | Path, cfg: RunConfig, teacher_run: str | Path, *, d
         latest = latest_checkpoint(stage.checkpoints)
         step = checkpoint_step(latest) if latest else 0
         if latest:
+            _check_same_schedule(stage.path / "schedule.json", stages, step)
             say(f"Resuming the student from {latest}: step {step}, stage "
                 f"{stages[min(stage_at(stages, step), len(stages) - 1)].name}.")
         else:
@@ -272,6 +273,21 @@ def train_student(run: str | Path, cfg: RunConfig, teacher_run: str | Path, *, d
     return {"stage": "student", "strategy": cfg.distill.strategy, "steps": stages[-1].end, "resumed_from": first,
             "seconds": round(time.time() - started, 1), "eval": final, "checkpoints": str(stage.checkpoints),
             "weights_sha256": weights_digest(student.model)}
+
+
+def _check_same_schedule(path: Path, stages: list[StageSpec], step: int) -> None:
+    """A resumed run must keep the stages it has already trained (same names and step ranges)."""
+    from mbert_cli.training.run_dir import read_json  # noqa: PLC0415
+
+    old = read_json(path)
+    if not old:
+        return
+    done_old = [(r["name"], r["start"], r["end"]) for r in old.get("stages", []) if r["start"] < step]
+    done_new = [(s.name, s.start, s.end) for s in stages if s.start < step]
+    if done_old != done_new:
+        raise MbertError(f"{path.parent} was distilled with another stage schedule ({old.get('strategy')}: "
+                         f"{', '.join(n for n, _, _ in done_old)}) than this command gives",
+                         hint="rerun with the same --strategy and distill.* steps, or use a new --run folder")
 
 
 def check_frozen(before: dict, after: dict) -> list[str]:  # pragma: no cover - debugging aid

@@ -142,3 +142,21 @@ def test_teacher_mlm_accuracy_on_shipped_data(tmp_path):
                                   pretraining_dataset(data, cfg, "eval", 32, training=False), 10)
     after = train_teacher(tmp_path, cfg, progress=False, say=lambda *_: None)["eval"]
     assert after["mlm_accuracy"] > before["mlm_accuracy"] + 0.08, (before, after)
+
+
+def test_resume_at_a_stage_boundary_and_schedule_change(teacher_run, tmp_path):
+    from mbert_cli.errors import MbertError
+
+    teacher, _, _ = teacher_run
+    base = ["distill.steps_per_layer=2", "distill.optimizer.warmup_steps=0"]
+    train_student(tmp_path, tiny_config("nano-student", *base, "distill.pretrain_distill_steps=0"),
+                  teacher, progress=False, say=lambda *_: None)
+    lines = []
+    summary = train_student(tmp_path, tiny_config("nano-student", *base, "distill.pretrain_distill_steps=4"),
+                            teacher, progress=False, say=lines.append)
+    assert summary["resumed_from"] == 4 and summary["steps"] == 8
+    assert any("step 4, stage distill" in line for line in lines)
+    with pytest.raises(MbertError, match="another stage schedule"):
+        train_student(tmp_path, tiny_config("nano-student", "distill.steps_per_layer=3",
+                                            "distill.pretrain_distill_steps=4"), teacher, progress=False,
+                      say=lambda *_: None)
