@@ -50,3 +50,18 @@ def test_two_workers_finish_with_identical_weights(tmp_path):
     assert outs[0]["weights_sha256"] == outs[1]["weights_sha256"]
     # Only the chief (worker 0) wrote the run folder.
     assert (tmp_path / "t" / "teacher" / "checkpoints" / "ckpt-6.index").exists()
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_runs(tmp_path):
+    from typer.testing import CliRunner
+
+    from mbert_cli.cli.app import app
+
+    sets = []
+    for item in TINY:
+        sets += ["--set", item]
+    result = CliRunner().invoke(app, ["train", "teacher", "--run", str(tmp_path / "m"), "--distribution", "mirrored",
+                                      "--steps", "4", "--no-progress", *sets])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert (tmp_path / "m" / "teacher" / "checkpoints" / "ckpt-4.index").exists()
