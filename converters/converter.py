@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -125,9 +126,12 @@ def convert_bytes(serving: Any, mode: str, data: ExportData | None, representati
     if mode == "int8" and float_attention:
         nodes = quantize.mask_add_nodes(convert_bytes(serving, "none", data, representative))
     try:
-        if nodes is not None:
-            return quantize.convert_int8_float_attention(converter, rep, nodes)
-        return converter.convert()
+        with warnings.catch_warnings():
+            # int8 calibration runs TF's own (deprecated) tf.lite.Interpreter: not ours to fix.
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
+            if nodes is not None:
+                return quantize.convert_int8_float_attention(converter, rep, nodes)
+            return converter.convert()
     except Exception as err:  # noqa: BLE001 - converter errors are many types; one line for the user
         first = next((ln for ln in str(err).splitlines() if ln.strip()), type(err).__name__)
         raise MbertError(f"TFLite conversion ({mode}) failed: {first[:300]}",

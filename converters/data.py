@@ -75,10 +75,12 @@ def from_arrays(features: dict[str, np.ndarray], labels: np.ndarray | None, repr
                       accuracy_points if labels is not None else None)
 
 
-def for_run(config: Any, stage: str, seq_len: int, representative: int, heldout: int) -> ExportData:
-    """The run's own task data if the data package can provide it, else synthetic rows."""
+def for_run(config: Any, stage: str, seq_len: int, representative: int, heldout: int,
+            metric_examples: int = 1000) -> ExportData:
+    """The run's own task data for classification runs (up to `metric_examples` validation
+    rows for parity and accuracy), else `heldout` synthetic rows."""
     if stage == "finetune-classification":
-        rep, held, labels, source = _classification_rows(config, seq_len, representative, heldout)
+        rep, held, labels, source = _classification_rows(config, seq_len, representative, metric_examples)
         return ExportData(rep, held, labels, source, "accuracy", accuracy_points)
     # Pre-training stages and SQuAD: parity on synthetic rows, no task metric (said in the manifest).
     return synthetic(seq_len, config.encoder.vocab_size, representative, heldout, seed=config.seed)

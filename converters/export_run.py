@@ -31,7 +31,7 @@ class ExportReport:
 
 def export_run(run_dir: str | Path, *, stage: str | None = None, options: ExportOptions | None = None,
                out_dir: str | Path | None = None, opt: bool = False, recovery_steps: int | None = None,
-               parity_examples: int | None = None, data=None,
+               parity_examples: int | None = None, metric_examples: int | None = None, data=None,
                progress: Callable[[str], None] | None = None) -> ExportReport:
     """Rebuilds the run's model, optionally applies the OPT pass, converts, verifies, writes.
 
@@ -42,7 +42,8 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
         out_dir: where files go; default `<run_dir>/export`.
         opt: substitute LayerNorm/GELU by NoNorm/ReLU (with recovery distillation) first.
         recovery_steps: OPT recovery distillation steps (default: the run's export config).
-        parity_examples: held-out rows for parity and the task metric.
+        parity_examples: held-out rows for parity (synthetic-data stages).
+        metric_examples: validation rows for parity and the task metric (task-data stages).
         data: an ExportData to use instead of the run's own data (tests, notebooks).
         progress: receives one line per step.
     """
@@ -79,7 +80,9 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
     from converters import data as data_mod  # noqa: PLC0415
 
     n_held = parity_examples or ec.parity_examples
-    data = data or data_mod.for_run(config, stage, options.seq_len, options.representative, n_held)
+    n_metric = metric_examples or ec.metric_examples
+    data = data or data_mod.for_run(config, stage, options.seq_len, options.representative, n_held,
+                                    metric_examples=n_metric)
     model, model_name, opt_report = restored.model, stage, None
     if opt:
         from converters.opt_substitution import substitute  # noqa: PLC0415

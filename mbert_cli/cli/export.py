@@ -47,8 +47,11 @@ def register(app: typer.Typer) -> None:
             "--representative", min=1, help="Calibration examples for int8. Default: the run's export config (100).",
             show_default=False)] = None,
         parity_examples: Annotated[int | None, typer.Option(
-            "--parity-examples", min=1, help="Held-out examples for parity and the task metric. Default: 32.",
-            show_default=False)] = None,
+            "--parity-examples", min=1, help="Held-out synthetic rows for parity when the stage has no task data. "
+                                             "Default: 32.", show_default=False)] = None,
+        metric_examples: Annotated[int | None, typer.Option(
+            "--metric-examples", min=1, help="Validation examples for parity and the task-metric gate. "
+                                             "Default: 1000 (or all).", show_default=False)] = None,
     ) -> None:
         """Export a run to verified TFLite files with a named signature, plus manifest.json."""
         import os  # noqa: PLC0415
@@ -77,7 +80,7 @@ def register(app: typer.Typer) -> None:
             int8_float_attention=ec.int8_float_attention)
         out_console = console()
         report = export_run(run, stage=stage, options=options, out_dir=out, opt=opt, recovery_steps=recovery_steps,
-                            parity_examples=parity_examples, progress=lambda msg: out_console.print(msg, markup=False))
+                            parity_examples=parity_examples, metric_examples=metric_examples, progress=lambda msg: out_console.print(msg, markup=False))
         if report.opt:
             out_console.print(_opt_line(report.opt), markup=False)
         for f in report.files:

@@ -13,6 +13,7 @@ class ExportConfig:
     seq_len: int = 128
     representative_examples: int = 100
     parity_examples: int = 32
+    metric_examples: int = 1000  # validation rows for the task-metric gate (32 rows = 3-point steps)
     max_drop: float = 1.0  # task-metric points an int8/float16 file may lose
     mask_clip: float = -120.0  # additive attention mask value kept inside the int8 range
     recovery_steps: int = 100  # OPT substitution: recovery distillation steps

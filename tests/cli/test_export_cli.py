@@ -37,7 +37,7 @@ def test_export_writes_verified_files_and_manifest(run_dir, tmp_path):
     out = tmp_path / "out"
     result = runner.invoke(app, ["export", "--run", str(run_dir), "--from", "finetune-classification",
                                  "--quantize", "none", "dynamic", "--seq-len", "32", "--representative", "16",
-                                 "--parity-examples", "16", "--max-drop", "5", "--out", str(out)])
+                                 "--metric-examples", "16", "--max-drop", "5", "--out", str(out)])
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out.glob("*.tflite"))
     assert names == ["finetune-classification_dynamic_seq32.tflite", "finetune-classification_none_seq32.tflite"]

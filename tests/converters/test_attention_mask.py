@@ -55,7 +55,7 @@ def _int8_leak(encoder_model, data, clip):
     from converters.converter import ExportOptions, convert
     from converters.verify import load_signature
 
-    opts = ExportOptions(modes=("int8",), seq_len=SEQ, representative=32, mask_clip=clip, force=True)
+    opts = ExportOptions(modes=("int8",), seq_len=SEQ, representative=16, mask_clip=clip, force=True)
     (f,) = convert(encoder_model, model_name="enc", options=opts, data=data)
     runner, _ = load_signature(f.content, "serving_default")
     return _leak(runner, data.heldout), f
@@ -80,3 +80,26 @@ def test_int8_padding_leak_clipped_vs_unclipped(encoder_and_data):
           f"cosine clipped {f_clip.parity['min_cosine']:.4f}, unclipped {f_raw.parity['min_cosine']:.4f}")
     assert clipped < 0.01
     assert unclipped > 0.01  # tf_keras' -1e9 adder: padding leaks into real positions
+
+
+@pytest.mark.slow
+def test_int8_float_attention_keeps_attention_float_and_accurate(encoder_and_data):
+    """The XNNPACK-friendly int8 variant: softmax, attention matmuls and mask add stay float."""
+    from converters.converter import ExportOptions, convert
+    from converters.verify import load_signature
+    from mbert_cli.runtime import load_runtime
+
+    model, data = encoder_and_data
+    opts = ExportOptions(modes=("int8",), seq_len=SEQ, representative=16, int8_float_attention=True)
+    (f,) = convert(model, model_name="enc", options=opts, data=data)
+    runner, _ = load_signature(f.content, "serving_default")
+    assert _leak(runner, data.heldout) < 0.01
+    assert f.parity["min_cosine"] >= 0.95
+    interp = load_runtime().interpreter(model_content=f.content, xnnpack=False)
+    interp.allocate_tensors()
+    dtypes = {t["index"]: np.dtype(t["dtype"]).name for t in interp.get_tensor_details()}
+    ops = interp._get_ops_details()  # noqa: SLF001
+    softmax_out = {dtypes[int(o["outputs"][0])] for o in ops if o["op_name"] == "SOFTMAX"}
+    fc_out = {dtypes[int(o["outputs"][0])] for o in ops if o["op_name"] == "FULLY_CONNECTED"}
+    assert softmax_out == {"float32"}
+    assert "int8" in fc_out  # the dense layers (~90% of the time) are still int8
