@@ -201,7 +201,7 @@ def verify_bytes(content: bytes, mode: str, model_name: str, options: ExportOpti
             if mode != "none" and drop > options.max_drop:
                 failures.append(f"{data.metric_name} drops {drop:.2f} points "
                                 f"({float_metric:.2f} -> {q_metric:.2f}) > --max-drop {options.max_drop:g}")
-        say(f"{mode}: {len(content) / 1e6:.2f} MB, max|diff| {p.max_abs_diff:.3g}, cosine {p.min_cosine:.5f}, "
+        say(f"{mode}: {len(content) / 1e6:.2f} MB, max|diff| {p.max_abs_diff:.3g}, cosine {p.cosine:.5f}, "
             f"top-1 {p.top1_agreement:.3f}" + (f", {data.metric_name} {q_metric:.2f} (TF {float_metric:.2f})"
                                                if metric else ""))
     if failures and not options.force:

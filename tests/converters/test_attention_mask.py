@@ -77,7 +77,7 @@ def test_int8_padding_leak_clipped_vs_unclipped(encoder_and_data):
     clipped, f_clip = _int8_leak(model, data, -120.0)
     unclipped, f_raw = _int8_leak(model, data, None)
     print(f"int8 padding leak: clipped {clipped:.4%}, unclipped {unclipped:.4%}; "
-          f"cosine clipped {f_clip.parity['min_cosine']:.4f}, unclipped {f_raw.parity['min_cosine']:.4f}")
+          f"cosine clipped {f_clip.parity['cosine']:.4f}, unclipped {f_raw.parity['cosine']:.4f}")
     assert clipped < 0.01
     assert unclipped > 0.01  # tf_keras' -1e9 adder: padding leaks into real positions
 
@@ -94,7 +94,7 @@ def test_int8_float_attention_keeps_attention_float_and_accurate(encoder_and_dat
     (f,) = convert(model, model_name="enc", options=opts, data=data)
     runner, _ = load_signature(f.content, "serving_default")
     assert _leak(runner, data.heldout) < 0.01
-    assert f.parity["min_cosine"] >= 0.95
+    assert f.parity["cosine"] >= 0.95
     interp = load_runtime().interpreter(model_content=f.content, xnnpack=False)
     interp.allocate_tensors()
     dtypes = {t["index"]: np.dtype(t["dtype"]).name for t in interp.get_tensor_details()}

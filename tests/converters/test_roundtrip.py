@@ -49,7 +49,7 @@ def test_loads_by_signature_name_and_matches_tf(exported, mode):
     if mode == "none":
         assert p["max_abs_diff"] <= 1e-4
     else:
-        assert p["min_cosine"] >= {"dynamic": 0.98, "float16": 0.999, "int8": 0.95}[mode]
+        assert p["cosine"] >= {"dynamic": 0.98, "float16": 0.999, "int8": 0.95}[mode]
         assert p["top1_agreement"] >= 0.9
     assert f.task_metric["tensorflow"] == 100.0
     assert f.task_metric["drop"] <= 1.0 or mode == "none"

@@ -73,7 +73,8 @@ def test_parity_figures():
     assert p.max_abs_diff == pytest.approx(6.0)
     assert p.top1_agreement == 0.5
     assert p.min_cosine == pytest.approx(-1.0)
-    assert ParityThresholds().check("int8", p).startswith("min cosine")
+    assert p.cosine == pytest.approx(-4.8 / (15 ** 0.5 * 15.41 ** 0.5))
+    assert ParityThresholds().check("int8", p).startswith("cosine")
     assert ParityThresholds().check("none", parity(ref, ref)) is None
 
 
