@@ -194,6 +194,9 @@ def train_student(run: str | Path, cfg: RunConfig, teacher_run: str | Path, *, d
     layer_map = check_teacher_compatible(teacher_cfg, cfg)
     teacher_path = stage_checkpoint_path(teacher_run, "teacher", "latest")
     stages = build_schedule(cfg.distill, cfg.encoder.num_layers, layer_map)
+    previous = latest_checkpoint(StageDir(run, "student").checkpoints)
+    if previous:  # before any model is built: a changed schedule is a quick, clear error
+        _check_same_schedule(run / "student" / "schedule.json", stages, checkpoint_step(previous))
     dist = make_distribution(distribution)
     per_replica = check_batch(cfg.distill.batch_size, dist, "distill.batch_size")
     with RunGuard(run, cfg, dist.is_chief):
@@ -222,7 +225,6 @@ def train_student(run: str | Path, cfg: RunConfig, teacher_run: str | Path, *, d
         latest = latest_checkpoint(stage.checkpoints)
         step = checkpoint_step(latest) if latest else 0
         if latest:
-            _check_same_schedule(stage.path / "schedule.json", stages, step)
             say(f"Resuming the student from {latest}: step {step}, stage "
                 f"{stages[min(stage_at(stages, step), len(stages) - 1)].name}.")
         else:
