@@ -1,0 +1,1 @@
+"""`mbert demo`: the whole chain on the shipped data, stage by stage, resumable."""

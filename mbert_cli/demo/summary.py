@@ -1,0 +1,101 @@
+"""The demo's closing table, `summary.json` and `summary.png`, in the paper's shape.
+
+Labels say what the numbers are: nano-scale models, latency on this host's CPU and on the
+loopback device (which runs LiteRT on this host too), never a phone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from mbert_cli.io_utils import atomic_path, atomic_write_text
+
+SCALE_NOTE = ("nano presets trained for minutes on the shipped data; latency: host CPU (LiteRT) and the "
+              "loopback adb device (LiteRT on this host, not a phone)")
+
+
+@dataclass
+class SummaryRow:
+    """One model variant: size, accuracy (TensorFlow and TFLite), latency, ratio to the teacher."""
+
+    model: str
+    parameters: int | None
+    file_mb: float | None
+    accuracy_tf: float | None
+    accuracy_tflite: float | None
+    host_p50_ms: float | None
+    host_p90_ms: float | None
+    loopback_ms: float | None
+    speedup_vs_teacher: float | None = None
+    note: str = ""
+
+
+def add_speedups(rows: list[SummaryRow], teacher_model: str) -> None:
+    """Sets speedup = teacher host p50 / row host p50 (how many times faster than the teacher)."""
+    base = next((r.host_p50_ms for r in rows if r.model == teacher_model and r.host_p50_ms), None)
+    for r in rows:
+        r.speedup_vs_teacher = round(base / r.host_p50_ms, 2) if base and r.host_p50_ms else None
+
+
+def write_json(rows: list[SummaryRow], path: Path, extra: dict) -> Path:
+    payload = {"note": SCALE_NOTE, **extra, "rows": [asdict(r) for r in rows]}
+    atomic_write_text(path, json.dumps(payload, indent=2))
+    return path
+
+
+def _fmt(value, spec: str = ".2f", suffix: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{suffix}"
+
+
+def render_table(rows: list[SummaryRow], console) -> None:
+    """Prints the rich summary table."""
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title="mbert demo summary", caption=SCALE_NOTE)
+    for col in ("model", "params", "file MB", "acc TF %", "acc TFLite %", "host p50 ms", "host p90 ms",
+                "loopback ms", "x teacher"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for r in rows:
+        table.add_row(r.model + (f" ({r.note})" if r.note else ""),
+                      "-" if r.parameters is None else f"{r.parameters:,}", _fmt(r.file_mb, ".3f"),
+                      _fmt(r.accuracy_tf, ".1f"), _fmt(r.accuracy_tflite, ".1f"), _fmt(r.host_p50_ms, ".3f"),
+                      _fmt(r.host_p90_ms, ".3f"), _fmt(r.loopback_ms, ".3f"), _fmt(r.speedup_vs_teacher, ".2f", "x"))
+    console.print(table)
+
+
+def plot(rows: list[SummaryRow], path: Path) -> Path:
+    """Two panels: task accuracy vs host latency, and host p50/p90 latency per model."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    timed = [r for r in rows if r.host_p50_ms is not None]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    for r in timed:
+        acc = r.accuracy_tflite if r.accuracy_tflite is not None else r.accuracy_tf
+        if acc is None:
+            continue
+        left.scatter(r.host_p50_ms, acc, s=60)
+        left.annotate(r.model, (r.host_p50_ms, acc), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    left.set_xlabel("host latency p50 (ms, LiteRT, CPU)")
+    left.set_ylabel("sentiment accuracy (%)")
+    left.set_title("accuracy vs latency (nano scale)")
+    left.grid(alpha=0.3)
+    names = [r.model for r in timed]
+    xs = range(len(timed))
+    right.bar([x - 0.2 for x in xs], [r.host_p50_ms for r in timed], width=0.4, label="p50")
+    right.bar([x + 0.2 for x in xs], [r.host_p90_ms or 0 for r in timed], width=0.4, label="p90")
+    right.set_xticks(list(xs))
+    right.set_xticklabels(names, rotation=25, ha="right", fontsize=8)
+    right.set_ylabel("ms")
+    right.set_title("host latency per model")
+    right.legend()
+    fig.suptitle("mbert demo: " + SCALE_NOTE, fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path

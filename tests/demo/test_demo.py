@@ -1,0 +1,93 @@
+"""`mbert demo`: the chain end to end (slow), resume by skipping done stages, bad folders."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from mbert_cli.cli.app import app
+from mbert_cli.demo.pipeline import Demo, DemoOptions
+from mbert_cli.demo.state import Ledger, config_hash
+
+runner = CliRunner()
+QUICK = ["train.steps=12", "distill.steps_per_layer=3", "distill.pretrain_distill_steps=6", "finetune.steps=8",
+         "data.max_documents=120", "train.log_every=4", "train.checkpoint_every=4"]
+
+
+def test_config_hash_is_stable_and_sensitive():
+    assert config_hash("a", {"x": 1}) == config_hash("a", {"x": 1})
+    assert config_hash("a", {"x": 1}) != config_hash("a", {"x": 2})
+
+
+def test_ledger_needs_hash_and_artifact(tmp_path):
+    ledger = Ledger(tmp_path)
+    artifact = tmp_path / "a.txt"
+    ledger.mark("s", "h1", 1.0)
+    assert not ledger.done("s", "h1", artifact)  # artifact missing
+    artifact.write_text("x")
+    assert Ledger(tmp_path).done("s", "h1", artifact)
+    assert not Ledger(tmp_path).done("s", "h2", artifact)  # settings changed
+
+
+def test_interrupted_demo_resumes_without_redoing_finished_stages(tmp_path):
+    messages: list[str] = []
+    opts = DemoOptions(root=tmp_path / "demo", overrides=QUICK, stop_after="teacher")
+    Demo(opts, say=messages.append).run()
+    ckpt_dir = tmp_path / "demo" / "teacher" / "teacher" / "checkpoints"
+    before = sorted(p.name for p in ckpt_dir.iterdir())
+    assert "[teacher] running" in messages
+
+    messages.clear()
+    opts.stop_after = "student"
+    Demo(opts, say=messages.append).run()
+    assert any(m.startswith("[teacher] done earlier, skipped") for m in messages)
+    assert "[student] running" in messages
+    assert sorted(p.name for p in ckpt_dir.iterdir()) == before  # teacher untouched
+
+    # A changed setting for the teacher redoes it (and, through the hash chain, the student).
+    messages.clear()
+    opts.teacher_overrides = ["train.steps=16"]
+    opts.stop_after = "teacher"
+    Demo(opts, say=messages.append).run()
+    assert "[teacher] running" in messages
+
+
+def test_folder_from_another_preset_is_refused_with_fresh_hint(tmp_path):
+    opts = DemoOptions(root=tmp_path / "demo", overrides=QUICK, stop_after="teacher")
+    Demo(opts, say=lambda m: None).run()
+    result = runner.invoke(app, ["demo", "--run", str(tmp_path / "demo"), "--set", "encoder.hidden_size=96",
+                                 "--set", "encoder.intra_bottleneck_size=96"])
+    assert result.exit_code == 1
+    assert "Error:" in result.output and "--fresh" in result.output
+
+
+@pytest.mark.slow
+def test_demo_end_to_end(tmp_path):
+    """The real `make demo` chain with its default settings, through the CLI."""
+    root = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--run", str(root), "--bench-runs", "20"])
+    assert result.exit_code == 0, result.output
+    assert "mbert demo summary" in result.output
+    summary = json.loads((root / "summary.json").read_text())
+    rows = {r["model"]: r for r in summary["rows"]}
+    assert (root / "summary.png").stat().st_size > 10_000
+    # Distillation pays off on the task: above chance and above the same student from scratch.
+    acc = summary["accuracy_tf"]
+    assert acc["distilled_student"] > 60.0
+    assert acc["distilled_student"] > acc["scratch_student"]
+    # int8 passed the export's accuracy gate and every latency is a positive measurement.
+    int8 = rows["student int8"]
+    assert int8["accuracy_tf"] - int8["accuracy_tflite"] <= 1.0
+    for name in ("teacher float32", "student float32", "student dynamic", "student int8"):
+        assert rows[name]["host_p50_ms"] > 0 and rows[name]["loopback_ms"] > 0
+        assert rows[name]["host_p50_ms"] <= rows[name]["host_p90_ms"]
+    # The nano student is smaller and faster than the nano teacher, as measured.
+    assert rows["student float32"]["file_mb"] < rows["teacher float32"]["file_mb"]
+    assert rows["student float32"]["speedup_vs_teacher"] > 1.0
+    loop = json.loads((root / "bench" / "loopback.json").read_text())
+    assert all(r["runner"]["loopback"] for r in loop["results"])
+
+    # Rerunning skips every stage.
+    again = runner.invoke(app, ["demo", "--run", str(root), "--bench-runs", "20"])
+    assert again.exit_code == 0
+    assert again.output.count("done earlier, skipped") == 9
