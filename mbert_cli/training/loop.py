@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mbert_cli.errors import MbertError
 from mbert_cli.training.checkpoints import restore
@@ -172,14 +173,14 @@ class Trainer:
                            + ", ".join(f"{k} {v:.4g}" for k, v in results.items() if isinstance(v, float)))
         if best_manager is None or phase.best_metric not in results:
             return
-        record_path = self.stage.best / "best.json"
+        # Each worker keeps its own record (non-chief ones in their scratch folder), so every
+        # worker takes the same decision and saves together.
+        record_path = Path(self._dir(self.stage.best)) / "best.json"
         record = read_json(record_path) or {}
         value = float(results[phase.best_metric])
         if record.get("metric") != phase.best_metric or value > float(record.get("value", -math.inf)):
             best_manager.save(checkpoint_number=step)
-            if self.dist.is_chief:
-                write_json(record_path, {"metric": phase.best_metric, "value": value, "step": step,
-                                         "stage": phase.name})
+            write_json(record_path, {"metric": phase.best_metric, "value": value, "step": step, "stage": phase.name})
 
     def _nonfinite(self, phase: Phase, step: int, values: dict, manager) -> MbertError:
         good = manager.latest_checkpoint
