@@ -114,6 +114,7 @@ def _header(run_dir: Path, restored, options: ExportOptions, data, opt_report: d
                    "activation": "relu" if opt_report else cfg.encoder.activation},
         "signature_key": SIGNATURE_KEY,
         "mask_clip": options.mask_clip,
+        "int8_float_attention": options.int8_float_attention,
         "data": {"source": data.source, "representative_examples": min(options.representative,
                                                                           len(data.representative["input_word_ids"])),
                  "heldout_examples": len(data.heldout["input_word_ids"]), "metric": data.metric_name},
