@@ -61,11 +61,8 @@ def harness_backend(adb_path: str | None = None, adb_port: int | None = None) ->
     except ImportError as err:
         raise MbertError(f"device support is not available: {err}",
                          hint="this checkout lacks android_harness; use --device host") from None
-    try:
-        adb = Adb(adb_path=adb_path, server_port=adb_port)
-    except FileNotFoundError:
-        raise MbertError(f"adb not found{f' at {adb_path}' if adb_path else ' on PATH'}",
-                         hint="install it (Debian/Ubuntu: apt install adb) or pass --adb PATH") from None
+    # Adb() itself raises MbertError ("adb not found ...", with the install hint) when the client is missing.
+    adb = Adb(adb_path=adb_path, server_port=adb_port)
     return DeviceBackend(adb=adb, resolve_devices=resolve_devices, list_devices=list_devices, session=DeviceSession)
 
 

@@ -1,7 +1,14 @@
 """Overhead of the adb path: the loopback device vs the host runner on the same model.
 
+    python -m benchmarks.suite.adb_overhead --make-models    # mobilebert dynamic, seq 128
+    python -m benchmarks.suite.adb_overhead                  # = --tiny: nano-student dynamic, seq 64
     python -m benchmarks.suite.adb_overhead MODEL.tflite... [--threads 1] [--runs 50]
-    python -m benchmarks.suite.adb_overhead --make-models
+
+The overhead is a property of the adb path (server, protocol, push, shell, thermal reads),
+not of the model, so with no arguments (as `make bench` runs it) it uses the nano model and
+takes ~30 s (plus ~1 min to convert it the first time). `--make-models` measures the
+random-weight MobileBERT dynamic export (cached in ~/.cache/mbert-bench, ~4 min to convert
+if absent; then ~1 min: the 25 MB push plus 2 x (50 + 5) runs of ~0.2 s).
 
 The loopback device's benchmark_model runs the model with LiteRT on this host, so its p50
 should match the host runner's; the difference in wall time is what adb costs (server,
@@ -16,12 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.suite import _models
 from benchmarks.suite._common import model_args, resolve_models
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    model_args(parser)
+    model_args(parser, default_make=True)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
@@ -35,13 +43,15 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as err:
         print(f"skipped: android_harness is not available ({err})")
         return 0
-    models = resolve_models(args)
+    if not args.models and not args.make_models:
+        args.tiny = True  # the default: the adb path's cost does not need the big model
+    models = resolve_models(args, variants=[_models.SUITE_DYNAMIC], tiny_variants=[_models.TINY_DYNAMIC])
 
     from benchmarks.device import DeviceBackend, DeviceSettings, run_devices  # noqa: PLC0415
     from benchmarks.host import HostSettings, run_host  # noqa: PLC0415
 
     binary = write_fake_elf(Path(tempfile.mkdtemp(prefix="mbert-suite-bin-")) / "benchmark_model")
-    print(f"{'model':34s} {'host min':>9s} {'adb min':>9s} {'min x':>6s} {'host mean':>10s} {'adb mean':>9s} "
+    print(f"{'model':38s} {'host min':>9s} {'adb min':>9s} {'min x':>6s} {'host mean':>10s} {'adb mean':>9s} "
           f"{'mean x':>7s} {'host wall s':>12s} {'adb wall s':>11s} {'overhead s':>11s}")
     with loopback_adb(1) as (adb, _serials):
         backend = DeviceBackend(adb=adb, resolve_devices=resolve_devices, list_devices=list_devices,
@@ -56,11 +66,11 @@ def main(argv: list[str] | None = None) -> int:
             adb_wall = time.perf_counter() - t0
             name = Path(model).name
             if not report.results:
-                print(f"{name:34s} adb path failed: {report.failures[0].message}")
+                print(f"{name:38s} adb path failed: {report.failures[0].message}")
                 continue
             h, d = host.inference, report.results[0].inference
             # benchmark_model prints min/avg but (older builds) no median: compare like with like.
-            print(f"{name:34s} {h.min_ms:9.3f} {d.min_ms:9.3f} {d.min_ms / h.min_ms:5.2f}x {h.mean_ms:10.3f} "
+            print(f"{name:38s} {h.min_ms:9.3f} {d.min_ms:9.3f} {d.min_ms / h.min_ms:5.2f}x {h.mean_ms:10.3f} "
                   f"{d.mean_ms:9.3f} {d.mean_ms / h.mean_ms:6.2f}x {host_wall:12.2f} {adb_wall:11.2f} "
                   f"{adb_wall - host_wall:11.2f}")
     print("adb min/mean: the loopback benchmark_model's own timer; wall: the whole call incl. push and thermals")

@@ -4,13 +4,16 @@
 
 Builds random-weight classifiers (latency does not depend on the weights) for `mobilebert`
 (OPT), `mobilebert-no-opt` and `bert-base`, exports them through `converters.convert()`
-(verified, named signature, clipped mask), then measures every file in ONE interleaved
+(verified, named signature, clipped mask; the helper shared with the suite's --make-models,
+`benchmarks/suite/_models.py`), then measures every file in ONE interleaved
 LiteRT run per thread count and prints ratios side by side:
-  - size and latency of mobilebert none/dynamic/int8/float16 and bert-base none/dynamic;
-  - int8 vs dynamic: XNNPACK partitions, which int8-graph ops stay float, and the
-    `int8-fa` variant (attention matmuls, softmax and mask add kept float);
+  - size and latency of mobilebert float32/dynamic/int8/float16 and bert-base float32/dynamic;
+  - int8 vs dynamic: XNNPACK partitions, which int8-graph ops stay float, for the default
+    int8 export (attention matmuls, softmax and mask add kept float) and `int8-full`;
   - OPT vs no-OPT at the same precision.
-Files are cached in --out, so a second run only measures. Absolute times vary a lot between
+Files are cached in --out (default ~/.cache/mbert-bench, shared with the suite), so a second
+run only measures. Expected time on a 2-core host: ~35-40 min the first time (9 conversions
+of 2-5 min each), then ~5-8 min per run (bert-base float32 dominates). Absolute times vary a lot between
 machines; quote the ratios.
 """
 
@@ -21,50 +24,29 @@ import collections
 import os
 from pathlib import Path
 
-# (preset, file mode label, converter mode, int8 float attention)
+from benchmarks.suite._models import DEFAULT_CACHE, Variant, build_variants
+
+# Labels: float32 (converter mode none), dynamic, int8 (the default export: attention matmuls,
+# softmax and mask add kept float), int8-full (`--int8-full`: all-int8 graph), float16.
 VARIANTS = (
-    ("mobilebert", "none", "none", False),
-    ("mobilebert", "dynamic", "dynamic", False),
-    ("mobilebert", "int8", "int8", False),
-    ("mobilebert", "int8-fa", "int8", True),
-    ("mobilebert", "float16", "float16", False),
-    ("mobilebert-no-opt", "none", "none", False),
-    ("mobilebert-no-opt", "dynamic", "dynamic", False),
-    ("bert-base", "none", "none", False),
-    ("bert-base", "dynamic", "dynamic", False),
+    Variant("mobilebert", "none"),
+    Variant("mobilebert", "dynamic"),
+    Variant("mobilebert", "int8", int8_float_attention=False),
+    Variant("mobilebert", "int8"),
+    Variant("mobilebert", "float16"),
+    Variant("mobilebert-no-opt", "none"),
+    Variant("mobilebert-no-opt", "dynamic"),
+    Variant("bert-base", "none"),
+    Variant("bert-base", "dynamic"),
 )
 
 
 def build_files(out: Path, seq_len: int, representative: int, only: set[str] | None) -> list[tuple[str, str, Path]]:
-    """Exports each variant once (cached by file name); returns (preset, label, path)."""
-    import tensorflow as tf  # noqa: PLC0415
-
-    from converters import data as data_mod  # noqa: PLC0415
-    from converters.converter import ExportOptions, convert, write_files  # noqa: PLC0415
-    from converters.restore import build_stage_model  # noqa: PLC0415
-    from mbert_cli.config import resolve_config  # noqa: PLC0415
-
-    files = []
-    models: dict[str, object] = {}
-    for preset, label, mode, fa in VARIANTS:
-        if only and preset not in only:
-            continue
-        path = out / f"{preset}_{label}_seq{seq_len}.tflite"
-        files.append((preset, label, path))
-        if path.is_file():
-            continue
-        cfg = resolve_config(preset)
-        if preset not in models:
-            tf.keras.utils.set_random_seed(0)
-            models[preset] = build_stage_model(cfg, "finetune-classification")[1]
-        data = data_mod.synthetic(seq_len, cfg.encoder.vocab_size, representative, 2)
-        opts = ExportOptions(modes=(mode,), seq_len=seq_len, representative=representative, force=True,
-                             int8_float_attention=fa, require_opt_graph=cfg.encoder.is_opt)
-        (f,) = convert(models[preset], model_name=f"{preset}", options=opts, data=data,
-                       progress=lambda m, p=preset: print(f"  [{p}] {m}", flush=True))
-        f.file = path.name
-        write_files(out, [f], {"benchmark": "export_latency"}, entry_extra={"preset": preset, "variant": label})
-    return files
+    """Exports each variant once (cached, see `_models.build_variants`); returns (preset, label, path)."""
+    chosen = [v for v in VARIANTS if not only or v.preset in only]
+    built = build_variants(chosen, out, seq_len=seq_len, representative=representative,
+                           header={"benchmark": "export_latency"})
+    return [(b.variant.preset, b.variant.label, b.path) for b in built]
 
 
 def float_ops(path: Path) -> dict[str, int]:
@@ -86,7 +68,7 @@ def float_ops(path: Path) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="/tmp/mbert-export-bench")
+    parser.add_argument("--out", default=str(DEFAULT_CACHE), help="model cache folder (shared with the suite)")
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--runs", type=int, default=30)
@@ -104,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
     by = {(p, label): path for p, label, path in files}
     print("\n== ops (int8 vs dynamic) ==")
-    for key in (("mobilebert", "dynamic"), ("mobilebert", "int8"), ("mobilebert", "int8-fa")):
+    for key in (("mobilebert", "dynamic"), ("mobilebert", "int8"), ("mobilebert", "int8-full")):
         if key in by:
             hist = op_histogram(by[key].read_bytes())
             print(f"{key[1]:8s} ops: {hist}")
@@ -117,20 +99,20 @@ def main(argv: list[str] | None = None) -> int:
         env = results[0].environment
         print(f"\n== threads={threads} runs={results[0].inference.count} {env.runtime_name} {env.runtime_version} "
               f"cpu={env.cpu_model} x{env.cores} ==")
-        print(f"{'preset':18s} {'mode':8s} {'MB':>7s} {'p50 ms':>8s} {'p90 ms':>8s} {'vs mb float':>11s} "
+        print(f"{'preset':18s} {'mode':9s} {'MB':>7s} {'p50 ms':>8s} {'p90 ms':>8s} {'vs mb float':>11s} "
               f"{'xnnpack':>16s}")
         base = results[0].inference.p50_ms
         for (preset, label, _), r in zip(files, results, strict=True):
             cov = r.coverage
             cover = f"{cov.delegated_nodes}/{cov.total_nodes} in {cov.partitions}p" if cov.total_nodes else "-"
             lat[(threads, preset, label)] = r.inference.p50_ms
-            print(f"{preset:18s} {label:8s} {r.model.size_mb:7.2f} {r.inference.p50_ms:8.2f} "
+            print(f"{preset:18s} {label:9s} {r.model.size_mb:7.2f} {r.inference.p50_ms:8.2f} "
                   f"{r.inference.p90_ms:8.2f} {r.inference.p50_ms / base:10.2f}x {cover:>16s}")
         pairs = [("int8 / dynamic", ("mobilebert", "int8"), ("mobilebert", "dynamic")),
-                 ("int8-fa / dynamic", ("mobilebert", "int8-fa"), ("mobilebert", "dynamic")),
-                 ("no-OPT / OPT float", ("mobilebert-no-opt", "none"), ("mobilebert", "none")),
+                 ("int8-full / dynamic", ("mobilebert", "int8-full"), ("mobilebert", "dynamic")),
+                 ("no-OPT / OPT float", ("mobilebert-no-opt", "float32"), ("mobilebert", "float32")),
                  ("no-OPT / OPT dynamic", ("mobilebert-no-opt", "dynamic"), ("mobilebert", "dynamic")),
-                 ("bert-base / mobilebert float", ("bert-base", "none"), ("mobilebert", "none")),
+                 ("bert-base / mobilebert float", ("bert-base", "float32"), ("mobilebert", "float32")),
                  ("bert-base / mobilebert dynamic", ("bert-base", "dynamic"), ("mobilebert", "dynamic"))]
         for name, a, b in pairs:
             if (threads, *a) in lat and (threads, *b) in lat:

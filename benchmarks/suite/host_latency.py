@@ -1,10 +1,20 @@
-"""Host latency of several models side by side, one interleaved run per thread count.
+"""Host latency: BERT-base float32 vs MobileBERT float32/dynamic/int8, interleaved, 1 and 2 threads.
 
+    python -m benchmarks.suite.host_latency                  # = --make-models (the real presets)
+    python -m benchmarks.suite.host_latency --tiny           # nano presets, seq 64: seconds
     python -m benchmarks.suite.host_latency MODEL.tflite... [--threads 1,2]
-    python -m benchmarks.suite.host_latency --make-models
 
-Prints each model's p50/p90 and its ratio to the first model. Absolute times differ a lot
-between machines; the ratios within one run are the figure to quote.
+With no files it measures random-weight exports of the real presets at seq 128 (bert-base
+float32 first, as the ratio baseline; mobilebert float32, dynamic, int8), built once
+through `converters.convert()` and cached in ~/.cache/mbert-bench (or --models-dir).
+All models run in ONE interleaved (round-robin) run per thread count, so machine noise hits
+them alike; the table prints each one's p50/p90/min and ratio to the first, then a summary
+with the ratios for every thread count side by side.
+
+Expected time on a 2-core x86 host: first run ~15-20 min (4 conversions: bert-base float32
+~4 min, each mobilebert mode ~4 min), then ~2-3 min per run with the default --runs 20
+(bert-base float32 is ~0.5-1 s per inference at 1 thread). --tiny: ~1 min first time, seconds
+after. Absolute times differ a lot between machines; quote the ratios.
 """
 
 from __future__ import annotations
@@ -16,10 +26,10 @@ from benchmarks.suite._common import model_args, resolve_models
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    model_args(parser)
+    model_args(parser, default_make=True)
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
-    parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--min-seconds", type=float, default=0.0)
     parser.add_argument("--no-xnnpack", action="store_true", help="builtin kernels only")
     args = parser.parse_args(argv)
@@ -28,18 +38,30 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.host import HostSettings, run_host  # noqa: PLC0415
     from benchmarks.report import fmt_ms, ratios  # noqa: PLC0415
 
+    summary: dict[int, list[float]] = {}
+    names: list[str] = []
     for threads in (int(t) for t in args.threads.split(",")):
         results = run_host(models, HostSettings(threads=threads, runs=args.runs, warmup=args.warmup,
                                                 min_seconds=args.min_seconds, xnnpack=not args.no_xnnpack))
         print(f"\nthreads={threads}  runs={results[0].inference.count}  "
               f"runtime={results[0].environment.runtime_name} {results[0].environment.runtime_version}  "
               f"cpu={results[0].environment.cpu_model} x{results[0].environment.cores}")
-        print(f"{'model':28s} {'mode':9s} {'MB':>7s} {'p50 ms':>9s} {'p90 ms':>9s} {'ratio':>7s} {'xnnpack nodes':>16s}")
-        for r, ratio in zip(results, ratios(results), strict=True):
+        print(f"{'model':36s} {'mode':8s} {'MB':>7s} {'p50 ms':>9s} {'p90 ms':>9s} {'min ms':>9s} {'ratio':>7s} "
+              f"{'xnnpack nodes':>16s}")
+        rs = ratios(results)
+        summary[threads] = rs
+        names = [r.model.name for r in results]
+        for r, ratio in zip(results, rs, strict=True):
             cov = r.coverage
             cover = f"{cov.delegated_nodes}/{cov.total_nodes} in {cov.partitions}p" if cov.total_nodes else "-"
-            print(f"{r.model.name:28s} {r.model.mode or '-':9s} {r.model.size_mb:7.2f} {fmt_ms(r.inference.p50_ms):>9s} "
-                  f"{fmt_ms(r.inference.p90_ms):>9s} {ratio:6.2f}x {cover:>16s}")
+            print(f"{r.model.name:36s} {r.model.mode or '-':8s} {r.model.size_mb:7.2f} "
+                  f"{fmt_ms(r.inference.p50_ms):>9s} {fmt_ms(r.inference.p90_ms):>9s} {fmt_ms(r.inference.min_ms):>9s} "
+                  f"{ratio:6.2f}x {cover:>16s}")
+    if len(summary) > 1:
+        print(f"\np50 ratio to {names[0]}, threads side by side")
+        print(f"{'model':36s} " + " ".join(f"{f'{t} thr':>8s}" for t in summary))
+        for i, name in enumerate(names):
+            print(f"{name:36s} " + " ".join(f"{summary[t][i]:7.2f}x" for t in summary))
     return 0
 
 

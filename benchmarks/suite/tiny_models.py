@@ -1,8 +1,9 @@
-"""Tiny random-weight stand-ins for exported encoders, so benchmarks run without training.
+"""Tiny random-weight encoder files for unit tests of the runners (built in about a second).
 
 They carry MobileBERT's signature (`input_word_ids`, `input_type_ids` int32 and a float
-`input_mask`) so the runners exercise the same input lookup as real exports; swap them for
-the real model builders once those land.
+`input_mask`) so the runners exercise the same input lookup as real exports. They are test
+fixtures only: the suite's `--make-models` exports the real presets (`_models.py`), and
+`--tiny` the nano presets. Importing this module (as `make bench` does) does nothing.
 """
 
 from __future__ import annotations
@@ -14,10 +15,6 @@ from pathlib import Path
 
 # (name, hidden width, layers[, mode]): "large" does ~16x the work of "small", so ratios are visible.
 TINY_SPECS = (("tiny-small", 32, 1), ("tiny-large", 128, 4))
-# For the performance suite: a wide "bert-like" and a narrow "mobile-like" encoder, the
-# narrow one also dynamic-range quantized, at the paper's sequence length.
-SUITE_SPECS = (("wide-float32", 384, 4, "float32"), ("narrow-float32", 128, 4, "float32"),
-               ("narrow-dynamic", 128, 4, "dynamic"))
 
 
 @dataclass(frozen=True)

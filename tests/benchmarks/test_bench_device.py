@@ -180,3 +180,16 @@ def test_device_gone_mid_run_skips_its_remaining_models(tiny_models, binary, fix
     assert [f.target for f in report.failures] == ["A tiny-small", "A tiny-large"]
     assert report.failures[1].message.startswith("not run: device A disconnected")
     assert len([c for c in sessions.calls if c[0] == "A" and c[1] == "run"]) == 1  # no second attempt
+
+
+def test_harness_backend_missing_adb_is_one_clear_error(tmp_path, monkeypatch):
+    """Adb() raises MbertError itself; harness_backend lets it through with its install hint."""
+    pytest.importorskip("android_harness.adb")
+    from benchmarks.device import harness_backend
+
+    with pytest.raises(MbertError, match=r"adb not found at .*nope") as err:
+        harness_backend(adb_path=str(tmp_path / "nope"))
+    assert "apt-get install adb" in (err.value.hint or "")
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no adb on PATH
+    with pytest.raises(MbertError, match="adb not found on PATH"):
+        harness_backend()

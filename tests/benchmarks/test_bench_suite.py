@@ -1,4 +1,9 @@
-"""The performance suite scripts run to completion (exit 0) on given models."""
+"""The performance suite scripts run to completion (exit 0) in their --tiny smoke mode.
+
+`--tiny` exports the nano presets (seq 64) through the same `converters.convert()` path as
+the real `--make-models` run; the four files are built once per session (~50 s on 2 cores)
+into one folder that every script here reuses.
+"""
 
 from __future__ import annotations
 
@@ -7,35 +12,90 @@ import shutil
 import pytest
 
 
-def test_host_latency_prints_ratios(tiny_models, capsys):
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("suite-tiny"))
+
+
+def test_host_latency_tiny_prints_ratios_side_by_side(tiny_dir, capsys):
     from benchmarks.suite import host_latency
 
-    assert host_latency.main([*map(str, tiny_models), "--runs", "5", "--warmup", "1", "--threads", "1,2"]) == 0
+    assert host_latency.main(["--tiny", "--models-dir", tiny_dir, "--runs", "5", "--warmup", "1",
+                              "--threads", "1,2"]) == 0
     out = capsys.readouterr().out
-    assert out.count("threads=") == 2 and "1.00x" in out and "tiny-large" in out
+    assert out.count("threads=") == 2 and "1.00x" in out
+    for name in ("nano-teacher__float32__seq64", "nano-student__float32__seq64", "nano-student__dynamic__seq64",
+                 "nano-student__int8__seq64"):
+        assert name in out
+    assert "threads side by side" in out and "1 thr" in out and "2 thr" in out
+    # Built once: a second run finds the cached files and converts nothing.
+    assert host_latency.main(["--tiny", "--models-dir", tiny_dir, "--runs", "2", "--warmup", "0",
+                              "--threads", "1"]) == 0
+    assert "converting" not in capsys.readouterr().out
 
 
-def test_crosscheck_prints_verdict(tiny_models, capsys):
+def test_crosscheck_tiny_prints_verdict(tiny_dir, capsys):
     from benchmarks.suite import crosscheck_litert
 
-    assert crosscheck_litert.main([str(tiny_models[1]), "--runs", "5", "--warmup", "1", "--rounds", "1"]) == 0
-    assert "tiny-large.tflite" in capsys.readouterr().out
+    assert crosscheck_litert.main(["--tiny", "--models-dir", tiny_dir, "--runs", "5", "--warmup", "1",
+                                   "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "nano-student__dynamic__seq64.tflite" in out and "mbert min" in out
 
 
 @pytest.mark.slow
-def test_adb_overhead_on_loopback(tiny_models, capsys):
+def test_adb_overhead_tiny_on_loopback(tiny_dir, capsys):
     pytest.importorskip("android_harness.testing")
     if shutil.which("adb") is None:
         pytest.skip("adb client not installed")
     from benchmarks.suite import adb_overhead
 
-    assert adb_overhead.main([str(tiny_models[1]), "--runs", "5", "--warmup", "1"]) == 0
+    assert adb_overhead.main(["--tiny", "--models-dir", tiny_dir, "--runs", "5", "--warmup", "1"]) == 0
     out = capsys.readouterr().out
-    assert "tiny-large.tflite" in out and "failed" not in out
+    assert "nano-student__dynamic__seq64.tflite" in out and "failed" not in out
 
 
-def test_scripts_need_models():
+def test_scripts_still_take_files(tiny_models, capsys):
     from benchmarks.suite import host_latency
 
+    assert host_latency.main([*map(str, tiny_models), "--runs", "3", "--warmup", "0", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny-large" in out and "converting" not in out
+
+
+def test_variant_cache_names_are_keyed_by_preset_mode_seq():
+    from benchmarks.suite._models import SUITE_VARIANTS, Variant
+
+    names = [v.file_name(128) for v in SUITE_VARIANTS]
+    assert names == ["bert-base__float32__seq128.tflite", "mobilebert__float32__seq128.tflite",
+                     "mobilebert__dynamic__seq128.tflite", "mobilebert__int8__seq128.tflite"]
+    assert Variant("mobilebert", "int8", int8_float_attention=False).file_name(64) == \
+        "mobilebert__int8-full__seq64.tflite"
+
+
+def test_make_models_reuses_cached_files(tmp_path, capsys):
+    """With every file already in --models-dir, nothing is converted (files are only looked up)."""
+    from benchmarks.suite import _models
+    from benchmarks.suite._common import model_args, resolve_models
+
+    for v in _models.SUITE_VARIANTS:
+        (tmp_path / v.file_name(128)).write_bytes(b"x")
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    model_args(parser, default_make=True)
+    got = resolve_models(parser.parse_args(["--models-dir", str(tmp_path)]))
+    assert [p.rsplit("/", 1)[-1] for p in got][0] == "bert-base__float32__seq128.tflite" and len(got) == 4
+    got = resolve_models(parser.parse_args(["--models-dir", str(tmp_path)]), variants=[_models.SUITE_DYNAMIC])
+    assert got == [str(tmp_path / "mobilebert__dynamic__seq128.tflite")]
+
+
+def test_scripts_without_default_models_need_an_argument():
+    import argparse
+
+    from benchmarks.suite._common import model_args, resolve_models
+
+    parser = argparse.ArgumentParser()
+    model_args(parser)
     with pytest.raises(SystemExit, match="--make-models"):
-        host_latency.main([])
+        resolve_models(parser.parse_args([]))
