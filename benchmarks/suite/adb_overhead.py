@@ -6,9 +6,10 @@
 
 The overhead is a property of the adb path (server, protocol, push, shell, thermal reads),
 not of the model, so with no arguments (as `make bench` runs it) it uses the nano model and
-takes ~30 s (plus ~1 min to convert it the first time). `--make-models` measures the
-random-weight MobileBERT dynamic export (cached in ~/.cache/mbert-bench, ~4 min to convert
-if absent; then ~1 min: the 25 MB push plus 2 x (50 + 5) runs of ~0.2 s).
+takes ~2 s (plus ~15 s to convert it the first time; measured on a 2-core host).
+`--make-models` measures the random-weight MobileBERT dynamic export (cached in
+~/.cache/mbert-bench, ~4 min to convert if absent; then ~4 s: the 25 MB push plus
+2 x (50 + 5) runs of ~19 ms).
 
 The loopback device's benchmark_model runs the model with LiteRT on this host, so its p50
 should match the host runner's; the difference in wall time is what adb costs (server,

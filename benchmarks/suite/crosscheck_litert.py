@@ -12,7 +12,7 @@ minimum of each, and their ratios; the target is p50 agreement within 10% (on a 
 machine the min is the figure least touched by other processes).
 
 Expected time on a 2-core x86 host: ~4 min for the first conversion if not cached, then
-~1 min (3 rounds x 2 tools x (30 + 3) runs of ~0.2 s at 1 thread). --tiny: seconds.
+~10 s (3 rounds x 2 tools x (30 + 3) runs of ~19 ms at 1 thread, measured). --tiny: seconds.
 """
 
 from __future__ import annotations

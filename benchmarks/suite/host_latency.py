@@ -11,10 +11,10 @@ All models run in ONE interleaved (round-robin) run per thread count, so machine
 them alike; the table prints each one's p50/p90/min and ratio to the first, then a summary
 with the ratios for every thread count side by side.
 
-Expected time on a 2-core x86 host: first run ~15-20 min (4 conversions: bert-base float32
-~4 min, each mobilebert mode ~4 min), then ~2-3 min per run with the default --runs 20
-(bert-base float32 is ~0.5-1 s per inference at 1 thread). --tiny: ~1 min first time, seconds
-after. Absolute times differ a lot between machines; quote the ratios.
+Expected time on a 2-core x86 host (AMD EPYC, measured): first run ~15-20 min for the 4
+conversions (~4 min each), then ~35 s per run with the default --runs 50 (bert-base float32
+is ~0.22 s per inference at 1 thread, mobilebert dynamic ~19 ms). --tiny: ~50 s the first
+time (4 nano conversions), ~5 s after. Absolute times differ a lot between machines; quote the ratios.
 """
 
 from __future__ import annotations
@@ -23,13 +23,15 @@ import argparse
 
 from benchmarks.suite._common import model_args, resolve_models
 
+_MODE_LABEL = {"none": "float32"}  # the converter's mode name for an unquantized file
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     model_args(parser, default_make=True)
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--min-seconds", type=float, default=0.0)
     parser.add_argument("--no-xnnpack", action="store_true", help="builtin kernels only")
     args = parser.parse_args(argv)
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         for r, ratio in zip(results, rs, strict=True):
             cov = r.coverage
             cover = f"{cov.delegated_nodes}/{cov.total_nodes} in {cov.partitions}p" if cov.total_nodes else "-"
-            print(f"{r.model.name:36s} {r.model.mode or '-':8s} {r.model.size_mb:7.2f} "
+            print(f"{r.model.name:36s} {_MODE_LABEL.get(r.model.mode, r.model.mode) or '-':8s} {r.model.size_mb:7.2f} "
                   f"{fmt_ms(r.inference.p50_ms):>9s} {fmt_ms(r.inference.p90_ms):>9s} {fmt_ms(r.inference.min_ms):>9s} "
                   f"{ratio:6.2f}x {cover:>16s}")
     if len(summary) > 1:
