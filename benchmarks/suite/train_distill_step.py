@@ -125,7 +125,7 @@ def main(argv=None) -> dict:
         opt = build_optimizer(s_cfg.distill.optimizer, spec.steps, "lamb")
         iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
         fn = make_train_step(dist, iterator, distiller.loss_fn(spec), [(opt, trained)],
-                             s_cfg.distill.optimizer.clip_norm, step_var)
+                             s_cfg.distill.optimizer.clip_norm, step_var, targets_fn=distiller.teacher_fn(spec))
         ours = _time(lambda fn=fn: float(fn()["loss"]), args.steps)
         result["stages"][spec.name] = {"ours_s": round(ours, 4)}
         print(f"ours   {spec.name}: {ours:.4f} s/step", flush=True)

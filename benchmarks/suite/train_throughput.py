@@ -68,7 +68,7 @@ def main(argv=None) -> dict:
             trained, _ = stage_variables(student, spec)
             opt = build_optimizer(s_cfg.distill.optimizer, 100, "lamb")
             fn = make_train_step(dist, iter(tf.data.Dataset.from_tensors(batch).repeat()), distiller.loss_fn(spec),
-                                 [(opt, trained)], 1.0, step_var)
+                                 [(opt, trained)], 1.0, step_var, targets_fn=distiller.teacher_fn(spec))
             sec = _time(lambda fn=fn: float(fn()["loss"]), args.steps)
             rows.append({"model": s_name, "step": f"student {spec.name}", "s_per_step": round(sec, 4),
                          "examples_per_s": round(args.batch / sec, 1)})

@@ -114,7 +114,10 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path, task: str 
 
         iterator = iter(dist.strategy.distribute_datasets_from_function(train_input))
 
-        def loss_fn(batch):
+        def teacher_fn(batch):
+            return teacher(model_inputs(batch[0], MODEL_INPUTS), training=False)["logits"]
+
+        def loss_fn(batch, teacher_logits=None):
             features, y = batch
             inputs = model_inputs(features, MODEL_INPUTS)
             logits = model(inputs, training=True)["logits"]
@@ -123,8 +126,8 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path, task: str 
             acc = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
                                                   tf.cast(tf.reshape(y, [-1]), tf.int32)), tf.float32))
             terms = {"cross_entropy": ce, "accuracy": acc, "loss": ce}
-            if teacher is not None:
-                kd = losses.classification_kd(logits, teacher(inputs, training=False)["logits"])
+            if teacher_logits is not None:
+                kd = losses.classification_kd(logits, teacher_logits)
                 terms.update(kd=kd, loss=(1.0 - weight) * ce + weight * kd)
             return terms
 
@@ -132,7 +135,8 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path, task: str 
             return evaluate_classification(model, make(validation, per_replica, False))
 
         step_fn = make_train_step(dist, iterator, loss_fn, [(opt, model.trainable_variables)],
-                                  cfg.train.optimizer.clip_norm, step_var)
+                                  cfg.train.optimizer.clip_norm, step_var,
+                                  targets_fn=teacher_fn if teacher is not None else None)
         phase = Phase(f"finetune-{task}", 0, steps, step_fn, {"optimizer": opt}, eval_fn, best_metric="accuracy")
         try:
             trainer.run(phase)

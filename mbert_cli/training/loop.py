@@ -48,11 +48,15 @@ def nan_fault_step() -> int:
         return 0
 
 
-def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: float, step_var):
+def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: float, step_var, targets_fn=None):
     """A tf.function running one distributed step.
 
     Args:
-      loss_fn: batch -> dict of scalar tensors with 'loss' (the per-replica mean).
+      loss_fn: batch -> dict of scalar tensors with 'loss' (the per-replica mean); with
+        `targets_fn`, (batch, targets) -> that dict.
+      targets_fn: batch -> targets computed OUTSIDE the gradient tape (a frozen teacher's
+        outputs): run inside the tape, a frozen model's forward pass costs about twice as
+        much (measured 8.9 s vs 4.8 s per mobilebert distillation step on 2 CPU cores).
       groups: [(optimizer, [variables])]; each optimizer updates only its variables
         (frozen variables are in no group, soft-frozen ones in a lower-LR group).
       clip_norm: global gradient-norm clip over all groups (0 = off), applied after the
@@ -68,8 +72,11 @@ def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: fl
         raise ValueError("no trainable variables in this phase")
 
     def replica_step(batch):
+        targets = None
+        if targets_fn is not None:
+            targets = tf.nest.map_structure(tf.stop_gradient, targets_fn(batch))
         with tf.GradientTape() as tape:
-            terms = dict(loss_fn(batch))
+            terms = dict(loss_fn(batch) if targets_fn is None else loss_fn(batch, targets))
             loss = terms["loss"]
             if nan_at:
                 loss = loss + tf.where(tf.equal(step_var + 1, nan_at), float("nan"), 0.0)

@@ -140,40 +140,54 @@ class Distiller:
         d = cfg.distill
         self.weights = TransferWeights(d.attention_weight, d.hidden_mse_weight, d.beta_weight, d.gamma_weight)
 
+    def _layers(self, spec: StageSpec) -> list[int]:
+        return [spec.layer] if spec.kind == "layer" else list(range(self.cfg.encoder.num_layers))
+
+    def teacher_fn(self, spec: StageSpec):
+        """batch -> the frozen teacher's outputs this stage needs (run outside the gradient tape)."""
+        if spec.kind in ("layer", "joint"):
+            top = max(self.layer_map[i] for i in self._layers(spec))
+
+            def fn(batch):
+                hidden, attention = encoder_forward(self.teacher.encoder, batch, top, training=False)
+                return {"hidden": hidden, "attention": attention}
+            return fn
+
+        def fn(batch):
+            out = self.teacher.model(model_inputs(batch), training=False)
+            keep = {"mlm_logits": out["mlm_logits"]}
+            if spec.kind == "auxiliary":
+                keep.update(hidden=list(out["encoder_outputs"]), attention=list(out["attention_scores"]))
+            return keep
+        return fn
+
     def loss_fn(self, spec: StageSpec):
+        """(batch, teacher outputs) -> dict of loss terms with 'loss'."""
         from mbert_cli.training import losses  # noqa: PLC0415
 
         d = self.cfg.distill
-        n = self.cfg.encoder.num_layers
+        layers = self._layers(spec)
 
-        def transfer(t_hidden, t_attn, s_hidden, s_attn, mask, layers):
-            per = [losses.layer_transfer_loss(t_hidden[self.layer_map[i] + 1], s_hidden[i + 1],
-                                              t_attn[self.layer_map[i]], s_attn[i], mask, self.weights) for i in layers]
+        def transfer(teacher, s_hidden, s_attn, mask):
+            per = [losses.layer_transfer_loss(teacher["hidden"][self.layer_map[i] + 1], s_hidden[i + 1],
+                                              teacher["attention"][self.layer_map[i]], s_attn[i], mask, self.weights)
+                   for i in layers]
             return {k: sum(p[k] for p in per) / len(per) for k in per[0]}
 
         if spec.kind in ("layer", "joint"):
-            layers = [spec.layer] if spec.kind == "layer" else list(range(n))
-            top = max(layers)
-
-            def fn(batch):
-                t_hidden, t_attn = encoder_forward(self.teacher.encoder, batch, max(self.layer_map[i] for i in layers),
-                                                   training=False)
-                s_hidden, s_attn = encoder_forward(self.student.encoder, batch, top, training=True)
-                terms = transfer(t_hidden, t_attn, s_hidden, s_attn, batch["input_mask"], layers)
+            def fn(batch, teacher):
+                s_hidden, s_attn = encoder_forward(self.student.encoder, batch, max(layers), training=True)
+                terms = transfer(teacher, s_hidden, s_attn, batch["input_mask"])
                 terms["loss"] = terms.pop("transfer")
                 return terms
             return fn
 
-        def fn(batch):
-            inputs = model_inputs(batch)
-            t_out = self.teacher.model(inputs, training=False)
-            s_out = self.student.model(inputs, training=True)
-            terms = losses.distillation_loss(s_out, t_out, batch, d.mlm_weight, d.kd_temperature)
+        def fn(batch, teacher):
+            s_out = self.student.model(model_inputs(batch), training=True)
+            terms = losses.distillation_loss(s_out, teacher, batch, d.mlm_weight, d.kd_temperature)
             if spec.kind == "auxiliary":
-                aux = transfer(t_out["encoder_outputs"], t_out["attention_scores"], s_out["encoder_outputs"],
-                               s_out["attention_scores"], batch["input_mask"], list(range(n)))
-                terms.update({k: v for k, v in aux.items() if k != "transfer"})
-                terms["transfer"] = aux["transfer"]
+                aux = transfer(teacher, s_out["encoder_outputs"], s_out["attention_scores"], batch["input_mask"])
+                terms.update(aux)
                 terms["loss"] = terms["loss"] + aux["transfer"]
             return terms
         return fn
@@ -261,7 +275,7 @@ def train_student(run: str | Path, cfg: RunConfig, teacher_run: str | Path, *, d
 
             iterator = iter(dist.strategy.distribute_datasets_from_function(train_input))
             step_fn = make_train_step(dist, iterator, distiller.loss_fn(spec), groups,
-                                      cfg.distill.optimizer.clip_norm, step_var)
+                                      cfg.distill.optimizer.clip_norm, step_var, targets_fn=distiller.teacher_fn(spec))
             evaluates = spec.kind in ("distill", "auxiliary")
             phase = Phase(spec.name, spec.start, spec.end, step_fn, optimizers,
                           eval_fn if evaluates else None, "mlm_accuracy" if evaluates else None)

@@ -171,6 +171,12 @@ def test_student_finetune_eval(teacher, tmp_path):
     ev = _invoke(["eval", "--run", str(run), "--stage", "student"])
     result = json.loads(ev.stdout)
     assert {"mlm_accuracy", "perplexity", "nsp_accuracy"} <= set(result)
+    # Task distillation from the fine-tuned model just made.
+    kd = _invoke(["train", "finetune", "--init", str(run / "student"), "--run", str(tmp_path / "kd"),
+                  "--distill-from", str(run), "--no-progress"] + _sets("finetune.steps=4"))
+    assert kd.exit_code == 0, kd.output + kd.stderr
+    rows = [json.loads(x) for x in (tmp_path / "kd" / "finetune-classification" / "metrics.jsonl").read_text().splitlines()]
+    assert any("kd" in r for r in rows if r["kind"] == "train")
 
 
 def test_eval_without_a_checkpoint(tmp_path):
