@@ -45,12 +45,18 @@ def split_init(init: str | Path) -> tuple[Path, str]:
     return init.parent, init.name
 
 
-def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path, task: str = "classification", *,
+def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path | None, task: str = "classification", *,
                    data: str | None = None, distill_from: str | Path | None = None, distribution: str = "default",
                    progress: bool = True, say=print) -> dict:
-    """Fine-tunes (or resumes) `task` from the `init` stage; returns a summary with validation metrics."""
+    """Fine-tunes (or resumes) `task` from the `init` stage; returns a summary with validation metrics.
+
+    `init=None` fine-tunes from random weights: the from-scratch baseline that shows what
+    pre-training and distillation are worth (classification only).
+    """
     if task not in TASKS:
         raise MbertError(f"unknown task {task!r}", hint=f"choose one of: {', '.join(TASKS)}")
+    if task == "squad" and init is None:
+        raise MbertError("SQuAD fine-tuning needs a pre-trained stage", hint="pass --init runs/NAME/student")
     if task == "squad":
         from mbert_cli.training.squad import train_squad  # noqa: PLC0415
 
@@ -65,8 +71,10 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path, task: str 
 
     run = Path(run)
     started = time.time()
-    init_run, init_stage = split_init(init)
-    init_path = stage_checkpoint_path(init_run, init_stage, "latest")
+    init_path = None
+    if init is not None:
+        init_run, init_stage = split_init(init)
+        init_path = stage_checkpoint_path(init_run, init_stage, "latest")
     ft = cfg.finetune
     train, validation, labels, make = classification_data(cfg, data, ft.max_examples)
     cfg.finetune.task, cfg.finetune.num_classes = task, len(labels)
@@ -100,10 +108,12 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path, task: str 
             trainer.resume(latest, {"optimizer": opt})
             say(f"Resuming fine-tuning from {latest} (step {int(step_var.numpy())}/{steps}).")
         else:
-            restore(tf.train.Checkpoint(model=pm.model), init_path)
-            say(f"Fine-tuning {task} from {init_path} ({len(train)} train / {len(validation)} validation examples).")
+            if init_path is not None:
+                restore(tf.train.Checkpoint(model=pm.model), init_path)
+            say(f"Fine-tuning {task} from {init_path or 'random weights'} "
+                f"({len(train)} train / {len(validation)} validation examples).")
         if dist.is_chief:
-            write_json(stage.path / "task.json", {"task": task, "labels": labels, "init": str(init_path),
+            write_json(stage.path / "task.json", {"task": task, "labels": labels, "init": str(init_path) if init_path else "random",
                                                   "distill_from": str(distill_from) if distill_from else None,
                                                   "distill_weight": weight, "steps": steps})
         first = int(step_var.numpy())
