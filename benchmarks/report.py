@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from benchmarks.result import BenchReport, BenchResult
-from mbert_cli.errors import MbertError
 
 WARN = "⚠"
 
@@ -135,23 +132,10 @@ def _safe(text: str) -> str:
 
 def write_atomic(path: str | Path, data: bytes) -> Path:
     """Writes to a temporary name in the same folder, then renames: never a half file."""
-    p = Path(path)
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    except OSError as err:
-        raise MbertError(f"cannot write {p}: {err.strerror or err}",
-                         hint="choose a writable path with --json / --plot") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
+    from mbert_cli.io_utils import atomic_write_bytes  # noqa: PLC0415
+
+    atomic_write_bytes(path, data)
+    return Path(path)
 
 
 def write_json(report: BenchReport, path: str | Path) -> Path:

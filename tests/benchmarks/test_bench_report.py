@@ -71,8 +71,11 @@ def test_failed_write_leaves_previous_file(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(rep.os, "replace", boom)
-    with pytest.raises(OSError):
+    import mbert_cli.io_utils as io_utils
+    from mbert_cli.errors import MbertError
+
+    monkeypatch.setattr(io_utils.os, "replace", boom)
+    with pytest.raises(MbertError, match="cannot write"):
         rep.write_json(BenchReport(results=[_r("a", 1.0)]), target)
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["out.json"]
 
