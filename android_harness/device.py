@@ -360,9 +360,14 @@ class DeviceSession:
         return RawRun(cmd, result.exit_code, result.stdout, result.stderr, before, after)
 
     def _raise_if_gone(self, err: MbertError | None) -> None:
-        """Raises a 'disconnected' error when the device left during a run."""
+        """Raises a 'disconnected' error when the device left during a run.
+
+        adb's own "offline"/"closed" answer counts too: a network device may already be
+        back in `adb devices` by the time we look.
+        """
         states = {d.serial: d.state for d in self.adb.devices()}
-        if states.get(self.serial) != "device":
+        lost = err is not None and any(word in err.message for word in ("offline", "closed", "disconnected"))
+        if lost or states.get(self.serial) != "device":
             raise MbertError(
                 f"device {self.serial} disconnected during benchmark_model",
                 hint="reconnect it (cable, or `adb connect HOST:PORT`) and run again") from err
