@@ -142,8 +142,27 @@ class BuildInfo:
     git_dirty: bool | None = None
 
 
+class _JsonRecord:
+    """JSON round trip shared by the top-level records (schema version checked on read)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        _check_schema(data)
+        return _build(cls, data)
+
+    @classmethod
+    def from_json(cls, text: str):
+        return cls.from_dict(json.loads(text))
+
+
 @dataclass
-class BenchResult:
+class BenchResult(_JsonRecord):
     """One model on one runner: timings, footprint, coverage, and their context."""
 
     model: ModelInfo
@@ -165,21 +184,6 @@ class BenchResult:
     created_at: str | None = None
     schema_version: str = SCHEMA_VERSION
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BenchResult:
-        _check_schema(data)
-        return _build(cls, data)
-
-    @classmethod
-    def from_json(cls, text: str) -> BenchResult:
-        return cls.from_dict(json.loads(text))
-
 
 @dataclass
 class Failure:
@@ -191,28 +195,13 @@ class Failure:
 
 
 @dataclass
-class BenchReport:
+class BenchReport(_JsonRecord):
     """Everything one `mbert bench` call produced: results in order, plus failures."""
 
     results: list[BenchResult] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     created_at: str | None = None
     schema_version: str = SCHEMA_VERSION
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BenchReport:
-        _check_schema(data)
-        return _build(cls, data)
-
-    @classmethod
-    def from_json(cls, text: str) -> BenchReport:
-        return cls.from_dict(json.loads(text))
 
 
 def _check_schema(data: dict[str, Any]) -> None:
