@@ -67,7 +67,6 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path | None, tas
     from mbert_cli.training import losses  # noqa: PLC0415
     from mbert_cli.training.evaluate import evaluate_classification  # noqa: PLC0415
     from mbert_cli.training.inputs import classification_data  # noqa: PLC0415
-    from mbert_cli.training.optim import build_optimizer  # noqa: PLC0415
 
     run = Path(run)
     started = time.time()
@@ -97,12 +96,8 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path | None, tas
             pm = build_pretrainer(cfg.encoder)
             model, _ = build_classifier(cfg.encoder, len(labels), encoder=pm.encoder)
             step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-            opt = build_optimizer(OptimizerConfig(learning_rate=ft.learning_rate, weight_decay=ft.weight_decay,
-                                                  clip_norm=cfg.train.optimizer.clip_norm),
-                                  steps, "adamw", warmup_steps=int(ft.warmup_fraction * steps))
-        trainer = Trainer(stage, model, step_var, dist, log_every=cfg.train.log_every,
-                          checkpoint_every=cfg.train.checkpoint_every, examples_per_step=ft.batch_size,
-                          progress=Progress(cfg.train.log_every, enabled=progress and dist.is_chief))
+            opt = task_optimizer(cfg, steps)
+        trainer = task_trainer(cfg, stage, model, step_var, dist, progress)
         latest = latest_checkpoint(stage.checkpoints)
         if latest:
             trainer.resume(latest, {"optimizer": opt})
@@ -156,6 +151,23 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path | None, tas
     return {"stage": f"finetune-{task}", "steps": steps, "resumed_from": first,
             "seconds": round(time.time() - started, 1), "eval": final, "checkpoints": str(stage.checkpoints),
             "weights_sha256": weights_digest(model)}
+
+
+def task_optimizer(cfg: RunConfig, steps: int):
+    """AdamW with warm-up over `finetune.warmup_fraction` of the steps, then decay (both tasks)."""
+    from mbert_cli.training.optim import build_optimizer  # noqa: PLC0415
+
+    ft = cfg.finetune
+    return build_optimizer(OptimizerConfig(learning_rate=ft.learning_rate, weight_decay=ft.weight_decay,
+                                           clip_norm=cfg.train.optimizer.clip_norm),
+                           steps, "adamw", warmup_steps=int(ft.warmup_fraction * steps))
+
+
+def task_trainer(cfg: RunConfig, stage, model, step_var, dist, progress: bool):
+    """The loop driver for a fine-tuning stage (logging, checkpoints, progress on the chief)."""
+    return Trainer(stage, model, step_var, dist, log_every=cfg.train.log_every,
+                   checkpoint_every=cfg.train.checkpoint_every, examples_per_step=cfg.finetune.batch_size,
+                   progress=Progress(cfg.train.log_every, enabled=progress and dist.is_chief))
 
 
 def finetune_config(base: RunConfig, overrides) -> RunConfig:

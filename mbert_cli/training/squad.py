@@ -13,12 +13,10 @@ import time
 from pathlib import Path
 
 from mbert_cli.config.run import RunConfig
-from mbert_cli.config.training import OptimizerConfig
 from mbert_cli.errors import MbertError
 from mbert_cli.training.checkpoints import latest_checkpoint, restore, stage_checkpoint_path
 from mbert_cli.training.distribute import check_batch, make_distribution
-from mbert_cli.training.loop import Phase, Trainer, make_train_step
-from mbert_cli.training.progress import Progress
+from mbert_cli.training.loop import Phase, make_train_step
 from mbert_cli.training.run_dir import StageDir, write_json
 from mbert_cli.training.session import (
     MODEL_INPUTS,
@@ -111,8 +109,7 @@ def train_squad(run: str | Path, cfg: RunConfig, init: str | Path, *, data: str 
 
     from mbert_cli.data.squad import squad_dataset, squad_features  # noqa: PLC0415
     from mbert_cli.modeling.models import build_span_labeler  # noqa: PLC0415
-    from mbert_cli.training.finetune import split_init  # noqa: PLC0415
-    from mbert_cli.training.optim import build_optimizer  # noqa: PLC0415
+    from mbert_cli.training.finetune import split_init, task_optimizer, task_trainer  # noqa: PLC0415
 
     run = Path(run)
     started = time.time()
@@ -136,12 +133,8 @@ def train_squad(run: str | Path, cfg: RunConfig, init: str | Path, *, data: str 
             pm = build_pretrainer(cfg.encoder)
             model, _ = build_span_labeler(cfg.encoder, encoder=pm.encoder)
             step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-            opt = build_optimizer(OptimizerConfig(learning_rate=ft.learning_rate, weight_decay=ft.weight_decay,
-                                                  clip_norm=cfg.train.optimizer.clip_norm),
-                                  steps, "adamw", warmup_steps=int(ft.warmup_fraction * steps))
-        trainer = Trainer(stage, model, step_var, dist, log_every=cfg.train.log_every,
-                          checkpoint_every=cfg.train.checkpoint_every, examples_per_step=ft.batch_size,
-                          progress=Progress(cfg.train.log_every, enabled=progress and dist.is_chief))
+            opt = task_optimizer(cfg, steps)
+        trainer = task_trainer(cfg, stage, model, step_var, dist, progress)
         latest = latest_checkpoint(stage.checkpoints)
         if latest:
             trainer.resume(latest, {"optimizer": opt})
