@@ -75,6 +75,17 @@ def handles_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def quiet_tensorflow() -> None:
+    """Keeps TensorFlow's C++ start-up chatter and a known harmless Keras warning off the terminal.
+
+    Call it inside a command before TensorFlow is imported.
+    """
+    import warnings  # noqa: PLC0415
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", message="Input dict contained keys")
+
+
 def register_placeholder(app: typer.Typer, name: str, help_text: str) -> None:
     """Registers a command whose implementation has not landed: it says so, exit code 2."""
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from mbert_cli.cli.common import console, handles_errors
+from mbert_cli.cli.common import console, handles_errors, quiet_tensorflow
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
         Finished stages are skipped when their artifacts and settings are unchanged; an
         interrupted stage resumes from its last checkpoint. Takes minutes on 2 CPU cores.
         """
+        quiet_tensorflow()
         from mbert_cli.demo.pipeline import Demo, DemoOptions  # noqa: PLC0415
         from mbert_cli.demo.summary import SummaryRow, render_table  # noqa: PLC0415
 

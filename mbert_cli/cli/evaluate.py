@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         max_batches: Annotated[int, typer.Option("--max-batches", help="Stop after N batches (0 = all).")] = 0,
     ) -> None:
         """Evaluate a checkpoint on held-out data: accuracy, EM/F1, or MLM accuracy + perplexity, as JSON."""
-        from mbert_cli.cli.train import quiet_tensorflow  # noqa: PLC0415
+        from mbert_cli.cli.common import quiet_tensorflow  # noqa: PLC0415
 
         quiet_tensorflow()
         from mbert_cli.training.evaluate import evaluate_run  # noqa: PLC0415

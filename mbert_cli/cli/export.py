@@ -57,11 +57,10 @@ def register(app: typer.Typer) -> None:
                                              "Default: 1000 (or all).", show_default=False)] = None,
     ) -> None:
         """Export a run to verified TFLite files with a named signature, plus manifest.json."""
-        import os  # noqa: PLC0415
-
+        from mbert_cli.cli.common import quiet_tensorflow  # noqa: PLC0415
         from mbert_cli.errors import MbertError  # noqa: PLC0415
 
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: keep C++ logs quiet
+        quiet_tensorflow()  # before TensorFlow loads
 
         modes = [m.strip() for item in (quantize or []) + list(ctx.args) for m in item.split(",") if m.strip()]
         for m in modes:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mbert_cli.cli.common import console, handles_errors
+from mbert_cli.cli.common import console, handles_errors, quiet_tensorflow
 
 train_app = typer.Typer(help="Train the IB-BERT teacher, distill the MobileBERT student, fine-tune on a task.",
                         no_args_is_help=True)
@@ -19,15 +19,6 @@ SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a conf
                                                                 "(repeatable).")]
 DistOpt = Annotated[str, typer.Option("--distribution", help="default | mirrored | multiworker (reads TF_CONFIG) | tpu.")]
 ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show the progress bar / lines.")]
-
-
-def quiet_tensorflow() -> None:
-    """Keeps TensorFlow's C++ start-up chatter and a known harmless Keras warning off the terminal."""
-    import os  # noqa: PLC0415
-    import warnings  # noqa: PLC0415
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    warnings.filterwarnings("ignore", message="Input dict contained keys")
 
 
 def _say(text: str) -> None:
