@@ -98,13 +98,10 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path | None, tas
             step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
             opt = task_optimizer(cfg, steps)
         trainer = task_trainer(cfg, stage, model, step_var, dist, progress)
-        latest = latest_checkpoint(stage.checkpoints)
+        latest = resume_or_init(trainer, stage, opt, pm, init_path)
         if latest:
-            trainer.resume(latest, {"optimizer": opt})
             say(f"Resuming fine-tuning from {latest} (step {int(step_var.numpy())}/{steps}).")
         else:
-            if init_path is not None:
-                restore(tf.train.Checkpoint(model=pm.model), init_path)
             say(f"Fine-tuning {task} from {init_path or 'random weights'} "
                 f"({len(train)} train / {len(validation)} validation examples).")
         if dist.is_chief:
@@ -151,6 +148,21 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path | None, tas
     return {"stage": f"finetune-{task}", "steps": steps, "resumed_from": first,
             "seconds": round(time.time() - started, 1), "eval": final, "checkpoints": str(stage.checkpoints),
             "weights_sha256": weights_digest(model)}
+
+
+def resume_or_init(trainer, stage, opt, pretrainer, init_path):
+    """Resumes the stage from its latest checkpoint, else loads the pre-trained weights (if any).
+
+    Returns the checkpoint resumed from, or None for a fresh start (both tasks share this).
+    """
+    import tensorflow as tf  # noqa: PLC0415
+
+    latest = latest_checkpoint(stage.checkpoints)
+    if latest:
+        trainer.resume(latest, {"optimizer": opt})
+    elif init_path is not None:
+        restore(tf.train.Checkpoint(model=pretrainer.model), init_path)
+    return latest
 
 
 def task_optimizer(cfg: RunConfig, steps: int):

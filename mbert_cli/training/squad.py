@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError
-from mbert_cli.training.checkpoints import latest_checkpoint, restore, stage_checkpoint_path
+from mbert_cli.training.checkpoints import latest_checkpoint, stage_checkpoint_path
 from mbert_cli.training.distribute import check_batch, make_distribution
 from mbert_cli.training.loop import Phase, make_train_step
 from mbert_cli.training.run_dir import StageDir, write_json
@@ -109,7 +109,7 @@ def train_squad(run: str | Path, cfg: RunConfig, init: str | Path, *, data: str 
 
     from mbert_cli.data.squad import squad_dataset, squad_features  # noqa: PLC0415
     from mbert_cli.modeling.models import build_span_labeler  # noqa: PLC0415
-    from mbert_cli.training.finetune import split_init, task_optimizer, task_trainer  # noqa: PLC0415
+    from mbert_cli.training.finetune import resume_or_init, split_init, task_optimizer, task_trainer  # noqa: PLC0415
 
     run = Path(run)
     started = time.time()
@@ -135,12 +135,10 @@ def train_squad(run: str | Path, cfg: RunConfig, init: str | Path, *, data: str 
             step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
             opt = task_optimizer(cfg, steps)
         trainer = task_trainer(cfg, stage, model, step_var, dist, progress)
-        latest = latest_checkpoint(stage.checkpoints)
-        if latest:
-            trainer.resume(latest, {"optimizer": opt})
-            say(f"Resuming SQuAD fine-tuning from {latest} (step {int(step_var.numpy())}/{steps}).")
+        if resume_or_init(trainer, stage, opt, pm, init_path):
+            say(f"Resuming SQuAD fine-tuning from {latest_checkpoint(stage.checkpoints)} "
+                f"(step {int(step_var.numpy())}/{steps}).")
         else:
-            restore(tf.train.Checkpoint(model=pm.model), init_path)
             say(f"Fine-tuning squad from {init_path} ({len(train_f)} train windows, {len(dev)} dev questions).")
         if dist.is_chief:
             write_json(stage.path / "task.json", {"task": "squad", "init": str(init_path), "steps": steps})
