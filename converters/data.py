@@ -1,9 +1,10 @@
 """Examples an export needs: a calibration set for int8 and held-out rows for parity/metric.
 
-Classification runs use their own task data (training's loader: same tokenizer and labels):
-training rows calibrate, validation rows measure parity and accuracy. Other stages get
-synthetic rows (random in-vocabulary ids, random lengths, zero padding) with no labels, so
-no task metric is computed; the manifest says which.
+Fine-tuned runs use their own task data through training's loaders (same tokenizer, labels
+and SQuAD windows): training rows calibrate, validation rows measure parity and the task
+metric (accuracy for classification, F1 with the official normalisation for SQuAD).
+Pre-training stages get synthetic rows (random in-vocabulary ids, random lengths, zero
+padding) with no labels, so no task metric is computed; the manifest says which.
 """
 
 from __future__ import annotations
@@ -76,14 +77,58 @@ def from_arrays(features: dict[str, np.ndarray], labels: np.ndarray | None, repr
 
 
 def for_run(config: Any, stage: str, seq_len: int, representative: int, heldout: int,
-            metric_examples: int = 1000) -> ExportData:
-    """The run's own task data for classification runs (up to `metric_examples` validation
-    rows for parity and accuracy), else `heldout` synthetic rows."""
+            metric_examples: int = 1000, run_dir: Any = None) -> ExportData:
+    """The run's own task data for fine-tuned runs (up to `metric_examples` validation rows,
+    or questions for SQuAD, for parity and the task metric), else `heldout` synthetic rows.
+
+    `run_dir` is where the shipped SQuAD set was written by the fine-tune (run/data/squad).
+    """
     if stage == "finetune-classification":
         rep, held, labels, source = _classification_rows(config, seq_len, representative, metric_examples)
         return ExportData(rep, held, labels, source, "accuracy", accuracy_points)
-    # Pre-training stages and SQuAD: parity on synthetic rows, no task metric (said in the manifest).
+    if stage == "finetune-squad":
+        return _squad_data(config, run_dir, seq_len, representative, metric_examples)
+    # Pre-training stages: parity on synthetic rows, no task metric (said in the manifest).
     return synthetic(seq_len, config.encoder.vocab_size, representative, heldout, seed=config.seed)
+
+
+def _squad_data(config: Any, run_dir: Any, seq_len: int, representative: int, questions: int) -> ExportData:
+    """SQuAD windows made exactly as the fine-tune makes them; the metric is dev F1.
+
+    The model's outputs are per window (feature); F1 is per question, so the `labels` are
+    the window indices and the metric function runs the fine-tune's own post-processing
+    (best span over windows, official normalisation) on whichever logits it is given.
+    """
+    import copy  # noqa: PLC0415
+
+    from mbert_cli.data.squad import squad_features  # noqa: PLC0415
+    from mbert_cli.data.squad_eval import postprocess_predictions, squad_metrics  # noqa: PLC0415
+    from mbert_cli.training.squad import load_squad_splits, squad_tokenizer  # noqa: PLC0415
+
+    cfg = copy.deepcopy(config)
+    cfg.data.seq_len = seq_len
+    train, dev = load_squad_splits(cfg, None, run_dir)
+    dev = dev[:questions]
+    tok = squad_tokenizer(cfg)
+    windows = squad_features(dev, tok, seq_len, cfg.finetune.doc_stride, cfg.finetune.max_query_length)
+    calibration = squad_features(train[:representative], tok, seq_len, cfg.finetune.doc_stride,
+                                 cfg.finetune.max_query_length)[:representative]
+
+    def f1_points(outputs: dict[str, np.ndarray], window_index: np.ndarray) -> float:
+        order = np.asarray(window_index, dtype=np.int64)
+        predictions = postprocess_predictions(dev, [windows[i] for i in order],
+                                              outputs["start_logits"], outputs["end_logits"])
+        return float(squad_metrics(predictions, dev)["f1"])
+
+    return ExportData(_feature_arrays(calibration), _feature_arrays(windows), np.arange(len(windows)),
+                      f"task:{config.data.task_data} ({len(dev)} questions, {len(windows)} windows)",
+                      "f1", f1_points)
+
+
+def _feature_arrays(features: list) -> dict[str, np.ndarray]:
+    return {"input_word_ids": np.array([f.input_word_ids for f in features], np.int32),
+            "input_type_ids": np.array([f.input_type_ids for f in features], np.int32),
+            "input_mask": np.array([f.input_mask for f in features], np.float32)}
 
 
 def _classification_rows(config: Any, seq_len: int, representative: int, heldout: int):

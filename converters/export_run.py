@@ -82,7 +82,7 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
     n_held = parity_examples or ec.parity_examples
     n_metric = metric_examples or ec.metric_examples
     data = data or data_mod.for_run(config, stage, options.seq_len, options.representative, n_held,
-                                    metric_examples=n_metric)
+                                    metric_examples=n_metric, run_dir=run_dir)
     model, model_name, opt_report = restored.model, stage, None
     if opt:
         from converters.opt_substitution import substitute  # noqa: PLC0415

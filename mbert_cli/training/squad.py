@@ -61,7 +61,7 @@ def load_squad_splits(cfg: RunConfig, data: str | None, run: Path | None = None)
     return train, dev
 
 
-def _tokenizer(cfg: RunConfig):
+def squad_tokenizer(cfg: RunConfig):
     from mbert_cli.data.tokenizer import WordPieceTokenizer  # noqa: PLC0415
     from mbert_cli.data.vocab import resolve_vocab  # noqa: PLC0415
 
@@ -97,7 +97,7 @@ def evaluate_squad(cfg: RunConfig, model, data: str | None, run: Path | None = N
     from mbert_cli.data.squad import squad_features  # noqa: PLC0415
 
     _, dev = load_squad_splits(cfg, data, run)
-    features = squad_features(dev, _tokenizer(cfg), cfg.data.seq_len, cfg.finetune.doc_stride,
+    features = squad_features(dev, squad_tokenizer(cfg), cfg.data.seq_len, cfg.finetune.doc_stride,
                               cfg.finetune.max_query_length)
     return squad_scores(cfg, model, dev, features)
 
@@ -123,7 +123,7 @@ def train_squad(run: str | Path, cfg: RunConfig, init: str | Path, *, data: str 
     per_replica = check_batch(ft.batch_size, dist, "finetune.batch_size")
     with RunGuard(run, cfg, dist.is_chief):
         train, dev = load_squad_splits(cfg, data, run)
-        tok = _tokenizer(cfg)
+        tok = squad_tokenizer(cfg)
         train_f = squad_features(train, tok, cfg.data.seq_len, ft.doc_stride, ft.max_query_length)
         dev_f = squad_features(dev, tok, cfg.data.seq_len, ft.doc_stride, ft.max_query_length)
         steps = ft.steps or max(1, math.ceil(ft.epochs * len(train_f) / ft.batch_size))
