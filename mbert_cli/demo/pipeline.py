@@ -81,9 +81,7 @@ class Demo:
         if self.o.fresh and self.root.exists():
             self.say(f"--fresh: removing {self.root}")
             shutil.rmtree(self.root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        if not os.access(self.root, os.W_OK):
-            raise MbertError(f"{self.root} is not writable", hint="choose another folder with --run")
+        self._check_writable()
         teacher_cfg, student_cfg = self.configs()
         self.check_existing(teacher_cfg, student_cfg)
         ledger = Ledger(self.root)
@@ -118,13 +116,39 @@ class Demo:
             else:
                 self.say(f"[{name}] running")
                 started = time.time()
-                info = action() or {}
+                info = self._run_stage(name, action)
                 timings[name] = time.time() - started
                 ledger.mark(name, digest, timings[name], info)
                 self.say(f"[{name}] finished in {timings[name]:.1f}s")
             if self.o.stop_after == name:
                 break
         return {"root": str(self.root), "seconds": timings}
+
+    def _check_writable(self) -> None:
+        """Creates the demo folder and writes a probe file: permission bits alone miss
+        read-only mounts and root's bypass of them."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".write-probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as err:
+            raise MbertError(f"cannot write to the demo folder {self.root}: {err.strerror or err}",
+                             hint="choose a writable folder with --run") from None
+
+    def _run_stage(self, name: str, action: Callable[[], dict | None]) -> dict:
+        """Runs one stage; a failed write (disk full, folder made read-only) becomes one line.
+
+        Stages write through temporary names and checkpoints, and the ledger marks a stage
+        only after it returns, so a failed stage leaves no artifact that looks finished.
+        """
+        try:
+            return action() or {}
+        except OSError as err:
+            where = f" ({err.filename})" if err.filename else ""
+            raise MbertError(f"stage {name} stopped on a file-system error: {err.strerror or err}{where}",
+                             hint="free some disk space (or fix the folder's permissions) and rerun the same "
+                                  "command: finished stages are skipped, this one resumes") from None
 
     # -- stages (each one library call, as its command makes) ------------------------
     def _train_teacher(self, cfg: RunConfig) -> dict:

@@ -1,6 +1,12 @@
 """`mbert demo`: the chain end to end (slow), resume by skipping done stages, bad folders."""
 
+import errno
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from typer.testing import CliRunner
@@ -98,3 +104,50 @@ def test_demo_end_to_end(tmp_path):
     again = runner.invoke(app, ["demo", "--run", str(root), "--bench-runs", "20"])
     assert again.exit_code == 0
     assert again.output.count("done earlier, skipped") == 9
+
+
+def test_unwritable_demo_folder_is_one_line_and_writes_nothing(tmp_path):
+    # /sys refuses new entries even to root (permission bits alone would not stop root).
+    target = "/sys/mbert-demo-test"
+    try:
+        os.mkdir(target)
+        os.rmdir(target)
+        pytest.skip("/sys is writable here")
+    except OSError:
+        pass
+    result = runner.invoke(app, ["demo", "--run", target])
+    assert result.exit_code == 1
+    assert "cannot write to the demo folder /sys/mbert-demo-test" in result.output
+    assert "Traceback" not in result.output and not os.path.exists(target)
+
+
+def test_disk_full_in_a_stage_is_one_line_and_the_stage_is_not_marked_done(tmp_path, monkeypatch):
+    def disk_full(self, cfg):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.teacher_run / "ckpt.tmp"))
+
+    monkeypatch.setattr(Demo, "_train_teacher", disk_full)
+    root = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--run", str(root), *sum((["--set", s] for s in QUICK), [])])
+    assert result.exit_code == 1
+    assert "stage teacher stopped on a file-system error: No space left on device" in result.output
+    assert "rerun the same command" in result.output and "Traceback" not in result.output
+    assert "teacher" not in Ledger(root).data.get("stages", {})
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
+    """A real SIGINT to a running `mbert demo`: exit 130, one line, and the rerun resumes."""
+    root = tmp_path / "demo"
+    sets = sum((["--set", s] for s in [*QUICK, "train.steps=400"]), [])
+    cmd = [sys.executable, "-m", "mbert_cli.cli.app", "demo", "--run", str(root), *sets]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    ckpts = root / "teacher" / "teacher" / "checkpoints"
+    deadline = time.time() + 240
+    while time.time() < deadline and not (ckpts.is_dir() and any(ckpts.glob("*.index"))):
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "Interrupted: stopped cleanly; rerun the same command to resume." in err
+    assert "Traceback" not in err
+    assert "teacher" not in Ledger(root).data.get("stages", {})  # not marked finished
