@@ -19,7 +19,8 @@ def prepare_cmd(
     preset: Annotated[str, typer.Option("--preset", help="Model preset (sets vocab size, seq len, masking).")]
     = "nano-student",
     corpus: Annotated[str | None, typer.Option(
-        "--corpus", help="'shipped' (KJV + Shakespeare) or a UTF-8 text file / folder of .txt files "
+        "--corpus", help="'movies' (film plots + the sentiment task's training reviews), 'books' (KJV + "
+                         "Shakespeare), 'shipped' (all of them) or a UTF-8 text file / folder of .txt files "
                          "(one sentence per line, blank line between documents). Default: the config's.")] = None,
     vocab: Annotated[str | None, typer.Option(
         "--vocab", help="vocab.txt matching the preset's vocab_size, or 'shipped'. Default: the config's.")] = None,
@@ -76,7 +77,7 @@ def prepare_cmd(
 @handles_errors
 def vocab_cmd(
     out: Annotated[Path, typer.Option("--out", help="Where to write the vocab.txt.")],
-    corpus: Annotated[str, typer.Option("--corpus", help="'shipped' or a text file / folder of .txt files.")]
+    corpus: Annotated[str, typer.Option("--corpus", help="'shipped', 'movies', 'books' or a text file / folder of .txt files.")]
     = "shipped",
     size: Annotated[int, typer.Option("--size", help="Exact number of tokens (lines) to write.")] = 4096,
     max_documents: Annotated[int, typer.Option("--max-documents", help="Use only the first N documents (0 = all).")]

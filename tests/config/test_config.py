@@ -87,3 +87,20 @@ def test_yaml_with_unknown_key_is_rejected(tmp_path):
 def test_every_preset_validates():
     for preset in PRESETS.values():
         preset.run_config().validate()
+
+
+def test_preset_settings_are_defaults_that_set_and_saved_configs_override(tmp_path):
+    # Nano presets carry their own fine-tuning rate; the paper presets keep the global default.
+    assert resolve_config("nano-student").finetune.learning_rate == pytest.approx(0.01)
+    assert resolve_config("mobilebert").finetune.learning_rate == pytest.approx(1e-3)
+    cfg = resolve_config("nano-student", overrides=["finetune.learning_rate=0.002"])
+    assert cfg.finetune.learning_rate == pytest.approx(0.002)
+    save_run_config(cfg, tmp_path / "config.yaml")
+    assert load_run_config(tmp_path).finetune.learning_rate == pytest.approx(0.002)
+
+
+def test_classifier_pooling_is_checked():
+    assert resolve_config("nano-student").encoder.classifier_pooling == "mean"
+    assert resolve_config("mobilebert").encoder.classifier_pooling == "cls"
+    with pytest.raises(MbertError, match="classifier_pooling must be cls or mean"):
+        resolve_config("nano-student", overrides=["encoder.classifier_pooling=max"])

@@ -27,7 +27,10 @@ def opt_export(tmp_path_factory):
 
     run = tmp_path_factory.mktemp("opt") / "no-opt"
     # A short real fine-tune of the LayerNorm/GELU model on a cue-word task (see export_helpers).
-    cfg, _ = make_run(run, preset="nano-student-no-opt", scale=1.0, train_steps=100, bias_shift=1.0)
+    # The cue is one token, so the head reads [CLS]: a mean over 32 positions dilutes it to
+    # a margin any perturbation flips, which would test the task, not the substitution.
+    cfg, _ = make_run(run, preset="nano-student-no-opt", scale=1.0, train_steps=100, bias_shift=1.0,
+                      overrides=("encoder.classifier_pooling=cls",))
     data = task_data(cfg)
     report = export_run(run, options=ExportOptions(modes=("none",), seq_len=SEQ, representative=64),
                         data=data, opt=True, recovery_steps=100)

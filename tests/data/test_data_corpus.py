@@ -1,8 +1,8 @@
-"""Corpus loading: the shipped KJV + Shakespeare documents and local BERT-format text."""
+"""Corpus loading: the shipped film, KJV and Shakespeare documents and local BERT-format text."""
 
 import pytest
 
-from mbert_cli.data.corpus import kjv_documents, load_documents, shakespeare_documents
+from mbert_cli.data.corpus import kjv_documents, load_documents, movie_documents, shakespeare_documents
 from mbert_cli.errors import MbertError
 
 
@@ -22,10 +22,28 @@ def test_shakespeare_scenes_hold_spoken_lines_only():
 
 
 def test_shipped_interleaves_sources_and_limits_documents():
-    docs = load_documents("shipped", max_documents=4)
-    assert len(docs) == 4
-    assert docs[0] == kjv_documents()[0] and docs[1] == shakespeare_documents()[0]
-    assert load_documents("shipped", 4) == docs  # deterministic
+    docs = load_documents("shipped", max_documents=6)
+    assert len(docs) == 6
+    films, bible, plays = movie_documents(), kjv_documents(), shakespeare_documents()
+    assert docs[:3] == [films[0], bible[0], plays[0]] and docs[3:] == [films[1], bible[1], plays[1]]
+    assert load_documents("shipped", 6) == docs  # deterministic
+    assert load_documents("books", 2) == [bible[0], plays[0]]
+
+
+def test_movies_corpus_holds_training_reviews_and_plots_but_no_validation_text():
+    from mbert_cli.data.classification import load_classification
+
+    train, validation, _ = load_classification("shipped")
+    sentences = {s for doc in movie_documents() for s in doc}
+    train_texts = {e.text_a for e in train}
+    # Every training review is in (grouped by film); no validation review is: pre-training
+    # on them would leak the evaluation set into the "unlabelled" text.
+    assert train_texts <= sentences
+    assert not {e.text_a for e in validation} & (sentences - train_texts)
+    assert not {e.text_a for e in validation} & sentences
+    # Plot synopses are split into sentences: a known first plot, one sentence per line.
+    assert "Vijay Singh Rajput (Amitabh Bachchan) is a quirky manager of Vilasrao Jefferson Bank." in sentences
+    assert len(sentences - train_texts) > 5000
 
 
 def test_local_text_file_and_folder(tmp_path):

@@ -77,17 +77,18 @@ def test_demo_end_to_end(tmp_path):
     summary = json.loads((root / "summary.json").read_text())
     rows = {r["model"]: r for r in summary["rows"]}
     assert (root / "summary.png").stat().st_size > 10_000
-    # The distilled student learned the task: clearly above the majority-class rate. (Whether it
-    # beats the from-scratch student is reported in summary.json, not asserted: at nano scale
-    # the two are within fine-tuning noise, see the issue notes.)
+    # The distilled student learned the task: far above the majority-class rate. Against the
+    # student fine-tuned from random weights it measures a tie at nano scale (75.2 vs 75.5,
+    # fine-tuning noise is ~2 points, see the issue notes); the bound catches a chain that makes
+    # distillation clearly harmful, as pre-training on off-domain text with a [CLS] head did (-4).
     from mbert_cli.data.classification import load_classification
 
     _, validation, _ = load_classification("shipped")
     positives = sum(ex.label for ex in validation) / len(validation)
     majority = 100 * max(positives, 1 - positives)
     acc = summary["accuracy_tf"]
-    assert acc["distilled_student"] > majority + 3.0
-    assert acc["scratch_student"] is not None
+    assert acc["distilled_student"] > majority + 10.0
+    assert acc["distilled_student"] >= acc["scratch_student"] - 3.0
     # int8 passed the export's accuracy gate and every latency is a positive measurement.
     int8 = rows["student int8"]
     assert int8["accuracy_tf"] - int8["accuracy_tflite"] <= 1.0

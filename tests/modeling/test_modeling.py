@@ -96,3 +96,34 @@ def test_bert_baseline_exposes_attention():
     out = build_encoder(tiny_bert)(_inputs())
     assert len(out["attention_scores"]) == 2
     assert out["attention_scores"][0].numpy()[..., 8:].max() < 1e-6
+
+
+def test_masked_mean_pooling_matches_numpy_and_ignores_padding():
+    from mbert_cli.modeling.pooling import MaskedMeanPooling
+
+    rng = np.random.default_rng(0)
+    seq = rng.normal(size=(3, 5, 4)).astype(np.float32)
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [0, 0, 0, 0, 0]], np.float32)
+    got = MaskedMeanPooling()(seq, mask).numpy()
+    np.testing.assert_allclose(got[0], seq[0, :3].mean(0), rtol=1e-6)
+    np.testing.assert_allclose(got[1], seq[1].mean(0), rtol=1e-6)
+    np.testing.assert_array_equal(got[2], np.zeros(4, np.float32))  # no real token: zeros, not NaN
+    seq2 = seq.copy()
+    seq2[0, 3:] = 1e6  # padded positions must not move the result
+    np.testing.assert_allclose(MaskedMeanPooling()(seq2, mask).numpy()[0], got[0], rtol=1e-6)
+
+
+def test_mean_pooled_classifier_reads_the_masked_mean_of_the_encoder_output():
+    import dataclasses
+
+    from mbert_cli.modeling.models import CLASSIFIER_HEAD, build_classifier
+
+    cfg = dataclasses.replace(get_preset("nano-student").encoder, classifier_pooling="mean")
+    clf, encoder = build_classifier(cfg, num_classes=2, dropout=0.0)
+    inputs = _inputs()
+    seq = encoder(inputs)["sequence_output"].numpy()
+    mask = inputs["input_mask"]
+    mean = (seq * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+    dense = clf.get_layer(CLASSIFIER_HEAD)
+    kernel, bias = [w.numpy() for w in dense.weights]
+    np.testing.assert_allclose(clf(inputs)["logits"].numpy(), mean @ kernel + bias, rtol=1e-4, atol=1e-5)
