@@ -296,9 +296,11 @@ def build_rows(demo: Demo, host, loop) -> list[SummaryRow]:
                 file_mb=round(entry["size_bytes"] / 1e6, 3), accuracy_tf=metric.get("tensorflow"),
                 accuracy_tflite=metric.get("tflite"), host_p50_ms=p50, host_p90_ms=p90,
                 loopback_ms=lp[2] if lp else None))
-    rows.append(SummaryRow(model="student from scratch", parameters=get_preset(STUDENT_PRESET).parameter_count(),
-                           file_mb=None, accuracy_tf=_finetune_accuracy(demo.scratch_run), accuracy_tflite=None,
-                           host_p50_ms=None, host_p90_ms=None, loopback_ms=None, note="TF, whole validation split"))
+    # Like with like: the distilled and the from-scratch student on the whole validation split.
+    for label, run in (("student distilled", demo.student_run), ("student from scratch", demo.scratch_run)):
+        rows.append(SummaryRow(model=label, parameters=get_preset(STUDENT_PRESET).parameter_count(),
+                               file_mb=None, accuracy_tf=_finetune_accuracy(run), accuracy_tflite=None,
+                               host_p50_ms=None, host_p90_ms=None, loopback_ms=None, note="TF, whole validation split"))
     return rows
 
 

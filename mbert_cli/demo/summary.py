@@ -65,8 +65,15 @@ def render_table(rows: list[SummaryRow], console) -> None:
     console.print(table)
 
 
+def reference_accuracies(rows: list[SummaryRow]) -> list[tuple[str, float]]:
+    """Rows with an accuracy but no file to time (the from-scratch baseline): drawn as lines."""
+    return [(f"{r.model} ({r.note})" if r.note else r.model, r.accuracy_tf)
+            for r in rows if r.host_p50_ms is None and r.accuracy_tf is not None]
+
+
 def plot(rows: list[SummaryRow], path: Path) -> Path:
-    """Two panels: task accuracy vs host latency, and host p50/p90 latency per model."""
+    """Two panels: task accuracy vs host latency (baselines without a file as dashed lines),
+    and host p50/p90 latency per model."""
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
@@ -80,9 +87,13 @@ def plot(rows: list[SummaryRow], path: Path) -> Path:
             continue
         left.scatter(r.host_p50_ms, acc, s=60)
         left.annotate(r.model, (r.host_p50_ms, acc), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    for label, acc in reference_accuracies(rows):
+        left.axhline(acc, linestyle="--", color="gray", linewidth=1)
+        left.annotate(f"{label}: {acc:.1f}%", (0, acc), xycoords=("axes fraction", "data"),
+                      textcoords="offset points", xytext=(4, 4), fontsize=8, color="gray")
     left.set_xlabel("host latency p50 (ms, LiteRT, CPU)")
     left.set_ylabel("sentiment accuracy (%)")
-    left.set_title("accuracy vs latency (nano scale)")
+    left.set_title("accuracy vs latency (nano scale; points: TFLite on the export check rows)", fontsize=10)
     left.grid(alpha=0.3)
     names = [r.model for r in timed]
     xs = range(len(timed))

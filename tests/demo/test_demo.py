@@ -152,3 +152,16 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     assert "Interrupted: stopped cleanly; rerun the same command to resume." in err
     assert "Traceback" not in err
     assert "teacher" not in Ledger(root).data.get("stages", {})  # not marked finished
+
+
+def test_summary_plot_draws_the_from_scratch_baseline_as_a_line(tmp_path):
+    from mbert_cli.demo.summary import SummaryRow, plot, reference_accuracies
+
+    rows = [SummaryRow(model="student int8", parameters=1, file_mb=0.3, accuracy_tf=74.4, accuracy_tflite=74.3,
+                       host_p50_ms=0.2, host_p90_ms=0.3, loopback_ms=0.2),
+            SummaryRow(model="student from scratch", parameters=1, file_mb=None, accuracy_tf=75.5,
+                       accuracy_tflite=None, host_p50_ms=None, host_p90_ms=None, loopback_ms=None,
+                       note="TF, whole validation split")]
+    assert reference_accuracies(rows) == [("student from scratch (TF, whole validation split)", 75.5)]
+    out = plot(rows, tmp_path / "summary.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
