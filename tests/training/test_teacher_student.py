@@ -135,7 +135,7 @@ def test_teacher_mlm_accuracy_on_shipped_data(tmp_path):
     from mbert_cli.config import resolve_config
     from mbert_cli.training.inputs import ensure_pretraining_data, pretraining_dataset
 
-    cfg = resolve_config("nano-teacher", None, ["train.steps=300", "train.checkpoint_every=300",
+    cfg = resolve_config("nano-teacher", None, ["train.steps=500", "train.checkpoint_every=500",
                                                 "data.max_documents=600", "train.eval_steps=10"])
     data = ensure_pretraining_data(tmp_path, cfg, say=lambda *_: None)
     before = evaluate_pretraining(build_pretrainer(cfg.encoder).model,
