@@ -101,7 +101,7 @@ def _squad_data(config: Any, run_dir: Any, seq_len: int, representative: int, qu
     """
     import copy  # noqa: PLC0415
 
-    from mbert_cli.data.squad import squad_features  # noqa: PLC0415
+    from mbert_cli.data.squad import feature_arrays, squad_features  # noqa: PLC0415
     from mbert_cli.data.squad_eval import postprocess_predictions, squad_metrics  # noqa: PLC0415
     from mbert_cli.training.squad import load_squad_splits, squad_tokenizer  # noqa: PLC0415
 
@@ -120,15 +120,9 @@ def _squad_data(config: Any, run_dir: Any, seq_len: int, representative: int, qu
                                               outputs["start_logits"], outputs["end_logits"])
         return float(squad_metrics(predictions, dev)["f1"])
 
-    return ExportData(_feature_arrays(calibration), _feature_arrays(windows), np.arange(len(windows)),
+    return ExportData(feature_arrays(calibration), feature_arrays(windows), np.arange(len(windows)),
                       f"task:{config.data.task_data} ({len(dev)} questions, {len(windows)} windows)",
                       "f1", f1_points)
-
-
-def _feature_arrays(features: list) -> dict[str, np.ndarray]:
-    return {"input_word_ids": np.array([f.input_word_ids for f in features], np.int32),
-            "input_type_ids": np.array([f.input_type_ids for f in features], np.int32),
-            "input_mask": np.array([f.input_mask for f in features], np.float32)}
 
 
 def _classification_rows(config: Any, seq_len: int, representative: int, heldout: int):

@@ -186,17 +186,22 @@ def squad_dataset(features: list[SquadFeature], batch_size: int, training: bool,
 
     if not features:
         raise MbertError("no SQuAD features to batch", hint=_HINT)
-    inputs = {
-        "input_word_ids": np.array([f.input_word_ids for f in features], np.int32),
-        "input_mask": np.array([f.input_mask for f in features], np.float32),
-        "input_type_ids": np.array([f.input_type_ids for f in features], np.int32),
-    }
+    inputs = feature_arrays(features)
     if not training:
         return tf.data.Dataset.from_tensor_slices(inputs).batch(batch_size).prefetch(tf.data.AUTOTUNE)
     labels = {"start_positions": np.array([f.start_position for f in features], np.int32),
               "end_positions": np.array([f.end_position for f in features], np.int32)}
     ds = tf.data.Dataset.from_tensor_slices((inputs, labels)).shuffle(len(features), seed=seed)
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def feature_arrays(features: list[SquadFeature]) -> dict:
+    """The model inputs of `features` as stacked arrays (int32 ids, float32 mask), in order."""
+    import numpy as np  # noqa: PLC0415
+
+    return {"input_word_ids": np.array([f.input_word_ids for f in features], np.int32),
+            "input_mask": np.array([f.input_mask for f in features], np.float32),
+            "input_type_ids": np.array([f.input_type_ids for f in features], np.int32)}
 
 
 def _windows(n_tokens: int, room: int, stride: int) -> list[tuple[int, int]]:

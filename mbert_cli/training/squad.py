@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError
-from mbert_cli.training.checkpoints import latest_checkpoint, stage_checkpoint_path
+from mbert_cli.training.checkpoints import stage_checkpoint_path
 from mbert_cli.training.distribute import check_batch, make_distribution
 from mbert_cli.training.loop import Phase, make_train_step
 from mbert_cli.training.run_dir import StageDir, write_json
@@ -135,9 +135,9 @@ def train_squad(run: str | Path, cfg: RunConfig, init: str | Path, *, data: str 
             step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
             opt = task_optimizer(cfg, steps)
         trainer = task_trainer(cfg, stage, model, step_var, dist, progress)
-        if resume_or_init(trainer, stage, opt, pm, init_path):
-            say(f"Resuming SQuAD fine-tuning from {latest_checkpoint(stage.checkpoints)} "
-                f"(step {int(step_var.numpy())}/{steps}).")
+        latest = resume_or_init(trainer, stage, opt, pm, init_path)
+        if latest:
+            say(f"Resuming SQuAD fine-tuning from {latest} (step {int(step_var.numpy())}/{steps}).")
         else:
             say(f"Fine-tuning squad from {init_path} ({len(train_f)} train windows, {len(dev)} dev questions).")
         if dist.is_chief:
