@@ -136,7 +136,7 @@ def test_disk_full_in_a_stage_is_one_line_and_the_stage_is_not_marked_done(tmp_p
 
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
-    """A real SIGINT to a running `mbert demo`: exit 130, one line, and the rerun resumes."""
+    """A real SIGINT to a running `mbert demo`: exit 130, one line, the stage not marked finished."""
     root = tmp_path / "demo"
     sets = sum((["--set", s] for s in [*QUICK, "train.steps=400"]), [])
     cmd = [sys.executable, "-m", "mbert_cli.cli.app", "demo", "--run", str(root), *sets]
