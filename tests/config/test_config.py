@@ -90,9 +90,16 @@ def test_every_preset_validates():
 
 
 def test_preset_settings_are_defaults_that_set_and_saved_configs_override(tmp_path):
-    # Nano presets carry their own fine-tuning rate; the paper presets keep the global default.
-    assert resolve_config("nano-student").finetune.learning_rate == pytest.approx(0.01)
-    assert resolve_config("mobilebert").finetune.learning_rate == pytest.approx(1e-3)
+    # Nano presets carry their own fine-tuning rate and pre-training weight decay; the paper
+    # presets keep the global (BERT) defaults.
+    for name in ("nano-teacher", "nano-student"):
+        nano = resolve_config(name)
+        assert nano.finetune.learning_rate == pytest.approx(0.01)
+        assert nano.train.optimizer.weight_decay == pytest.approx(0.1)
+        assert nano.distill.optimizer.weight_decay == pytest.approx(0.1)
+    paper = resolve_config("mobilebert")
+    assert paper.finetune.learning_rate == pytest.approx(1e-3)
+    assert paper.train.optimizer.weight_decay == paper.distill.optimizer.weight_decay == pytest.approx(0.01)
     cfg = resolve_config("nano-student", overrides=["finetune.learning_rate=0.002"])
     assert cfg.finetune.learning_rate == pytest.approx(0.002)
     save_run_config(cfg, tmp_path / "config.yaml")
@@ -104,3 +111,10 @@ def test_classifier_pooling_is_checked():
     assert resolve_config("mobilebert").encoder.classifier_pooling == "cls"
     with pytest.raises(MbertError, match="classifier_pooling must be cls or mean"):
         resolve_config("nano-student", overrides=["encoder.classifier_pooling=max"])
+
+
+def test_pretraining_weight_decay_reaches_lamb():
+    from mbert_cli.training.optim import build_optimizer
+
+    opt = build_optimizer(resolve_config("nano-teacher").train.optimizer, 100, "lamb")
+    assert float(opt._get_hyper("weight_decay_rate")) == pytest.approx(0.1)
