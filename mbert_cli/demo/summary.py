@@ -71,6 +71,22 @@ def reference_accuracies(rows: list[SummaryRow]) -> list[tuple[str, float]]:
             for r in rows if r.host_p50_ms is None and r.accuracy_tf is not None]
 
 
+def label_offsets(points: list[tuple[float, float]]) -> list[tuple[int, int]]:
+    """Text offsets (in points) for the labels of scatter points: above-right by default,
+    stacked below a label already placed near the same spot (equal accuracies are common:
+    float32 and dynamic-range files often score alike), so no two labels overlap."""
+    if not points:
+        return []
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    x_near = 0.15 * ((max(xs) - min(xs)) or 1.0)
+    y_near = 0.05 * ((max(ys) - min(ys)) or 1.0)
+    offsets: list[tuple[int, int]] = []
+    for i, (x, y) in enumerate(points):
+        crowd = sum(abs(x - xs[j]) < x_near and abs(y - ys[j]) < y_near for j in range(i))
+        offsets.append((5, 5 - 12 * crowd))
+    return offsets
+
+
 def plot(rows: list[SummaryRow], path: Path) -> Path:
     """Two panels: task accuracy vs host latency (baselines without a file as dashed lines),
     and host p50/p90 latency per model."""
@@ -81,12 +97,12 @@ def plot(rows: list[SummaryRow], path: Path) -> Path:
 
     timed = [r for r in rows if r.host_p50_ms is not None]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
-    for r in timed:
-        acc = r.accuracy_tflite if r.accuracy_tflite is not None else r.accuracy_tf
-        if acc is None:
-            continue
-        left.scatter(r.host_p50_ms, acc, s=60)
-        left.annotate(r.model, (r.host_p50_ms, acc), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    points = [(r.model, r.host_p50_ms, r.accuracy_tflite if r.accuracy_tflite is not None else r.accuracy_tf)
+              for r in timed]
+    points = [p for p in points if p[2] is not None]
+    for (name, x, acc), offset in zip(points, label_offsets([(x, acc) for _, x, acc in points]), strict=True):
+        left.scatter(x, acc, s=60)
+        left.annotate(name, (x, acc), textcoords="offset points", xytext=offset, fontsize=8)
     for label, acc in reference_accuracies(rows):
         left.axhline(acc, linestyle="--", color="gray", linewidth=1)
         left.annotate(f"{label}: {acc:.1f}%", (0, acc), xycoords=("axes fraction", "data"),

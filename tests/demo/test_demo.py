@@ -165,3 +165,16 @@ def test_summary_plot_draws_the_from_scratch_baseline_as_a_line(tmp_path):
     assert reference_accuracies(rows) == [("student from scratch (TF, whole validation split)", 75.5)]
     out = plot(rows, tmp_path / "summary.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_summary_plot_labels_of_coinciding_points_do_not_overlap():
+    from mbert_cli.demo.summary import label_offsets
+
+    # float32 and dynamic at the same accuracy and close latency (as in a real demo run),
+    # int8 close by in latency but 0.4 points up, the teacher far away.
+    points = [(0.484, 74.1), (0.182, 73.8), (0.222, 73.8), (0.148, 74.2)]
+    offsets = label_offsets(points)
+    assert offsets[0] == offsets[1] == offsets[3] == (5, 5)  # nobody near them placed earlier
+    assert offsets[2] == (5, -7)  # stacked below the float32 label
+    assert label_offsets([(1.0, 70.0)] * 3) == [(5, 5), (5, -7), (5, -19)]
+    assert label_offsets([]) == []
