@@ -99,11 +99,15 @@ def read_shipped_rows() -> list[tuple[str, str, str]]:
                 for row in csv.DictReader(f)]
 
 
-def shipped_split() -> tuple[list[ClassificationExample], list[ClassificationExample]]:
-    """(train, validation) of the shipped reviews: duplicates dropped, fixed 90/10 split."""
+def shipped_split(rows: list[tuple[str, str, str]] | None = None,
+                  ) -> tuple[list[ClassificationExample], list[ClassificationExample]]:
+    """(train, validation) of the shipped reviews: duplicates dropped, fixed 90/10 split.
+
+    `rows`: what `read_shipped_rows()` returned, for callers that already read the file.
+    """
     seen: set[str] = set()
     examples = []
-    for category, text, _film in read_shipped_rows():
+    for category, text, _film in read_shipped_rows() if rows is None else rows:
         label = {"rotten": 0, "fresh": 1}.get(category)
         if label is None or not text or text in seen:  # 'plot' rows are synopses, not reviews
             continue

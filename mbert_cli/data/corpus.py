@@ -79,10 +79,11 @@ def movie_documents() -> list[Document]:
     """
     from mbert_cli.data.classification import read_shipped_rows, shipped_split  # noqa: PLC0415
 
-    train_texts = {e.text_a for e in shipped_split()[0]}
+    rows = read_shipped_rows()  # one read of the file serves the split and the documents
+    train_texts = {e.text_a for e in shipped_split(rows)[0]}
     plots: list[Document] = []
     reviews: dict[str, Document] = {}
-    for category, text, film in read_shipped_rows():
+    for category, text, film in rows:
         if category == "plot":
             sentences = [s for s in _SENTENCE_END.split(text) if s]
             if sentences:
