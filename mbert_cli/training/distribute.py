@@ -91,27 +91,3 @@ def check_batch(global_batch: int, dist: Distribution, what: str = "batch size")
         raise MbertError(f"{what} {global_batch} is not divisible by the {dist.replicas} replicas",
                          hint=f"use a multiple of {dist.replicas}, e.g. --set ...batch_size={dist.replicas * max(1, global_batch // dist.replicas)}")
     return global_batch // dist.replicas
-
-
-def enable_mixed_precision(requested: bool) -> str | None:
-    """Turns on mixed precision only where the hardware has fast low-precision math.
-
-    bfloat16 (TPU, GPUs of compute capability 8.0+) keeps float32's range, so the custom
-    loop needs no loss scaling; older GPUs and CPUs stay in float32.
-    """
-    if not requested:
-        return None
-    import tensorflow as tf  # noqa: PLC0415
-    import tf_keras  # noqa: PLC0415
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability") or (0, 0)
-        if tuple(capability) >= (8, 0):
-            tf_keras.mixed_precision.set_global_policy("mixed_bfloat16")
-            return "mixed_bfloat16"
-        return None
-    if tf.config.list_logical_devices("TPU"):
-        tf_keras.mixed_precision.set_global_policy("mixed_bfloat16")
-        return "mixed_bfloat16"
-    return None

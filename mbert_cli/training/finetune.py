@@ -20,6 +20,7 @@ from mbert_cli.errors import MbertError
 from mbert_cli.training.checkpoints import latest_checkpoint, restore, restore_for_inference, stage_checkpoint_path
 from mbert_cli.training.distribute import check_batch, make_distribution
 from mbert_cli.training.loop import Phase, Trainer, make_train_step
+from mbert_cli.training.precision import choose_policy, precision_policy
 from mbert_cli.training.progress import Progress
 from mbert_cli.training.run_dir import StageDir, write_json
 from mbert_cli.training.session import (
@@ -92,9 +93,13 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path | None, tas
             if teacher_cfg.finetune.num_classes != len(labels):
                 raise MbertError(f"--distill-from {distill_from} predicts {teacher_cfg.finetune.num_classes} classes, "
                                  f"this task has {len(labels)}", hint="distill from a model fine-tuned on the same data")
+        policy, precision = choose_policy(cfg.train.mixed_precision, cfg.encoder)
+        if precision:
+            say(precision)
         with dist.strategy.scope():
-            pm = build_pretrainer(cfg.encoder)
-            model, _ = build_classifier(cfg.encoder, len(labels), encoder=pm.encoder)
+            with precision_policy(policy):
+                pm = build_pretrainer(cfg.encoder)
+                model, _ = build_classifier(cfg.encoder, len(labels), encoder=pm.encoder)
             step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
             opt = task_optimizer(cfg, steps)
         trainer = task_trainer(cfg, stage, model, step_var, dist, progress)

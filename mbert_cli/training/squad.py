@@ -17,6 +17,7 @@ from mbert_cli.errors import MbertError
 from mbert_cli.training.checkpoints import stage_checkpoint_path
 from mbert_cli.training.distribute import check_batch, make_distribution
 from mbert_cli.training.loop import Phase, make_train_step
+from mbert_cli.training.precision import choose_policy, precision_policy
 from mbert_cli.training.run_dir import StageDir, write_json
 from mbert_cli.training.session import (
     MODEL_INPUTS,
@@ -129,9 +130,13 @@ def train_squad(run: str | Path, cfg: RunConfig, init: str | Path, *, data: str 
         steps = ft.steps or max(1, math.ceil(ft.epochs * len(train_f) / ft.batch_size))
         stage = StageDir(run, "finetune-squad").make()
         seed_everything(cfg.seed)
+        policy, precision = choose_policy(cfg.train.mixed_precision, cfg.encoder)
+        if precision:
+            say(precision)
         with dist.strategy.scope():
-            pm = build_pretrainer(cfg.encoder)
-            model, _ = build_span_labeler(cfg.encoder, encoder=pm.encoder)
+            with precision_policy(policy):
+                pm = build_pretrainer(cfg.encoder)
+                model, _ = build_span_labeler(cfg.encoder, encoder=pm.encoder)
             step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
             opt = task_optimizer(cfg, steps)
         trainer = task_trainer(cfg, stage, model, step_var, dist, progress)

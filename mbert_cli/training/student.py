@@ -22,9 +22,10 @@ from pathlib import Path
 from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError
 from mbert_cli.training.checkpoints import checkpoint_step, latest_checkpoint, restore, stage_checkpoint_path
-from mbert_cli.training.distribute import check_batch, enable_mixed_precision, make_distribution
+from mbert_cli.training.distribute import check_batch, make_distribution
 from mbert_cli.training.inputs import ensure_pretraining_data, pretraining_dataset, reuse_pretraining_data
 from mbert_cli.training.loop import Phase, Trainer, make_train_step
+from mbert_cli.training.precision import choose_policy, precision_policy
 from mbert_cli.training.progress import Progress
 from mbert_cli.training.run_dir import StageDir, write_json
 from mbert_cli.training.session import RunGuard, build_pretrainer, model_inputs, seed_everything, weights_digest
@@ -214,15 +215,18 @@ def train_student(run: str | Path, cfg: RunConfig, teacher_run: str | Path, *, d
     dist = make_distribution(distribution)
     per_replica = check_batch(cfg.distill.batch_size, dist, "distill.batch_size")
     with RunGuard(run, cfg, dist.is_chief):
-        enable_mixed_precision(cfg.train.mixed_precision)
+        policy, precision = choose_policy(cfg.train.mixed_precision, cfg.encoder)
+        if precision:
+            say(precision)
         if dist.is_chief and reuse_pretraining_data(teacher_run, run, teacher_cfg, cfg):
             say(f"Using the teacher's prepared data (copied from {teacher_run / 'data' / 'pretrain'}).")
         data_dir = ensure_pretraining_data(run, cfg, say)
         stage = StageDir(run, "student").make()
         seed_everything(cfg.seed)
         with dist.strategy.scope():
-            student = build_pretrainer(cfg.encoder, name="student")
-            teacher = build_pretrainer(teacher_cfg.encoder, name="teacher")
+            with precision_policy(policy):
+                student = build_pretrainer(cfg.encoder, name="student")
+            teacher = build_pretrainer(teacher_cfg.encoder, name="teacher")  # frozen: float32
             step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         restore(tf.train.Checkpoint(model=teacher.model), teacher_path)
         teacher.model.trainable = False

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from mbert_cli.config.run import RunConfig
 from mbert_cli.training.checkpoints import latest_checkpoint
-from mbert_cli.training.distribute import check_batch, enable_mixed_precision, make_distribution
+from mbert_cli.training.distribute import check_batch, make_distribution
 from mbert_cli.training.inputs import ensure_pretraining_data, pretraining_dataset
 from mbert_cli.training.loop import Phase, Trainer, make_train_step
+from mbert_cli.training.precision import choose_policy, precision_policy
 from mbert_cli.training.progress import Progress
 from mbert_cli.training.run_dir import StageDir
 from mbert_cli.training.session import RunGuard, build_pretrainer, model_inputs, seed_everything, weights_digest
@@ -34,13 +35,16 @@ def train_teacher(run: str | Path, cfg: RunConfig, *, distribution: str = "defau
     dist = make_distribution(distribution)  # first: MultiWorkerMirrored must come before other TF work
     per_replica = check_batch(cfg.train.batch_size, dist, "train.batch_size")
     with RunGuard(run, cfg, dist.is_chief):
-        precision = enable_mixed_precision(cfg.train.mixed_precision)
+        policy, precision = choose_policy(cfg.train.mixed_precision, cfg.encoder)
+        if precision:
+            say(precision)
         data_dir = ensure_pretraining_data(run, cfg, say)
         stage = StageDir(run, "teacher").make()
         seed_everything(cfg.seed)
         total = cfg.train.steps
         with dist.strategy.scope():
-            pm = build_pretrainer(cfg.encoder)
+            with precision_policy(policy):
+                pm = build_pretrainer(cfg.encoder)
             step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
             opt = build_optimizer(cfg.train.optimizer, total, "lamb")
         trainer = Trainer(stage, pm.model, step_var, dist, log_every=cfg.train.log_every,
@@ -50,8 +54,6 @@ def train_teacher(run: str | Path, cfg: RunConfig, *, distribution: str = "defau
         if latest:
             trainer.resume(latest, {"optimizer": opt})
             say(f"Resuming the teacher from {latest} (step {int(step_var.numpy())}/{total}).")
-        if precision:
-            say(f"Mixed precision: {precision}.")
         first = int(step_var.numpy())
 
         def train_input(ctx):
