@@ -35,8 +35,8 @@ class TrainConfig:
     checkpoint_every: int = 100
     eval_steps: int = 10  # eval batches at each checkpoint (0 = the whole eval split)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    # bfloat16 compute in every training stage where a GPU (8.0+)/TPU has it and the model
-    # supports it (not LayerNorm MobileBERT: training/precision.py); CPU stays float32
+    # bfloat16 compute in every training stage where a GPU (8.0+) or TPU has it (see
+    # training/precision.py); CPUs and older GPUs stay float32
     mixed_precision: bool = True
 
 

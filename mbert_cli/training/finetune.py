@@ -93,7 +93,7 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path | None, tas
             if teacher_cfg.finetune.num_classes != len(labels):
                 raise MbertError(f"--distill-from {distill_from} predicts {teacher_cfg.finetune.num_classes} classes, "
                                  f"this task has {len(labels)}", hint="distill from a model fine-tuned on the same data")
-        policy, precision = choose_policy(cfg.train.mixed_precision, cfg.encoder)
+        policy, precision = choose_policy(cfg.train.mixed_precision)
         if precision:
             say(precision)
         with dist.strategy.scope():

@@ -1,18 +1,22 @@
-"""Mixed precision: bfloat16 compute where the hardware has it and the model supports it.
+"""Mixed precision: bfloat16 compute where the hardware has it (a GPU of compute capability 8.0+, a TPU).
 
 bfloat16 (TPUs, GPUs of compute capability 8.0+) keeps float32's exponent range, so the
 custom loop needs no loss scaling; variables stay float32 and every loss is computed in
 float32 (`training.losses` casts). Older GPUs and CPUs train in float32.
 
 The policy is applied only while the trained model is built (`precision_policy`), never
-left set process-wide: a frozen teacher, an exported model or the next stage of a demo
-are built in float32.
+left set process-wide: a frozen teacher (its distillation targets stay full precision), an
+exported model or the next stage of a demo are built in float32.
 
-Why not every encoder: tf-models-official's MobileBERT `LayerNormalization` is pinned to
-float32 and its residual add then mixes float32 and bfloat16 and fails (`AddV2`: float32
-vs bfloat16, checked in tests/training/test_precision.py), so MobileBERT encoders with
-`normalization_type=layer_norm` (the IB-BERT teachers, the "w/o OPT" students) train in
-float32. NoNorm MobileBERT students and the BERT baseline train in bfloat16.
+Why a patch for LayerNorm MobileBERT (the IB-BERT teachers, the "w/o OPT" students):
+tf-models-official pins MobileBERT's `LayerNormalization` to float32, so under a bfloat16
+policy its residual adds mix float32 and bfloat16 and fail (`AddV2`), i.e. an IB-BERT
+teacher could not train on any Ampere+ GPU. Keras' own `LayerNormalization` already
+computes in float32 when given bfloat16 inputs and casts back, so building it under the
+policy is the numerically safe fix; `precision_policy` swaps it in only while a model is
+built (same variable names and float32 variables, so checkpoints are unchanged).
+tests/training/test_precision.py checks the library still fails without the patch and that
+bfloat16 and float32 losses agree with it.
 """
 
 from __future__ import annotations
@@ -34,12 +38,7 @@ def hardware_has_fast_bfloat16() -> bool:
     return bool(tf.config.list_logical_devices("TPU"))
 
 
-def encoder_supports_bfloat16(encoder) -> bool:
-    """False for MobileBERT encoders with LayerNorm (see the module docstring)."""
-    return not (encoder.kind == "mobilebert" and encoder.normalization_type == "layer_norm")
-
-
-def choose_policy(requested: bool, encoder, fast_bfloat16: bool | None = None) -> tuple[str | None, str | None]:
+def choose_policy(requested: bool, fast_bfloat16: bool | None = None) -> tuple[str | None, str | None]:
     """(policy or None for float32, a line for the user or None when float32 is the obvious choice).
 
     `fast_bfloat16` is the hardware check's answer (None = ask the hardware).
@@ -50,9 +49,6 @@ def choose_policy(requested: bool, encoder, fast_bfloat16: bool | None = None) -
         fast_bfloat16 = hardware_has_fast_bfloat16()
     if not fast_bfloat16:
         return None, None  # CPU or an older GPU: bfloat16 would not be faster
-    if not encoder_supports_bfloat16(encoder):
-        return None, ("Precision: float32 (tf-models-official's MobileBERT LayerNorm runs in float32 only; "
-                      "NoNorm students train in bfloat16).")
     return MIXED, f"Precision: {MIXED} (bfloat16 compute, float32 variables and losses)."
 
 
@@ -67,6 +63,31 @@ def precision_policy(policy: str | None) -> Iterator[None]:
     previous = tf_keras.mixed_precision.global_policy()
     tf_keras.mixed_precision.set_global_policy(policy or "float32")
     try:
-        yield
+        if policy:
+            with _mobilebert_layer_norm_follows_policy():
+                yield
+        else:
+            yield
     finally:
         tf_keras.mixed_precision.set_global_policy(previous)
+
+
+@contextmanager
+def _mobilebert_layer_norm_follows_policy() -> Iterator[None]:
+    """While inside, tf-models-official's MobileBERT layers get LayerNorms built under the
+    global policy instead of pinned to float32 (see the module docstring)."""
+    import tf_keras  # noqa: PLC0415
+    from official.nlp.modeling.layers import mobile_bert_layers  # noqa: PLC0415
+
+    original = mobile_bert_layers._get_norm_layer  # noqa: SLF001 - the one hook the library has
+
+    def norm_layer(normalization_type="no_norm", name=None):
+        if normalization_type == "layer_norm":  # the library's arguments, minus dtype=float32
+            return tf_keras.layers.LayerNormalization(name=name, axis=-1, epsilon=1e-12)
+        return original(normalization_type, name)
+
+    mobile_bert_layers._get_norm_layer = norm_layer  # noqa: SLF001
+    try:
+        yield
+    finally:
+        mobile_bert_layers._get_norm_layer = original  # noqa: SLF001

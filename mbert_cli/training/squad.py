@@ -130,7 +130,7 @@ def train_squad(run: str | Path, cfg: RunConfig, init: str | Path, *, data: str 
         steps = ft.steps or max(1, math.ceil(ft.epochs * len(train_f) / ft.batch_size))
         stage = StageDir(run, "finetune-squad").make()
         seed_everything(cfg.seed)
-        policy, precision = choose_policy(cfg.train.mixed_precision, cfg.encoder)
+        policy, precision = choose_policy(cfg.train.mixed_precision)
         if precision:
             say(precision)
         with dist.strategy.scope():

@@ -215,7 +215,7 @@ def train_student(run: str | Path, cfg: RunConfig, teacher_run: str | Path, *, d
     dist = make_distribution(distribution)
     per_replica = check_batch(cfg.distill.batch_size, dist, "distill.batch_size")
     with RunGuard(run, cfg, dist.is_chief):
-        policy, precision = choose_policy(cfg.train.mixed_precision, cfg.encoder)
+        policy, precision = choose_policy(cfg.train.mixed_precision)
         if precision:
             say(precision)
         if dist.is_chief and reuse_pretraining_data(teacher_run, run, teacher_cfg, cfg):

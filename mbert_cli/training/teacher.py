@@ -35,7 +35,7 @@ def train_teacher(run: str | Path, cfg: RunConfig, *, distribution: str = "defau
     dist = make_distribution(distribution)  # first: MultiWorkerMirrored must come before other TF work
     per_replica = check_batch(cfg.train.batch_size, dist, "train.batch_size")
     with RunGuard(run, cfg, dist.is_chief):
-        policy, precision = choose_policy(cfg.train.mixed_precision, cfg.encoder)
+        policy, precision = choose_policy(cfg.train.mixed_precision)
         if precision:
             say(precision)
         data_dir = ensure_pretraining_data(run, cfg, say)
