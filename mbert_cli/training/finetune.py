@@ -67,7 +67,7 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path | None, tas
     from mbert_cli.modeling.models import build_classifier  # noqa: PLC0415
     from mbert_cli.training import losses  # noqa: PLC0415
     from mbert_cli.training.evaluate import evaluate_classification  # noqa: PLC0415
-    from mbert_cli.training.inputs import classification_data  # noqa: PLC0415
+    from mbert_cli.training.inputs import classification_data, replay_position, skip_steps  # noqa: PLC0415
 
     run = Path(run)
     started = time.time()
@@ -115,9 +115,13 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path | None, tas
                                                   "distill_weight": weight, "steps": steps})
         first = int(step_var.numpy())
 
+        seed_offset, skip = replay_position(first, ft.batch_size, say)
+
         def train_input(ctx):
-            ds = make(train, ctx.get_per_replica_batch_size(ft.batch_size), True, cfg.seed + first)
-            return ds.shard(ctx.num_input_pipelines, ctx.input_pipeline_id) if ctx.num_input_pipelines > 1 else ds
+            ds = make(train, ctx.get_per_replica_batch_size(ft.batch_size), True, cfg.seed + seed_offset)
+            if ctx.num_input_pipelines > 1:
+                ds = ds.shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
+            return skip_steps(ds, skip, ctx)
 
         iterator = iter(dist.strategy.distribute_datasets_from_function(train_input))
 

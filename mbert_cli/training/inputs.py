@@ -51,6 +51,38 @@ def ensure_pretraining_data(run: Path, cfg: RunConfig, say=print) -> Path | None
     return out
 
 
+# Replaying more than this many examples to resume would take minutes (paper-scale runs);
+# beyond it a resumed run reshuffles instead (and says so).
+REPLAY_MAX_EXAMPLES = 20_000_000
+
+
+def replay_position(steps_done: int, global_batch: int, say=print) -> tuple[int, int]:
+    """(shuffle seed offset, steps to skip) for a stage's training input after `steps_done` steps.
+
+    Training inputs are shuffled with a fixed seed per stage, so skipping the batches the
+    stage already read makes a resumed run read exactly the examples, in the order, that an
+    uninterrupted run would have (tf.data iterator checkpoints would instead store the
+    shuffle buffer in every checkpoint). Where that replay would read more than
+    REPLAY_MAX_EXAMPLES, the input is reshuffled with another seed instead, and the user told.
+    Dropout masks are not replayed (their random state is not checkpointed).
+    """
+    if steps_done <= 0:
+        return 0, 0
+    if steps_done * global_batch > REPLAY_MAX_EXAMPLES:
+        say(f"Resuming after {steps_done} steps of this stage: replaying its {steps_done * global_batch:,} examples "
+            f"would take too long, so its data is reshuffled from here (the order differs from an "
+            f"uninterrupted run; no step is lost or repeated).")
+        return steps_done, 0
+    return 0, steps_done
+
+
+def skip_steps(ds, steps: int, ctx):
+    """Skips what this input pipeline served in `steps` steps: one batch per replica it feeds."""
+    if steps <= 0:
+        return ds
+    return ds.skip(steps * max(1, ctx.num_replicas_in_sync // ctx.num_input_pipelines))
+
+
 def pretraining_dataset(data_dir: Path | None, cfg: RunConfig, split: str, batch_size: int, *,
                         training: bool, input_context=None, seed: int = 0):
     """Batched MLM+NSP feature dicts from a prepared folder, or synthetic when data_dir is None."""

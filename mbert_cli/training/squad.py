@@ -16,6 +16,7 @@ from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError
 from mbert_cli.training.checkpoints import stage_checkpoint_path
 from mbert_cli.training.distribute import check_batch, make_distribution
+from mbert_cli.training.inputs import replay_position, skip_steps
 from mbert_cli.training.loop import Phase, make_train_step
 from mbert_cli.training.precision import choose_policy, precision_policy
 from mbert_cli.training.run_dir import StageDir, write_json
@@ -149,10 +150,14 @@ def train_squad(run: str | Path, cfg: RunConfig, init: str | Path, *, data: str 
             write_json(stage.path / "task.json", {"task": "squad", "init": str(init_path), "steps": steps})
         first = int(step_var.numpy())
 
+        seed_offset, skip = replay_position(first, ft.batch_size, say)
+
         def train_input(ctx):
-            ds = squad_dataset(train_f, ctx.get_per_replica_batch_size(ft.batch_size), True, cfg.seed + first)
+            ds = squad_dataset(train_f, ctx.get_per_replica_batch_size(ft.batch_size), True, cfg.seed + seed_offset)
             ds = ds.repeat()
-            return ds.shard(ctx.num_input_pipelines, ctx.input_pipeline_id) if ctx.num_input_pipelines > 1 else ds
+            if ctx.num_input_pipelines > 1:
+                ds = ds.shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
+            return skip_steps(ds, skip, ctx)
 
         iterator = iter(dist.strategy.distribute_datasets_from_function(train_input))
 

@@ -23,7 +23,13 @@ from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError
 from mbert_cli.training.checkpoints import checkpoint_step, latest_checkpoint, restore, stage_checkpoint_path
 from mbert_cli.training.distribute import check_batch, make_distribution
-from mbert_cli.training.inputs import ensure_pretraining_data, pretraining_dataset, reuse_pretraining_data
+from mbert_cli.training.inputs import (
+    ensure_pretraining_data,
+    pretraining_dataset,
+    replay_position,
+    reuse_pretraining_data,
+    skip_steps,
+)
 from mbert_cli.training.loop import Phase, Trainer, make_train_step
 from mbert_cli.training.precision import choose_policy, precision_policy
 from mbert_cli.training.progress import Progress
@@ -273,9 +279,14 @@ def train_student(run: str | Path, cfg: RunConfig, teacher_run: str | Path, *, d
                 trainer.resume(latest, optimizers)
                 resumed = True
 
-            def train_input(ctx, spec=spec):
-                return pretraining_dataset(data_dir, cfg, "train", ctx.get_per_replica_batch_size(cfg.distill.batch_size),
-                                           training=True, input_context=ctx, seed=cfg.seed + int(step_var.numpy()))
+            # Each stage shuffles with its own seed (cfg.seed + its first step); a stage resumed
+            # midway replays to where it stopped.
+            seed_offset, skip = replay_position(int(step_var.numpy()) - spec.start, cfg.distill.batch_size, say)
+
+            def train_input(ctx, spec=spec, seed_offset=seed_offset, skip=skip):
+                ds = pretraining_dataset(data_dir, cfg, "train", ctx.get_per_replica_batch_size(cfg.distill.batch_size),
+                                         training=True, input_context=ctx, seed=cfg.seed + spec.start + seed_offset)
+                return skip_steps(ds, skip, ctx)
 
             iterator = iter(dist.strategy.distribute_datasets_from_function(train_input))
             step_fn = make_train_step(dist, iterator, distiller.loss_fn(spec), groups,

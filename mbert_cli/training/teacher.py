@@ -13,7 +13,7 @@ from pathlib import Path
 from mbert_cli.config.run import RunConfig
 from mbert_cli.training.checkpoints import latest_checkpoint
 from mbert_cli.training.distribute import check_batch, make_distribution
-from mbert_cli.training.inputs import ensure_pretraining_data, pretraining_dataset
+from mbert_cli.training.inputs import ensure_pretraining_data, pretraining_dataset, replay_position, skip_steps
 from mbert_cli.training.loop import Phase, Trainer, make_train_step
 from mbert_cli.training.precision import choose_policy, precision_policy
 from mbert_cli.training.progress import Progress
@@ -56,9 +56,12 @@ def train_teacher(run: str | Path, cfg: RunConfig, *, distribution: str = "defau
             say(f"Resuming the teacher from {latest} (step {int(step_var.numpy())}/{total}).")
         first = int(step_var.numpy())
 
+        seed_offset, skip = replay_position(first, cfg.train.batch_size, say)
+
         def train_input(ctx):
-            return pretraining_dataset(data_dir, cfg, "train", ctx.get_per_replica_batch_size(cfg.train.batch_size),
-                                       training=True, input_context=ctx, seed=cfg.seed + first)
+            ds = pretraining_dataset(data_dir, cfg, "train", ctx.get_per_replica_batch_size(cfg.train.batch_size),
+                                     training=True, input_context=ctx, seed=cfg.seed + seed_offset)
+            return skip_steps(ds, skip, ctx)
 
         iterator = iter(dist.strategy.distribute_datasets_from_function(train_input))
 
