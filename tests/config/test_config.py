@@ -94,7 +94,7 @@ def test_preset_settings_are_defaults_that_set_and_saved_configs_override(tmp_pa
     # presets keep the global (BERT) defaults.
     for name in ("nano-teacher", "nano-student"):
         nano = resolve_config(name)
-        assert nano.finetune.learning_rate == pytest.approx(0.01)
+        assert nano.finetune.learning_rate == pytest.approx(0.005)
         assert nano.train.optimizer.weight_decay == pytest.approx(0.1)
         assert nano.distill.optimizer.weight_decay == pytest.approx(0.1)
     paper = resolve_config("mobilebert")
