@@ -203,7 +203,7 @@ def pretraining_dataset(out_dir: str | Path, split: str, batch_size: int, *, tra
         ds = ds.shard(pipelines, pipeline_id)
     if training:
         ds = ds.shuffle(len(files), seed=seed)
-    # deterministic: a resumed run replays the same order (training/inputs.resume_input)
+    # deterministic: a resumed run replays the same order (training.inputs.replay_position)
     ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 4),
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if pipelines > 1 and not by_file:
