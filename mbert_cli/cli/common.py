@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import typer
 
 from mbert_cli.errors import MbertError
+from mbert_cli.interrupts import catching_ctrl_c
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,7 +61,8 @@ def handles_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with catching_ctrl_c():
+                return fn(*args, **kwargs)
         except MbertError as err:
             if debug_enabled():
                 raise

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mbert_cli import interrupts
 from mbert_cli.errors import MbertError
 from mbert_cli.training.checkpoints import restore
 from mbert_cli.training.distribute import Distribution
@@ -150,6 +151,7 @@ class Trainer:
         t0, last = time.time(), {}
         try:
             while step < phase.end:
+                interrupts.check()  # Ctrl-C whose KeyboardInterrupt a finaliser swallowed
                 out = phase.step_fn()
                 values = {k: float(v) for k, v in out.items()}
                 step += 1

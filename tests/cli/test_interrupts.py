@@ -1,0 +1,54 @@
+"""Ctrl-C stops a run even when its KeyboardInterrupt is swallowed by a finaliser."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from mbert_cli import interrupts
+
+
+def _swallowing_sigint():
+    """Delivers SIGINT where Python would swallow the KeyboardInterrupt (as in a `__del__`)."""
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+    except KeyboardInterrupt:
+        pass  # what "Exception ignored in __del__" amounts to
+
+
+def test_a_swallowed_ctrl_c_is_still_seen_by_check():
+    with interrupts.catching_ctrl_c():
+        interrupts.check()  # nothing pressed yet
+        _swallowing_sigint()
+        with pytest.raises(KeyboardInterrupt):
+            interrupts.check()
+    interrupts.check()  # reset once the command is over
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_the_step_loop_stops_at_the_next_step(tmp_path):
+    tf = pytest.importorskip("tensorflow")
+    from mbert_cli.training.distribute import make_distribution
+    from mbert_cli.training.loop import Phase, Trainer
+    from mbert_cli.training.progress import Progress
+    from mbert_cli.training.run_dir import StageDir
+
+    steps_run = []
+
+    def step_fn():
+        steps_run.append(1)
+        if len(steps_run) == 3:
+            _swallowing_sigint()  # Ctrl-C during step 3, swallowed
+        return {"loss": tf.constant(1.0)}
+
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+    model.build((None, 2))
+    step_var = tf.Variable(0, dtype=tf.int64)
+    trainer = Trainer(StageDir(tmp_path, "t").make(), model, step_var, make_distribution("default"), log_every=100,
+                      checkpoint_every=100, examples_per_step=1, progress=Progress(1, enabled=False))
+    with interrupts.catching_ctrl_c(), pytest.raises(KeyboardInterrupt):
+        trainer.run(Phase("t", 0, 10, step_fn, {}))
+    trainer.close()
+    assert len(steps_run) == 3  # stopped before step 4
