@@ -33,8 +33,8 @@ def catching_ctrl_c() -> Iterator[None]:
     """Installs the handler for the duration of a command (main thread only), then restores the old one."""
     global _requested
     _requested = False
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield  # not ours to handle: another thread, or started with Ctrl-C ignored (nohup, `cmd &`)
         return
     previous = signal.signal(signal.SIGINT, _on_sigint)
     try:

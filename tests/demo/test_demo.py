@@ -140,8 +140,11 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     root = tmp_path / "demo"
     sets = sum((["--set", s] for s in [*QUICK, "train.steps=400"]), [])
     cmd = [sys.executable, "-m", "mbert_cli.cli.app", "demo", "--run", str(root), *sets]
+    # preexec_fn: Ctrl-C enabled in the child even when the tests run with SIGINT ignored
+    # (a background `make test &` passes SIG_IGN on, and mbert then rightly leaves it ignored).
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     ckpts = root / "teacher" / "teacher" / "checkpoints"
     deadline = time.time() + 240
     while time.time() < deadline and not (ckpts.is_dir() and any(ckpts.glob("*.index"))):
