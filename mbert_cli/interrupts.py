@@ -2,8 +2,8 @@
 
 Python turns SIGINT into KeyboardInterrupt in whatever Python code runs next on the main
 thread. When that code is a finaliser (a TensorFlow iterator's or tensor's `__del__`),
-Python prints "Exception ignored" and training goes on, which made Ctrl-C in `mbert demo`
-sometimes do nothing. The flag lets the training loop stop at its next step anyway.
+Python prints "Exception ignored" and training goes on, so a Ctrl-C could be lost. The
+flag lets the training loop stop at its next step anyway.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from mbert_cli.errors import MbertError
 from mbert_cli.training.checkpoints import latest_checkpoint, restore, restore_for_inference, stage_checkpoint_path
 from mbert_cli.training.distribute import check_batch, make_distribution
 from mbert_cli.training.loop import Phase, Trainer, make_train_step
-from mbert_cli.training.precision import choose_policy, precision_policy
+from mbert_cli.training.precision import precision_policy, run_policy
 from mbert_cli.training.progress import Progress
 from mbert_cli.training.run_dir import StageDir, write_json
 from mbert_cli.training.session import (
@@ -93,9 +93,7 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path | None, tas
             if teacher_cfg.finetune.num_classes != len(labels):
                 raise MbertError(f"--distill-from {distill_from} predicts {teacher_cfg.finetune.num_classes} classes, "
                                  f"this task has {len(labels)}", hint="distill from a model fine-tuned on the same data")
-        policy, precision = choose_policy(cfg.train.mixed_precision)
-        if precision:
-            say(precision)
+        policy = run_policy(cfg.train.mixed_precision, say)
         with dist.strategy.scope():
             with precision_policy(policy):
                 pm = build_pretrainer(cfg.encoder)

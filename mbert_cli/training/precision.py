@@ -52,6 +52,14 @@ def choose_policy(requested: bool, fast_bfloat16: bool | None = None) -> tuple[s
     return MIXED, f"Precision: {MIXED} (bfloat16 compute, float32 variables and losses)."
 
 
+def run_policy(requested: bool, say=print) -> str | None:
+    """`choose_policy` for a training run: tells the user when bfloat16 is on, returns the policy."""
+    policy, line = choose_policy(requested)
+    if line:
+        say(line)
+    return policy
+
+
 @contextmanager
 def precision_policy(policy: str | None) -> Iterator[None]:
     """Builds the layers created inside under `policy` (None = float32), then restores the old one.

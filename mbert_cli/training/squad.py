@@ -18,7 +18,7 @@ from mbert_cli.training.checkpoints import stage_checkpoint_path
 from mbert_cli.training.distribute import check_batch, make_distribution
 from mbert_cli.training.inputs import replay_position, skip_steps
 from mbert_cli.training.loop import Phase, make_train_step
-from mbert_cli.training.precision import choose_policy, precision_policy
+from mbert_cli.training.precision import precision_policy, run_policy
 from mbert_cli.training.run_dir import StageDir, write_json
 from mbert_cli.training.session import (
     MODEL_INPUTS,
@@ -131,9 +131,7 @@ def train_squad(run: str | Path, cfg: RunConfig, init: str | Path, *, data: str 
         steps = ft.steps or max(1, math.ceil(ft.epochs * len(train_f) / ft.batch_size))
         stage = StageDir(run, "finetune-squad").make()
         seed_everything(cfg.seed)
-        policy, precision = choose_policy(cfg.train.mixed_precision)
-        if precision:
-            say(precision)
+        policy = run_policy(cfg.train.mixed_precision, say)
         with dist.strategy.scope():
             with precision_policy(policy):
                 pm = build_pretrainer(cfg.encoder)

@@ -31,7 +31,7 @@ from mbert_cli.training.inputs import (
     skip_steps,
 )
 from mbert_cli.training.loop import Phase, Trainer, make_train_step
-from mbert_cli.training.precision import choose_policy, precision_policy
+from mbert_cli.training.precision import precision_policy, run_policy
 from mbert_cli.training.progress import Progress
 from mbert_cli.training.run_dir import StageDir, write_json
 from mbert_cli.training.session import RunGuard, build_pretrainer, model_inputs, seed_everything, weights_digest
@@ -221,9 +221,7 @@ def train_student(run: str | Path, cfg: RunConfig, teacher_run: str | Path, *, d
     dist = make_distribution(distribution)
     per_replica = check_batch(cfg.distill.batch_size, dist, "distill.batch_size")
     with RunGuard(run, cfg, dist.is_chief):
-        policy, precision = choose_policy(cfg.train.mixed_precision)
-        if precision:
-            say(precision)
+        policy = run_policy(cfg.train.mixed_precision, say)
         if dist.is_chief and reuse_pretraining_data(teacher_run, run, teacher_cfg, cfg):
             say(f"Using the teacher's prepared data (copied from {teacher_run / 'data' / 'pretrain'}).")
         data_dir = ensure_pretraining_data(run, cfg, say)

@@ -15,7 +15,7 @@ from mbert_cli.training.checkpoints import latest_checkpoint
 from mbert_cli.training.distribute import check_batch, make_distribution
 from mbert_cli.training.inputs import ensure_pretraining_data, pretraining_dataset, replay_position, skip_steps
 from mbert_cli.training.loop import Phase, Trainer, make_train_step
-from mbert_cli.training.precision import choose_policy, precision_policy
+from mbert_cli.training.precision import precision_policy, run_policy
 from mbert_cli.training.progress import Progress
 from mbert_cli.training.run_dir import StageDir
 from mbert_cli.training.session import RunGuard, build_pretrainer, model_inputs, seed_everything, weights_digest
@@ -35,9 +35,7 @@ def train_teacher(run: str | Path, cfg: RunConfig, *, distribution: str = "defau
     dist = make_distribution(distribution)  # first: MultiWorkerMirrored must come before other TF work
     per_replica = check_batch(cfg.train.batch_size, dist, "train.batch_size")
     with RunGuard(run, cfg, dist.is_chief):
-        policy, precision = choose_policy(cfg.train.mixed_precision)
-        if precision:
-            say(precision)
+        policy = run_policy(cfg.train.mixed_precision, say)
         data_dir = ensure_pretraining_data(run, cfg, say)
         stage = StageDir(run, "teacher").make()
         seed_everything(cfg.seed)
