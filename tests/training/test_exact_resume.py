@@ -19,21 +19,21 @@ from mbert_cli.errors import MbertError  # noqa: E402
 from mbert_cli.modeling import models  # noqa: E402
 from mbert_cli.training import inputs  # noqa: E402
 from mbert_cli.training.finetune import train_finetune  # noqa: E402
-from mbert_cli.training.loop import NAN_ENV  # noqa: E402
 from mbert_cli.training.student import train_student  # noqa: E402
 from mbert_cli.training.teacher import train_teacher  # noqa: E402
 
 from .conftest import tiny_config  # noqa: E402
+from .faults import nan_loss_at_step  # noqa: E402
 
 QUIET = {"progress": False, "say": lambda *_: None}
 
 
 def _stopped_then_resumed(monkeypatch, nan_at: int, train):
     """Runs `train` with a NaN at step `nan_at` (it stops), then again; returns the second summary."""
-    monkeypatch.setenv(NAN_ENV, str(nan_at))
-    with pytest.raises(MbertError, match=f"at step {nan_at}"):
-        train()
-    monkeypatch.delenv(NAN_ENV)
+    with monkeypatch.context() as patch:
+        nan_loss_at_step(patch, nan_at)
+        with pytest.raises(MbertError, match=f"at step {nan_at}"):
+            train()
     return train()
 
 
