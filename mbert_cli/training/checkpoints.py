@@ -51,7 +51,8 @@ def default_stage(run) -> str:
     for name in ("student", "teacher"):
         if (run / name / "checkpoints").is_dir():
             return name
-    raise MbertError(f"no trained stage in {run}", hint="train one first with `mbert train ...`")
+    raise MbertError(f"no trained stage in {run} (no checkpoint in teacher/, student/ or finetune-*/)",
+                     hint="train one first with `mbert train ...`, or point --run at another folder")
 
 
 def latest_checkpoint(directory: Path) -> str | None:

@@ -14,12 +14,11 @@ from pathlib import Path
 
 from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError
-from mbert_cli.training.finetune_base import FineTuneTask, finetune_run_config, init_checkpoint
+from mbert_cli.training.finetune_base import FineTuneTask, init_checkpoint
 from mbert_cli.training.runner import StageContext, run_stage, shard
 from mbert_cli.training.session import MODEL_INPUTS, model_inputs
 
 TASKS = ("classification", "squad")
-__all__ = ["TASKS", "ClassificationTask", "finetune_run_config", "train_finetune"]
 
 
 class ClassificationTask(FineTuneTask):

@@ -42,3 +42,13 @@ def test_layer_map_default_and_every_kth():
 def test_unknown_strategy_is_one_error():
     with pytest.raises(MbertError, match="strategy"):
         build_schedule(DistillConfig(strategy="magic"), 2, [0, 1])
+
+
+def test_a_teacher_kind_without_a_teacher_class_is_one_error():
+    from mbert_cli.config import resolve_config
+    from mbert_cli.training.teachers import TEACHERS, MobileBertTeacher, teacher_class
+
+    assert teacher_class(resolve_config("nano-teacher")) is MobileBertTeacher
+    with pytest.raises(MbertError, match="no distillation teacher of kind 'bert'") as err:
+        teacher_class(resolve_config("bert-base"))
+    assert all(kind in err.value.hint for kind in TEACHERS)
