@@ -8,7 +8,6 @@ Layout on the device:
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 import time
@@ -19,6 +18,7 @@ from android_harness.adb import Adb
 from android_harness.elf import elf_abi
 from android_harness.profiles import DeviceProfile, get_profile, load_profiles, match_profile
 from mbert_cli.errors import MbertError
+from mbert_cli.io_utils import sha256_file
 
 DEVICE_ROOT = "/data/local/tmp/mbert"
 DELEGATE_FLAGS = {
@@ -157,14 +157,6 @@ def _wait_attached(adb: Adb, serial: str, timeout_s: float = 10.0) -> None:
         if state in ("device", "unauthorized"):
             return
         time.sleep(0.2)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class DeviceSession:

@@ -18,9 +18,10 @@ from typing import Any
 
 from benchmarks.benchmark_model_output import BenchmarkModelError, parse_benchmark_output
 from benchmarks.environment import build_info
-from benchmarks.model_file import describe_model, sha256_of
+from benchmarks.model_file import describe_model
 from benchmarks.result import BenchReport, BenchResult, Environment, Failure, ModelInfo, RunnerInfo, Settings
 from mbert_cli.errors import MbertError
+from mbert_cli.io_utils import sha256_file
 
 LOOPBACK_PROP = "ro.mbert.loopback"
 
@@ -53,8 +54,8 @@ class DeviceBackend:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def harness_backend(adb_path: str | None = None, adb_port: int | None = None) -> DeviceBackend:
-    """The real backend: android_harness over the system `adb` client."""
+def harness_backend(adb_path: str | None = None, adb_port: int | None = None, adb: Any = None) -> DeviceBackend:
+    """The real backend: android_harness over the system `adb` client (or `adb`, an android_harness Adb)."""
     try:
         from android_harness.adb import Adb  # noqa: PLC0415
         from android_harness.device import DeviceSession, list_devices, resolve_devices  # noqa: PLC0415
@@ -62,7 +63,7 @@ def harness_backend(adb_path: str | None = None, adb_port: int | None = None) ->
         raise MbertError(f"device support is not available: {err}",
                          hint="this checkout lacks android_harness; use --device host") from None
     # Adb() itself raises MbertError ("adb not found ...", with the install hint) when the client is missing.
-    adb = Adb(adb_path=adb_path, server_port=adb_port)
+    adb = adb or Adb(adb_path=adb_path, server_port=adb_port)
     return DeviceBackend(adb=adb, resolve_devices=resolve_devices, list_devices=list_devices, session=DeviceSession)
 
 
@@ -97,7 +98,7 @@ def run_devices(models: Sequence[str | Path], spec: str, binary: str | Path | No
     except MbertError:
         details = {}
     build = build_info()
-    binary_sha = sha256_of(binary_path)
+    binary_sha = sha256_file(binary_path)
 
     def one(target: tuple[str, Any]) -> tuple[list[BenchResult], list[Failure]]:
         serial, profile = target

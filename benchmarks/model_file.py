@@ -7,13 +7,13 @@ into one line naming the file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import struct
 from pathlib import Path
 
 from benchmarks.result import ModelInfo
 from mbert_cli.errors import MbertError
+from mbert_cli.io_utils import sha256_file
 
 _IDENTIFIER = b"TFL3"
 # Smallest flatbuffer that can hold a model table: root offset + identifier + a vtable.
@@ -50,19 +50,11 @@ def check_tflite(path: str | Path) -> Path:
     return p
 
 
-def sha256_of(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def describe_model(path: str | Path) -> ModelInfo:
     """Checks the file and returns its identity plus mode / seq len from a sibling manifest.json."""
     p = check_tflite(path)
     mode, seq_len = _manifest_entry(p)
-    return ModelInfo(path=str(p), name=p.stem, size_bytes=p.stat().st_size, sha256=sha256_of(p),
+    return ModelInfo(path=str(p), name=p.stem, size_bytes=p.stat().st_size, sha256=sha256_file(p),
                      mode=mode, seq_len=seq_len)
 
 

@@ -3,7 +3,8 @@
 Public API: `convert()` (a model in memory), `export_run()` (a run folder), `ExportOptions`.
 Private passes, one rewrite per module: `attention_mask` (clipped additive mask),
 `signatures` (named serving function), `quantize` (recipes), `opt_substitution`
-(LayerNorm/GELU -> NoNorm/ReLU), `fold` (NoNorm into dense), `verify`, `manifest`.
+(LayerNorm/GELU -> NoNorm/ReLU), `export_model` (what of a restored stage is exported),
+`verify`, `manifest`. Checkpoints are read through `mbert_cli.training.checkpoints`.
 No Typer or rich here: the CLI lives in `mbert_cli/cli/export.py`.
 """
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-INPUT_NAMES = ("input_word_ids", "input_type_ids", "input_mask")
+from mbert_cli.modeling.encoders import INPUT_DTYPES, INPUT_NAMES
 
 
 @dataclass
@@ -101,18 +101,16 @@ def _squad_data(config: Any, run_dir: Any, seq_len: int, representative: int, qu
     """
     import copy  # noqa: PLC0415
 
-    from mbert_cli.data.squad import feature_arrays, squad_features  # noqa: PLC0415
+    from mbert_cli.data.squad import feature_arrays  # noqa: PLC0415
     from mbert_cli.data.squad_eval import postprocess_predictions, squad_metrics  # noqa: PLC0415
-    from mbert_cli.training.squad import load_squad_splits, squad_tokenizer  # noqa: PLC0415
+    from mbert_cli.data.task_sets import load_squad_splits, squad_windows  # noqa: PLC0415
 
     cfg = copy.deepcopy(config)
     cfg.data.seq_len = seq_len
     train, dev = load_squad_splits(cfg, None, run_dir)
     dev = dev[:questions]
-    tok = squad_tokenizer(cfg)
-    windows = squad_features(dev, tok, seq_len, cfg.finetune.doc_stride, cfg.finetune.max_query_length)
-    calibration = squad_features(train[:representative], tok, seq_len, cfg.finetune.doc_stride,
-                                 cfg.finetune.max_query_length)[:representative]
+    windows = squad_windows(cfg, dev)
+    calibration = squad_windows(cfg, train[:representative])[:representative]
 
     def f1_points(outputs: dict[str, np.ndarray], window_index: np.ndarray) -> float:
         order = np.asarray(window_index, dtype=np.int64)
@@ -150,5 +148,5 @@ def _stack(dataset) -> tuple[dict[str, np.ndarray], np.ndarray]:
         for k in INPUT_NAMES:
             feats[k].append(np.asarray(x[k]))
         labels.append(np.asarray(y).reshape(-1))
-    return ({k: np.concatenate(v).astype(np.float32 if k == "input_mask" else np.int32) for k, v in feats.items()},
+    return ({k: np.concatenate(v).astype(INPUT_DTYPES[k]) for k, v in feats.items()},
             np.concatenate(labels).astype(np.int64))

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from converters import restore as restore_mod
 from converters.converter import ConvertedFile, ExportOptions, check_modes, check_writable, convert, write_files
 from mbert_cli.errors import MbertError
 
@@ -24,7 +23,6 @@ class ExportReport:
     files: list[ConvertedFile]
     stage: str
     opt: dict | None = None  # the OPT substitution report, when --opt ran
-    fold: dict | None = None
     data_source: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -32,33 +30,30 @@ class ExportReport:
 def export_run(run_dir: str | Path, *, stage: str | None = None, options: ExportOptions | None = None,
                out_dir: str | Path | None = None, opt: bool = False, recovery_steps: int | None = None,
                parity_examples: int | None = None, metric_examples: int | None = None, data=None,
-               progress: Callable[[str], None] | None = None) -> ExportReport:
+               settings: dict | None = None, progress: Callable[[str], None] | None = None) -> ExportReport:
     """Rebuilds the run's model, optionally applies the OPT pass, converts, verifies, writes.
 
     Args:
         run_dir: a run folder (config.yaml + <stage>/checkpoints).
         stage: student | teacher | finetune-classification | finetune-squad; default the most finished.
-        options: modes, seq len, gates (ExportOptions); defaults from the run's `export` config.
+        options: modes, seq len, gates (ExportOptions); default `options_from_config(run's export config,
+            **settings)`.
         out_dir: where files go; default `<run_dir>/export`.
         opt: substitute LayerNorm/GELU by NoNorm/ReLU (with recovery distillation) first.
         recovery_steps: OPT recovery distillation steps (default: the run's export config).
         parity_examples: held-out rows for parity (synthetic-data stages).
         metric_examples: validation rows for parity and the task metric (task-data stages).
         data: an ExportData to use instead of the run's own data (tests, notebooks).
+        settings: command-line values over the run's export config (see `options_from_config`).
         progress: receives one line per step.
     """
-    from mbert_cli.config import load_run_config  # noqa: PLC0415
+    from mbert_cli.training import checkpoints  # noqa: PLC0415
 
     say = progress or (lambda _msg: None)
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise MbertError(f"run folder {run_dir} does not exist", hint="point --run at a folder made by `mbert train`")
-    config = load_run_config(run_dir)
+    config = checkpoints.open_run(run_dir)
     ec = config.export
-    options = options or ExportOptions(modes=tuple(ec.modes), seq_len=ec.seq_len,
-                                       representative=ec.representative_examples, max_drop=ec.max_drop,
-                                       allow_flex=ec.allow_flex, mask_clip=ec.mask_clip,
-                                       int8_float_attention=ec.int8_float_attention)
+    options = options or options_from_config(ec, **(settings or {}))
     options.modes = check_modes(options.modes)
     if options.seq_len <= 0 or options.seq_len > config.encoder.max_sequence_length:
         raise MbertError(f"sequence length {options.seq_len} is outside 1..{config.encoder.max_sequence_length} "
@@ -68,21 +63,19 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
     if options.representative <= 0:
         raise MbertError("--representative must be positive", hint="100 examples is a good default")
     out = check_writable(out_dir if out_dir is not None else run_dir / "export")
-    stage = stage or restore_mod.default_stage(run_dir)
-    if stage not in restore_mod.STAGES:
-        raise MbertError(f"unknown stage {stage!r}", hint=f"use --from with one of: {', '.join(restore_mod.STAGES)}")
-    if restore_mod.latest_checkpoint(run_dir, stage) is None:
-        raise MbertError(f"run {run_dir} has no checkpoint for stage {stage!r}",
-                         hint="train that stage first, or choose another with --from")
+    stage = checkpoints.check_stage(stage or checkpoints.default_stage(run_dir))
+    checkpoints.stage_checkpoint_path(run_dir, stage)  # no checkpoint: one clear error before any model is built
+
+    from converters.data import for_run  # noqa: PLC0415
+    from converters.export_model import restore_for_export  # noqa: PLC0415
 
     say(f"restoring {stage} from {run_dir}")
-    restored = restore_mod.restore(run_dir, stage)
-    from converters import data as data_mod  # noqa: PLC0415
+    restored = restore_for_export(run_dir, stage)
 
     n_held = parity_examples or ec.parity_examples
     n_metric = metric_examples or ec.metric_examples
-    data = data or data_mod.for_run(config, stage, options.seq_len, options.representative, n_held,
-                                    metric_examples=n_metric, run_dir=run_dir)
+    data = data or for_run(config, stage, options.seq_len, options.representative, n_held,
+                           metric_examples=n_metric, run_dir=run_dir)
     model, model_name, opt_report = restored.model, stage, None
     if opt:
         from converters.opt_substitution import substitute  # noqa: PLC0415
@@ -100,6 +93,17 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
     say(f"wrote {len(files)} file(s) and {manifest}")
     return ExportReport(out_dir=out, manifest=manifest, files=files, stage=stage, opt=opt_report,
                         data_source=data.source)
+
+
+def options_from_config(ec, *, modes=None, seq_len: int | None = None, representative: int | None = None,
+                        max_drop: float | None = None, force: bool = False, allow_flex: bool = False,
+                        int8_full: bool = False) -> ExportOptions:
+    """ExportOptions from a run's `export` config, with the values a command line gave (None: the config's)."""
+    return ExportOptions(modes=tuple(modes or ec.modes), seq_len=seq_len or ec.seq_len,
+                         representative=representative or ec.representative_examples,
+                         max_drop=ec.max_drop if max_drop is None else max_drop, force=force,
+                         allow_flex=allow_flex or ec.allow_flex, mask_clip=ec.mask_clip,
+                         int8_float_attention=ec.int8_float_attention and not int8_full)
 
 
 def _header(run_dir: Path, restored, options: ExportOptions, data, opt_report: dict | None) -> dict:

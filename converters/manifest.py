@@ -24,14 +24,6 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def git_commit(cwd: str | Path | None = None) -> dict:
     """The source tree's commit and dirty flag (None outside a git checkout)."""
     cwd = cwd or Path(__file__).resolve().parent

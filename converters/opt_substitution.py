@@ -72,16 +72,6 @@ def map_weights(source: Any, target: Any) -> WeightMap:
     return result
 
 
-def find_encoder(model: Any) -> Any:
-    """The MobileBERT encoder inside an export model (for its per-layer outputs)."""
-    from official.nlp.modeling import networks  # noqa: PLC0415
-
-    for m in [model, *model.submodules]:
-        if isinstance(m, networks.MobileBERTEncoder):
-            return m
-    return None
-
-
 def has_layer_norm_or_gelu(model: Any) -> bool:
     """True if any LayerNormalization layer or GELU activation is left in `model`."""
     import tf_keras  # noqa: PLC0415
@@ -104,7 +94,7 @@ class OptResult:
 def substitute(restored: Any, data: Any, steps: int = 100, batch_size: int = 16, learning_rate: float = 1e-3,
                progress: Callable[[str], None] | None = None, seed: int = 0) -> OptResult:
     """Runs the OPT pass on a restored model (see module docstring); returns the new model and a report."""
-    from converters.restore import build_stage_model  # noqa: PLC0415
+    from converters.export_model import build_export_model  # noqa: PLC0415
 
     say = progress or (lambda _m: None)
     cfg = restored.config
@@ -121,7 +111,7 @@ def substitute(restored: Any, data: Any, steps: int = 100, batch_size: int = 16,
 
     opt_cfg = copy.deepcopy(cfg.encoder)
     opt_cfg.normalization_type, opt_cfg.activation = "no_norm", "relu"
-    _, opt_model = build_stage_model(cfg, restored.stage, encoder_cfg=opt_cfg)
+    _, opt_model = build_export_model(cfg, restored.stage, encoder_cfg=opt_cfg)
     wmap = map_weights(restored.model, opt_model)
     if not wmap.complete:
         problems = wmap.unmapped_target[:3] + wmap.unused_source[:3] + wmap.shape_mismatch[:3]
@@ -185,6 +175,8 @@ def distill(teacher: Any, student: Any, rows: dict, steps: int, batch_size: int,
     """
     import tensorflow as tf  # noqa: PLC0415
     import tf_keras  # noqa: PLC0415
+
+    from converters.export_model import find_encoder  # noqa: PLC0415
 
     t_enc, s_enc = find_encoder(teacher), find_encoder(student)
     opt = tf_keras.optimizers.Adam(learning_rate)

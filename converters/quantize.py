@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-MODES = ("none", "dynamic", "int8", "float16")
+from mbert_cli.config.export import QUANTIZATION_MODES
+
+MODES = QUANTIZATION_MODES
 QUANTIZED_MODES = ("dynamic", "int8", "float16")
 
 

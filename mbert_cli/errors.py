@@ -18,14 +18,3 @@ class MbertError(Exception):
 
     def __str__(self) -> str:  # pragma: no cover - trivial
         return self.message if not self.hint else f"{self.message} ({self.hint})"
-
-
-class NotBuiltYet(MbertError):
-    """A command whose implementation has not landed yet (exit code 2, no fake output)."""
-
-    def __init__(self, command: str):
-        super().__init__(
-            f"`mbert {command}` is not built yet.",
-            hint="follow the project's issues for progress; nothing was run",
-            exit_code=2,
-        )

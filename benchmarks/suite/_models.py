@@ -85,7 +85,7 @@ def build_variants(variants: Iterable[Variant], out_dir: str | Path | None = Non
     from converters import ExportOptions, convert  # noqa: PLC0415
     from converters import data as data_mod  # noqa: PLC0415
     from converters.converter import write_files  # noqa: PLC0415
-    from converters.restore import build_stage_model  # noqa: PLC0415
+    from converters.export_model import build_export_model  # noqa: PLC0415
     from mbert_cli.config import resolve_config  # noqa: PLC0415
 
     models: dict[str, object] = {}
@@ -94,7 +94,7 @@ def build_variants(variants: Iterable[Variant], out_dir: str | Path | None = Non
         cfg = resolve_config(v.preset)
         if v.preset not in models:
             tf.keras.utils.set_random_seed(seed)
-            models[v.preset] = build_stage_model(cfg, "finetune-classification")[1]
+            models[v.preset] = build_export_model(cfg, "finetune-classification")[1]
         say(f"converting {v.preset} {v.label} seq {seq_len} -> {b.path} (random weights; cached for next time)")
         data = data_mod.synthetic(seq_len, cfg.encoder.vocab_size, representative, 2, seed=seed)
         opts = ExportOptions(modes=(v.mode,), seq_len=seq_len, representative=representative, force=True,

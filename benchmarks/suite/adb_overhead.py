@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         print("skipped: the adb client is not installed (apt-get install adb)")
         return 0
     try:
+        from android_harness.attach import loopback_adb, write_stand_in_binary  # noqa: PLC0415
         from android_harness.device import DeviceSession, list_devices, resolve_devices  # noqa: PLC0415
-        from android_harness.testing import loopback_adb, write_fake_elf  # noqa: PLC0415
     except ImportError as err:
         print(f"skipped: android_harness is not available ({err})")
         return 0
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.device import DeviceBackend, DeviceSettings, run_devices  # noqa: PLC0415
     from benchmarks.host import HostSettings, run_host  # noqa: PLC0415
 
-    binary = write_fake_elf(Path(tempfile.mkdtemp(prefix="mbert-suite-bin-")) / "benchmark_model")
+    binary = write_stand_in_binary(Path(tempfile.mkdtemp(prefix="mbert-suite-bin-")) / "benchmark_model")
     print(f"{'model':38s} {'host min':>9s} {'adb min':>9s} {'min x':>6s} {'host mean':>10s} {'adb mean':>9s} "
           f"{'mean x':>7s} {'host wall s':>12s} {'adb wall s':>11s} {'overhead s':>11s}")
     with loopback_adb(1) as (adb, _serials):

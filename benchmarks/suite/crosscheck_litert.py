@@ -46,6 +46,11 @@ def crosscheck(model: str, threads: int = 1, runs: int = 50, warmup: int = 5, ro
     return (*p50s, min(our_min), min(their_min)) if with_min else p50s
 
 
+def agreement(ratio: float, tolerance: float) -> str:
+    """The verdict column: 'agree' when our p50 is within `tolerance` of the tool's."""
+    return "agree" if abs(ratio - 1) <= tolerance else f"DIFFER (> {tolerance:.0%})"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     model_args(parser, default_make=True)
@@ -63,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             ours, theirs, our_min, their_min = crosscheck(model, threads, args.runs, args.warmup, args.rounds,
                                                           with_min=True)
             ratio = ours / theirs if theirs else float("nan")
-            verdict = "agree" if abs(ratio - 1) <= args.tolerance else f"DIFFER (> {args.tolerance:.0%})"
+            verdict = agreement(ratio, args.tolerance)
             name = model.rsplit("/", 1)[-1]
             print(f"{name:38s} {threads:7d} {ours:10.3f} {theirs:11.3f} {ratio:6.3f}x {our_min:10.3f} "
                   f"{their_min:11.3f} {our_min / their_min if their_min else float('nan'):6.3f}x  {verdict}")

@@ -91,13 +91,14 @@ def main(argv=None) -> dict:
     import tensorflow as tf
 
     from mbert_cli.config import resolve_config
+    from mbert_cli.training.distiller import Distiller, stage_variables
     from mbert_cli.training.distribute import make_distribution
     from mbert_cli.training.inputs import synthetic_pretraining
     from mbert_cli.training.loop import make_train_step
     from mbert_cli.training.optim import build_optimizer
     from mbert_cli.training.session import build_pretrainer
     from mbert_cli.training.stages import build_schedule, resolve_layer_map
-    from mbert_cli.training.student import Distiller, stage_variables
+    from mbert_cli.training.teachers import MobileBertTeacher
 
     sets = [f"data.seq_len={args.seq}", f"data.max_predictions_per_seq={args.predictions}"]
     s_cfg, t_cfg = resolve_config(args.student, None, sets), resolve_config(args.teacher, None, sets)
@@ -117,15 +118,14 @@ def main(argv=None) -> dict:
     student = build_pretrainer(s_cfg.encoder, name="student")
     teacher = build_pretrainer(t_cfg.encoder, name="teacher")
     teacher.model.trainable = False
-    distiller = Distiller(student, teacher, s_cfg, layer_map)
-    step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+    distiller = Distiller(student, MobileBertTeacher(teacher), s_cfg, layer_map)
     for key in wanted:
         spec = stages[int(key) if str(key).isdigit() else key]
         trained, _ = stage_variables(student, spec)
         opt = build_optimizer(s_cfg.distill.optimizer, spec.steps, "lamb")
         iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
         fn = make_train_step(dist, iterator, distiller.loss_fn(spec), [(opt, trained)],
-                             s_cfg.distill.optimizer.clip_norm, step_var, targets_fn=distiller.teacher_fn(spec))
+                             s_cfg.distill.optimizer.clip_norm, targets_fn=distiller.teacher_fn(spec))
         ours = _time(lambda fn=fn: float(fn()["loss"]), args.steps)
         result["stages"][spec.name] = {"ours_s": round(ours, 4)}
         print(f"ours   {spec.name}: {ours:.4f} s/step", flush=True)

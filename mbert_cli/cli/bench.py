@@ -18,91 +18,93 @@ class Delegate(StrEnum):
     nnapi = "nnapi"
 
 
+@handles_errors
+def bench_cmd(
+    models: Annotated[list[Path], typer.Argument(
+        help="One or more .tflite files; with several, the table shows each one's latency ratio to the first.",
+        show_default=False)],
+    device: Annotated[str, typer.Option(
+        "--device", "-d",
+        help="Where to run: 'host' (LiteRT on this machine), a device profile (e.g. pixel4), "
+             "an adb serial, or 'all' attached devices.")] = "host",
+    threads: Annotated[int | None, typer.Option(
+        "--threads", min=1,
+        help="CPU threads. Default: 1 on the host; the device profile's count on phones (pixel4: 4).",
+        show_default=False)] = None,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="Measured inferences per model (at least).")] = 50,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Un-timed warm-up inferences per model.")] = 5,
+    min_seconds: Annotated[float, typer.Option(
+        "--min-seconds", min=0.0,
+        help="Host: keep measuring until this much time has passed, even after --runs.")] = 0.0,
+    delegate: Annotated[Delegate, typer.Option(
+        "--delegate", case_sensitive=False,
+        help="Kernels to use: xnnpack (default CPU delegate), cpu (builtin kernels only), gpu or nnapi "
+             "(devices only).")] = Delegate.xnnpack,
+    benchmark_binary: Annotated[Path | None, typer.Option(
+        "--benchmark-binary", envvar="MBERT_BENCHMARK_BINARY",
+        help="Devices: the arm64 TFLite benchmark_model to push. Default: $MBERT_BENCHMARK_BINARY.",
+        show_default=False)] = None,
+    adb: Annotated[str | None, typer.Option(
+        "--adb", help="Devices: the adb client to use. Default: adb on PATH.", show_default=False)] = None,
+    adb_port: Annotated[int | None, typer.Option(
+        "--adb-port", help="Devices: adb server port (adb -P). Default: adb's own (5037).",
+        show_default=False)] = None,
+    cool_down_temp: Annotated[float | None, typer.Option(
+        "--cool-down-temp",
+        help="Devices: before each model, wait until the battery is at or below this many degrees C. "
+             "Default: no wait.", show_default=False)] = None,
+    keep: Annotated[bool, typer.Option(
+        "--keep", help="Devices: leave pushed models on the phone for inspection.")] = False,
+    op_profiling: Annotated[bool, typer.Option(
+        "--op-profiling", help="Devices: ask benchmark_model for per-op timings (slower runs).")] = False,
+    json_path: Annotated[Path | None, typer.Option(
+        "--json", help="Write results here. Default: RUN/bench/<device>-<time>.json with --run, "
+                       "else ./bench/<device>-<time>.json.", show_default=False)] = None,
+    run_dir: Annotated[Path | None, typer.Option(
+        "--run", help="Run directory whose bench/ folder receives the JSON.", show_default=False)] = None,
+    plot_path: Annotated[Path | None, typer.Option(
+        "--plot", help="Also save a PNG bar chart of p50 and p90 per model.", show_default=False)] = None,
+) -> None:
+    """Benchmark .tflite models on the host or on Android devices; print a table and write JSON."""
+    from benchmarks import report as rep  # noqa: PLC0415
+    from benchmarks.model_file import check_tflite  # noqa: PLC0415
+    from benchmarks.result import BenchReport  # noqa: PLC0415
+    from mbert_cli.errors import MbertError  # noqa: PLC0415
+
+    for m in models:
+        check_tflite(m)  # every file is checked before anything runs or is pushed
+    if device == "host":
+        if delegate in (Delegate.gpu, Delegate.nnapi):
+            raise MbertError(f"--delegate {delegate.value} needs a phone; the host runs cpu or xnnpack",
+                             hint="use --device pixel4 (or a serial), or --delegate xnnpack")
+        from benchmarks.host import HostSettings, run_host  # noqa: PLC0415
+
+        results = run_host(models, HostSettings(threads=threads or 1, runs=runs, warmup=warmup,
+                                                min_seconds=min_seconds,
+                                                xnnpack=delegate is Delegate.xnnpack))
+        report = BenchReport(results=results, created_at=results[0].created_at if results else None)
+    else:
+        from benchmarks.device import DeviceSettings, run_devices  # noqa: PLC0415
+
+        settings = DeviceSettings(threads=threads, runs=runs, warmup=warmup, min_seconds=min_seconds,
+                                  delegate=delegate.value, op_profiling=op_profiling, keep=keep,
+                                  cool_down_temp=cool_down_temp)
+        report = run_devices(models, device, benchmark_binary, settings, adb_path=adb, adb_port=adb_port)
+
+    out = console()
+    # A lone failure with nothing else becomes the Error line below; print it once.
+    rep.render(report, out, show_failures=bool(report.results) or len(report.failures) > 1)
+    path = rep.write_json(report, json_path or rep.default_json_path(report, run_dir))
+    out.print(f"wrote {path}", markup=False, highlight=False)
+    if plot_path is not None and report.results:
+        out.print(f"wrote {rep.plot(report.results, plot_path)}", markup=False, highlight=False)
+    if report.failures:
+        first = report.failures[0]
+        if not report.results and len(report.failures) == 1:
+            raise MbertError(f"{first.target}: {first.message}", hint=first.hint)
+        raise MbertError(f"{len(report.failures)} benchmark(s) failed; first: {first.target}: {first.message}",
+                         hint=first.hint or "the other results were written")
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("bench")
-    @handles_errors
-    def bench_cmd(
-        models: Annotated[list[Path], typer.Argument(
-            help="One or more .tflite files; with several, the table shows each one's latency ratio to the first.",
-            show_default=False)],
-        device: Annotated[str, typer.Option(
-            "--device", "-d",
-            help="Where to run: 'host' (LiteRT on this machine), a device profile (e.g. pixel4), "
-                 "an adb serial, or 'all' attached devices.")] = "host",
-        threads: Annotated[int | None, typer.Option(
-            "--threads", min=1,
-            help="CPU threads. Default: 1 on the host; the device profile's count on phones (pixel4: 4).",
-            show_default=False)] = None,
-        runs: Annotated[int, typer.Option("--runs", min=1, help="Measured inferences per model (at least).")] = 50,
-        warmup: Annotated[int, typer.Option("--warmup", min=0, help="Un-timed warm-up inferences per model.")] = 5,
-        min_seconds: Annotated[float, typer.Option(
-            "--min-seconds", min=0.0,
-            help="Host: keep measuring until this much time has passed, even after --runs.")] = 0.0,
-        delegate: Annotated[Delegate, typer.Option(
-            "--delegate", case_sensitive=False,
-            help="Kernels to use: xnnpack (default CPU delegate), cpu (builtin kernels only), gpu or nnapi "
-                 "(devices only).")] = Delegate.xnnpack,
-        benchmark_binary: Annotated[Path | None, typer.Option(
-            "--benchmark-binary", envvar="MBERT_BENCHMARK_BINARY",
-            help="Devices: the arm64 TFLite benchmark_model to push. Default: $MBERT_BENCHMARK_BINARY.",
-            show_default=False)] = None,
-        adb: Annotated[str | None, typer.Option(
-            "--adb", help="Devices: the adb client to use. Default: adb on PATH.", show_default=False)] = None,
-        adb_port: Annotated[int | None, typer.Option(
-            "--adb-port", help="Devices: adb server port (adb -P). Default: adb's own (5037).",
-            show_default=False)] = None,
-        cool_down_temp: Annotated[float | None, typer.Option(
-            "--cool-down-temp",
-            help="Devices: before each model, wait until the battery is at or below this many degrees C. "
-                 "Default: no wait.", show_default=False)] = None,
-        keep: Annotated[bool, typer.Option(
-            "--keep", help="Devices: leave pushed models on the phone for inspection.")] = False,
-        op_profiling: Annotated[bool, typer.Option(
-            "--op-profiling", help="Devices: ask benchmark_model for per-op timings (slower runs).")] = False,
-        json_path: Annotated[Path | None, typer.Option(
-            "--json", help="Write results here. Default: RUN/bench/<device>-<time>.json with --run, "
-                           "else ./bench/<device>-<time>.json.", show_default=False)] = None,
-        run_dir: Annotated[Path | None, typer.Option(
-            "--run", help="Run directory whose bench/ folder receives the JSON.", show_default=False)] = None,
-        plot_path: Annotated[Path | None, typer.Option(
-            "--plot", help="Also save a PNG bar chart of p50 and p90 per model.", show_default=False)] = None,
-    ) -> None:
-        """Benchmark .tflite models on the host or on Android devices; print a table and write JSON."""
-        from benchmarks import report as rep  # noqa: PLC0415
-        from benchmarks.model_file import check_tflite  # noqa: PLC0415
-        from benchmarks.result import BenchReport  # noqa: PLC0415
-        from mbert_cli.errors import MbertError  # noqa: PLC0415
-
-        for m in models:
-            check_tflite(m)  # every file is checked before anything runs or is pushed
-        if device == "host":
-            if delegate in (Delegate.gpu, Delegate.nnapi):
-                raise MbertError(f"--delegate {delegate.value} needs a phone; the host runs cpu or xnnpack",
-                                 hint="use --device pixel4 (or a serial), or --delegate xnnpack")
-            from benchmarks.host import HostSettings, run_host  # noqa: PLC0415
-
-            results = run_host(models, HostSettings(threads=threads or 1, runs=runs, warmup=warmup,
-                                                    min_seconds=min_seconds,
-                                                    xnnpack=delegate is Delegate.xnnpack))
-            report = BenchReport(results=results, created_at=results[0].created_at if results else None)
-        else:
-            from benchmarks.device import DeviceSettings, run_devices  # noqa: PLC0415
-
-            settings = DeviceSettings(threads=threads, runs=runs, warmup=warmup, min_seconds=min_seconds,
-                                      delegate=delegate.value, op_profiling=op_profiling, keep=keep,
-                                      cool_down_temp=cool_down_temp)
-            report = run_devices(models, device, benchmark_binary, settings, adb_path=adb, adb_port=adb_port)
-
-        out = console()
-        # A lone failure with nothing else becomes the Error line below; print it once.
-        rep.render(report, out, show_failures=bool(report.results) or len(report.failures) > 1)
-        path = rep.write_json(report, json_path or rep.default_json_path(report, run_dir))
-        out.print(f"wrote {path}", markup=False, highlight=False)
-        if plot_path is not None and report.results:
-            out.print(f"wrote {rep.plot(report.results, plot_path)}", markup=False, highlight=False)
-        if report.failures:
-            first = report.failures[0]
-            if not report.results and len(report.failures) == 1:
-                raise MbertError(f"{first.target}: {first.message}", hint=first.hint)
-            raise MbertError(f"{len(report.failures)} benchmark(s) failed; first: {first.target}: {first.message}",
-                             hint=first.hint or "the other results were written")
+    app.command("bench")(bench_cmd)

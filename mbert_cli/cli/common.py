@@ -86,18 +86,3 @@ def quiet_tensorflow() -> None:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     warnings.filterwarnings("ignore", message="Input dict contained keys")
-
-
-def register_placeholder(app: typer.Typer, name: str, help_text: str) -> None:
-    """Registers a command whose implementation has not landed: it says so, exit code 2."""
-
-    @app.command(
-        name,
-        help=f"{help_text} [not built yet]",
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    )
-    @handles_errors
-    def placeholder(ctx: typer.Context) -> None:
-        from mbert_cli.errors import NotBuiltYet  # noqa: PLC0415
-
-        raise NotBuiltYet(name)

@@ -8,86 +8,79 @@ from typing import Annotated
 import typer
 
 from mbert_cli.cli.common import console, handles_errors
+from mbert_cli.config.export import QUANTIZATION_MODES as MODES
 
-MODES = ("none", "dynamic", "int8", "float16")
+
+@handles_errors
+def export_cmd(
+    ctx: typer.Context,
+    run: Annotated[Path, typer.Option("--run", help="Run directory (config.yaml + <stage>/checkpoints).",
+                                      show_default=False)],
+    stage: Annotated[str | None, typer.Option(
+        "--from", help="Stage to export: student, teacher, finetune-classification or finetune-squad. "
+                       "Default: the most finished stage with a checkpoint.", show_default=False)] = None,
+    quantize: Annotated[list[str] | None, typer.Option(
+        "--quantize", "-q", help=f"One or more of {', '.join(MODES)} (space- or comma-separated, or repeated); "
+                                 "one file per mode.", show_default=False)] = None,
+    opt: Annotated[bool, typer.Option(
+        "--opt", help="Substitute LayerNorm/GELU by NoNorm/ReLU, with recovery distillation, first.")] = False,
+    recovery_steps: Annotated[int | None, typer.Option(
+        "--recovery-steps", min=0, help="OPT recovery distillation steps. Default: the run's export config.",
+        show_default=False)] = None,
+    seq_len: Annotated[int | None, typer.Option(
+        "--seq-len", help="Fixed sequence length of the files. Default: the run's export config (128).",
+        show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder. Default: RUN/export.",
+                                             show_default=False)] = None,
+    max_drop: Annotated[float | None, typer.Option(
+        "--max-drop", min=0.0, help="Task-metric points a quantized file may lose before the export fails. "
+                                    "Default: 1.0.", show_default=False)] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Write files that fail the metric or parity gate (their figures are recorded).")] = False,
+    allow_flex: Annotated[bool, typer.Option(
+        "--allow-flex", help="Accept Select TF (Flex) ops; the phone app must link the Flex library.")] = False,
+    int8_full: Annotated[bool, typer.Option(
+        "--int8-full", help="int8: quantize attention matmuls/softmax/mask add too. Default keeps them float, "
+                            "which XNNPACK runs ~2x faster on x86.")] = False,
+    representative: Annotated[int | None, typer.Option(
+        "--representative", min=1, help="Calibration examples for int8. Default: the run's export config (100).",
+        show_default=False)] = None,
+    parity_examples: Annotated[int | None, typer.Option(
+        "--parity-examples", min=1, help="Held-out synthetic rows for parity when the stage has no task data. "
+                                         "Default: 32.", show_default=False)] = None,
+    metric_examples: Annotated[int | None, typer.Option(
+        "--metric-examples", min=1, help="Validation examples for parity and the task-metric gate. "
+                                         "Default: 1000 (or all).", show_default=False)] = None,
+) -> None:
+    """Export a run to verified TFLite files with a named signature, plus manifest.json."""
+    from mbert_cli.cli.common import quiet_tensorflow  # noqa: PLC0415
+    from mbert_cli.errors import MbertError  # noqa: PLC0415
+
+    quiet_tensorflow()  # before TensorFlow loads
+
+    modes = [m.strip() for item in (quantize or []) + list(ctx.args) for m in item.split(",") if m.strip()]
+    for m in modes:
+        if m not in MODES:
+            raise MbertError(f"unknown quantization mode {m!r}" if not m.startswith("-") else
+                             f"unknown option {m!r}", hint=f"--quantize takes: {', '.join(MODES)}")
+    from converters import export_run  # noqa: PLC0415
+
+    out_console = console()
+    settings = {"modes": modes, "seq_len": seq_len, "representative": representative, "max_drop": max_drop,
+                "force": force, "allow_flex": allow_flex, "int8_full": int8_full}
+    report = export_run(run, stage=stage, settings=settings, out_dir=out, opt=opt, recovery_steps=recovery_steps,
+                        parity_examples=parity_examples, metric_examples=metric_examples,
+                        progress=lambda msg: out_console.print(msg, markup=False))
+    if report.opt:
+        out_console.print(_opt_line(report.opt), markup=False)
+    for f in report.files:
+        gate = f" (FORCED: {'; '.join(f.gate_failures)})" if f.gate_failures else ""
+        out_console.print(f"{report.out_dir / f.file}  {f.size_bytes / 1e6:.2f} MB  {f.mode}{gate}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
     # allow_extra_args: `--quantize none int8 dynamic` (values after the first arrive as extra args).
-    @app.command("export", context_settings={"allow_extra_args": True})
-    @handles_errors
-    def export_cmd(
-        ctx: typer.Context,
-        run: Annotated[Path, typer.Option("--run", help="Run directory (config.yaml + <stage>/checkpoints).",
-                                          show_default=False)],
-        stage: Annotated[str | None, typer.Option(
-            "--from", help="Stage to export: student, teacher, finetune-classification or finetune-squad. "
-                           "Default: the most finished stage with a checkpoint.", show_default=False)] = None,
-        quantize: Annotated[list[str] | None, typer.Option(
-            "--quantize", "-q", help=f"One or more of {', '.join(MODES)} (space- or comma-separated, or repeated); "
-                                     "one file per mode.", show_default=False)] = None,
-        opt: Annotated[bool, typer.Option(
-            "--opt", help="Substitute LayerNorm/GELU by NoNorm/ReLU, with recovery distillation, first.")] = False,
-        recovery_steps: Annotated[int | None, typer.Option(
-            "--recovery-steps", min=0, help="OPT recovery distillation steps. Default: the run's export config.",
-            show_default=False)] = None,
-        seq_len: Annotated[int | None, typer.Option(
-            "--seq-len", help="Fixed sequence length of the files. Default: the run's export config (128).",
-            show_default=False)] = None,
-        out: Annotated[Path | None, typer.Option("--out", help="Output folder. Default: RUN/export.",
-                                                 show_default=False)] = None,
-        max_drop: Annotated[float | None, typer.Option(
-            "--max-drop", min=0.0, help="Task-metric points a quantized file may lose before the export fails. "
-                                        "Default: 1.0.", show_default=False)] = None,
-        force: Annotated[bool, typer.Option(
-            "--force", help="Write files that fail the metric or parity gate (their figures are recorded).")] = False,
-        allow_flex: Annotated[bool, typer.Option(
-            "--allow-flex", help="Accept Select TF (Flex) ops; the phone app must link the Flex library.")] = False,
-        int8_full: Annotated[bool, typer.Option(
-            "--int8-full", help="int8: quantize attention matmuls/softmax/mask add too. Default keeps them float, "
-                                "which XNNPACK runs ~2x faster on x86.")] = False,
-        representative: Annotated[int | None, typer.Option(
-            "--representative", min=1, help="Calibration examples for int8. Default: the run's export config (100).",
-            show_default=False)] = None,
-        parity_examples: Annotated[int | None, typer.Option(
-            "--parity-examples", min=1, help="Held-out synthetic rows for parity when the stage has no task data. "
-                                             "Default: 32.", show_default=False)] = None,
-        metric_examples: Annotated[int | None, typer.Option(
-            "--metric-examples", min=1, help="Validation examples for parity and the task-metric gate. "
-                                             "Default: 1000 (or all).", show_default=False)] = None,
-    ) -> None:
-        """Export a run to verified TFLite files with a named signature, plus manifest.json."""
-        from mbert_cli.cli.common import quiet_tensorflow  # noqa: PLC0415
-        from mbert_cli.errors import MbertError  # noqa: PLC0415
-
-        quiet_tensorflow()  # before TensorFlow loads
-
-        modes = [m.strip() for item in (quantize or []) + list(ctx.args) for m in item.split(",") if m.strip()]
-        for m in modes:
-            if m not in MODES:
-                raise MbertError(f"unknown quantization mode {m!r}" if not m.startswith("-") else
-                                 f"unknown option {m!r}", hint=f"--quantize takes: {', '.join(MODES)}")
-        if not run.is_dir():
-            raise MbertError(f"run folder {run} does not exist", hint="point --run at a folder made by `mbert train`")
-        from mbert_cli.config import load_run_config  # noqa: PLC0415
-
-        ec = load_run_config(run).export
-        from converters import ExportOptions, export_run  # noqa: PLC0415
-
-        options = ExportOptions(
-            modes=tuple(modes or ec.modes), seq_len=seq_len or ec.seq_len,
-            representative=representative or ec.representative_examples,
-            max_drop=ec.max_drop if max_drop is None else max_drop, force=force,
-            allow_flex=allow_flex or ec.allow_flex, mask_clip=ec.mask_clip,
-            int8_float_attention=ec.int8_float_attention and not int8_full)
-        out_console = console()
-        report = export_run(run, stage=stage, options=options, out_dir=out, opt=opt, recovery_steps=recovery_steps,
-                            parity_examples=parity_examples, metric_examples=metric_examples, progress=lambda msg: out_console.print(msg, markup=False))
-        if report.opt:
-            out_console.print(_opt_line(report.opt), markup=False)
-        for f in report.files:
-            gate = f" (FORCED: {'; '.join(f.gate_failures)})" if f.gate_failures else ""
-            out_console.print(f"{report.out_dir / f.file}  {f.size_bytes / 1e6:.2f} MB  {f.mode}{gate}", markup=False)
+    app.command("export", context_settings={"allow_extra_args": True})(export_cmd)
 
 
 def _opt_line(opt: dict) -> str:

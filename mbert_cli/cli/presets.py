@@ -9,38 +9,40 @@ import typer
 from mbert_cli.cli.common import console, handles_errors
 
 
+@handles_errors
+def presets_cmd(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List model presets: role, layers, widths, norm/activation and parameter count."""
+    from mbert_cli.config.presets import PRESETS  # noqa: PLC0415
+
+    rows = []
+    for p in PRESETS.values():
+        e = p.encoder
+        rows.append({
+            "name": p.name, "role": p.role, "kind": e.kind, "layers": e.num_layers,
+            "hidden": e.hidden_size, "bottleneck": e.intra_bottleneck_size if e.kind == "mobilebert" else None,
+            "ffn": f"{e.intermediate_size}x{e.num_feedforward_networks}", "heads": e.num_heads,
+            "embedding": e.embedding_size, "vocab": e.vocab_size,
+            "norm_act": f"{'NoNorm' if e.normalization_type == 'no_norm' else 'LayerNorm'}/{e.activation.upper() if e.activation == 'gelu' else 'ReLU'}",
+            "parameters": p.parameter_count(), "description": p.description,
+        })
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title="mbert presets (encoder parameters, as tf-models-official counts them)")
+    for col, justify in (("name", "left"), ("role", "left"), ("layers", "right"), ("hidden", "right"),
+                         ("bottleneck", "right"), ("FFN", "right"), ("heads", "right"),
+                         ("norm/act", "left"), ("parameters", "right")):
+        table.add_column(col, justify=justify)
+    for r in rows:
+        table.add_row(r["name"], r["role"], str(r["layers"]), str(r["hidden"]),
+                      "-" if r["bottleneck"] is None else str(r["bottleneck"]), r["ffn"], str(r["heads"]),
+                      r["norm_act"], f"{r['parameters']:,} ({r['parameters'] / 1e6:.2f}M)")
+    console().print(table)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("presets")
-    @handles_errors
-    def presets_cmd(
-        as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    ) -> None:
-        """List model presets: role, layers, widths, norm/activation and parameter count."""
-        from mbert_cli.config.presets import PRESETS  # noqa: PLC0415
-
-        rows = []
-        for p in PRESETS.values():
-            e = p.encoder
-            rows.append({
-                "name": p.name, "role": p.role, "kind": e.kind, "layers": e.num_layers,
-                "hidden": e.hidden_size, "bottleneck": e.intra_bottleneck_size if e.kind == "mobilebert" else None,
-                "ffn": f"{e.intermediate_size}x{e.num_feedforward_networks}", "heads": e.num_heads,
-                "embedding": e.embedding_size, "vocab": e.vocab_size,
-                "norm_act": f"{'NoNorm' if e.normalization_type == 'no_norm' else 'LayerNorm'}/{e.activation.upper() if e.activation == 'gelu' else 'ReLU'}",
-                "parameters": p.parameter_count(), "description": p.description,
-            })
-        if as_json:
-            print(json.dumps(rows, indent=2))
-            return
-        from rich.table import Table  # noqa: PLC0415
-
-        table = Table(title="mbert presets (encoder parameters, as tf-models-official counts them)")
-        for col, justify in (("name", "left"), ("role", "left"), ("layers", "right"), ("hidden", "right"),
-                             ("bottleneck", "right"), ("FFN", "right"), ("heads", "right"),
-                             ("norm/act", "left"), ("parameters", "right")):
-            table.add_column(col, justify=justify)
-        for r in rows:
-            table.add_row(r["name"], r["role"], str(r["layers"]), str(r["hidden"]),
-                          "-" if r["bottleneck"] is None else str(r["bottleneck"]), r["ffn"], str(r["heads"]),
-                          r["norm_act"], f"{r['parameters']:,} ({r['parameters'] / 1e6:.2f}M)")
-        console().print(table)
+    app.command("presets")(presets_cmd)

@@ -94,27 +94,10 @@ def finetune_cmd(
 ) -> None:
     """Fine-tune a student or teacher on a task with AdamW (optionally with task distillation)."""
     quiet_tensorflow()
-    from mbert_cli.config import load_run_config  # noqa: PLC0415
-    from mbert_cli.config.overrides import apply_mapping, apply_set, load_yaml  # noqa: PLC0415
-    from mbert_cli.training.finetune import split_init, train_finetune  # noqa: PLC0415
+    from mbert_cli.training.finetune import train_finetune  # noqa: PLC0415
+    from mbert_cli.training.finetune_base import finetune_run_config  # noqa: PLC0415
 
-    init_run, _ = split_init(init)
-    run = run or init_run
-    base = run if (run / "config.yaml").is_file() else init_run
-    cfg = load_run_config(base)
-    if config:
-        data_map = load_yaml(config)
-        data_map.pop("preset", None)
-        apply_mapping(cfg, data_map)
-    for item in overrides or []:
-        apply_set(cfg, item)
-    cfg.validate()
-    init_cfg = load_run_config(init_run)
-    if init_cfg.encoder != cfg.encoder:
-        from mbert_cli.errors import MbertError  # noqa: PLC0415
-
-        raise MbertError(f"{run} holds a different model ({cfg.preset}) than --init {init} ({init_cfg.preset})",
-                         hint="fine-tune into the init's own run folder or a new --run")
+    run, cfg = finetune_run_config(init, run, config, overrides or [])
     _summary(train_finetune(run, cfg, init, task, data=data, distill_from=distill_from, distribution=distribution,
                             progress=progress, say=_say))
 

@@ -25,17 +25,19 @@ def versions() -> dict[str, str]:
     return out
 
 
+@handles_errors
+def version_cmd(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Print mbert's version and the versions of the libraries it runs on."""
+    info = versions()
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return
+    out = console()
+    for name, ver in info.items():
+        out.print(f"{name:20s} {ver}", markup=False, highlight=False)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("version")
-    @handles_errors
-    def version_cmd(
-        as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    ) -> None:
-        """Print mbert's version and the versions of the libraries it runs on."""
-        info = versions()
-        if as_json:
-            print(json.dumps(info, indent=2))
-            return
-        out = console()
-        for name, ver in info.items():
-            out.print(f"{name:20s} {ver}", markup=False, highlight=False)
+    app.command("version")(version_cmd)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The TFLite variants an export can write (converters/quantize.py has one recipe per mode).
+QUANTIZATION_MODES = ("none", "dynamic", "int8", "float16")
+
 
 @dataclass
 class ExportConfig:

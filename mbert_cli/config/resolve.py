@@ -17,7 +17,12 @@ from mbert_cli.io_utils import atomic_write_text
 def resolve_config(preset: str, config_file: str | Path | None = None,
                    overrides: Iterable[str] = ()) -> RunConfig:
     """Preset first, then a YAML file, then `--set` overrides; validated at the end."""
-    config = get_preset(preset).run_config()
+    return apply_overrides(get_preset(preset).run_config(), config_file, overrides)
+
+
+def apply_overrides(config: RunConfig, config_file: str | Path | None = None,
+                    overrides: Iterable[str] = ()) -> RunConfig:
+    """A YAML file, then `--set` overrides, over `config` (changed in place); validated at the end."""
     if config_file:
         data = load_yaml(config_file)
         data.pop("preset", None)

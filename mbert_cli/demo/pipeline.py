@@ -229,14 +229,13 @@ class Demo:
 
             atomic_write_text(out, BenchReport().to_json())
             return {"skipped": True}
-        from android_harness.testing import loopback_adb, write_fake_elf  # noqa: PLC0415
+        from android_harness.attach import loopback_adb, write_stand_in_binary  # noqa: PLC0415
 
         # The loopback device runs any pushed arm64 ELF named benchmark_model as its LiteRT
         # stand-in, so a header-only file is enough here; on a real phone use the real tool.
-        binary = write_fake_elf(self.root / "bench" / "loopback-tools" / "benchmark_model")
+        binary = write_stand_in_binary(self.root / "bench" / "loopback-tools" / "benchmark_model")
         with loopback_adb(n_devices=1) as (adb, _serials):
-            backend = harness_backend(adb_port=adb.server_port)
-            backend.adb = adb
+            backend = harness_backend(adb=adb)
             report = run_devices(self._exported_files(), "pixel4", binary,
                                  DeviceSettings(runs=self.o.bench_runs, warmup=3, threads=self.o.bench_threads),
                                  backend=backend)

@@ -13,7 +13,9 @@ from mbert_cli.config.encoder import EncoderConfig
 # The TFLite converter turns an int mask into a Cast op that int8 quantization cannot
 # handle; tf-models-official recommends a float32 mask, so every mbert model takes one.
 INPUT_MASK_DTYPE = "float32"
-INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
+# Every mbert model's inputs (name -> dtype), the one place they are written.
+INPUT_DTYPES = {"input_word_ids": "int32", "input_mask": INPUT_MASK_DTYPE, "input_type_ids": "int32"}
+INPUT_NAMES = tuple(INPUT_DTYPES)
 
 
 def build_encoder(cfg: EncoderConfig, name: str = "encoder"):

@@ -66,7 +66,7 @@ def build_classifier(cfg: EncoderConfig, num_classes: int, dropout: float = 0.1,
         inner_dim=0, num_classes=num_classes, dropout_rate=dropout,
         initializer=tf_keras.initializers.TruncatedNormal(stddev=cfg.initializer_range),
         name=CLASSIFIER_HEAD)
-    inputs = _inputs()
+    inputs = keras_inputs()
     outputs = encoder(inputs)
     if cfg.classifier_pooling == "mean":
         from mbert_cli.modeling.pooling import MaskedMeanPooling  # noqa: PLC0415
@@ -89,24 +89,20 @@ def build_span_labeler(cfg: EncoderConfig, encoder=None):
         input_width=cfg.hidden_size, output="logits",
         initializer=tf_keras.initializers.TruncatedNormal(stddev=cfg.initializer_range),
         name=SPAN_HEAD)
-    inputs = _inputs()
+    inputs = keras_inputs()
     outputs = encoder(inputs)
     start, end = head(outputs["sequence_output"])
     return tf_keras.Model(inputs=inputs, outputs={"start_logits": start, "end_logits": end},
                           name="span_model"), encoder
 
 
-def _inputs() -> dict:
-    import tensorflow as tf  # noqa: PLC0415
+def keras_inputs() -> dict:
+    """Symbolic Keras inputs of every mbert model (`encoders.INPUT_DTYPES`), any sequence length."""
     import tf_keras  # noqa: PLC0415
 
-    from mbert_cli.modeling.encoders import INPUT_MASK_DTYPE  # noqa: PLC0415
+    from mbert_cli.modeling.encoders import INPUT_DTYPES  # noqa: PLC0415
 
-    return {
-        "input_word_ids": tf_keras.Input(shape=(None,), dtype=tf.int32, name="input_word_ids"),
-        "input_mask": tf_keras.Input(shape=(None,), dtype=INPUT_MASK_DTYPE, name="input_mask"),
-        "input_type_ids": tf_keras.Input(shape=(None,), dtype=tf.int32, name="input_type_ids"),
-    }
+    return {name: tf_keras.Input(shape=(None,), dtype=dtype, name=name) for name, dtype in INPUT_DTYPES.items()}
 
 
 def _gelu():

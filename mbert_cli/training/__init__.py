@@ -1,7 +1,9 @@
 """Training: teacher pre-training, layer-wise distillation of the student, fine-tuning.
 
-Modules: `losses` (pure TF loss functions), `stages` (the student's stage schedule),
-`run_dir` (run folder, lock, metrics), `checkpoints`, `progress`, `optim`, `distribute`,
-`inputs` (data), `loop` (the shared step loop), `teacher`, `student`, `finetune`,
-`evaluate`. TensorFlow is imported inside functions so importing this package is cheap.
+Every stage is a `runner.StageTask` run by `runner.run_stage` (see ARCHITECTURE.md):
+`teacher`, `student` (with `stages`, `distiller`, `teachers`, `weight_init`, `forward`,
+`compat`), `finetune` and `squad` (on `finetune_base`). Shared parts: `loop` (the step
+loop), `checkpoints` (the one restore API, also used by export), `run_dir`, `progress`,
+`optim`, `distribute`, `precision`, `inputs`, `losses`, `evaluate`, `session`.
+TensorFlow is imported inside functions so importing this package is cheap.
 """

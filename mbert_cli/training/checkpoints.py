@@ -17,10 +17,42 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError
 from mbert_cli.training.run_dir import StageDir
 
 STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"
+STAGES = ("teacher", "student", "finetune-classification", "finetune-squad")
+
+
+def check_stage(stage: str) -> str:
+    """`stage` if it names a stage, else one clear error."""
+    if stage not in STAGES:
+        raise MbertError(f"unknown stage {stage!r}", hint=f"choose one of: {', '.join(STAGES)}")
+    return stage
+
+
+def open_run(run_dir) -> RunConfig:
+    """The config of an existing run folder; a missing folder or config.yaml is one clear error."""
+    from mbert_cli.config import load_run_config  # noqa: PLC0415
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise MbertError(f"run folder {run_dir} does not exist", hint="point --run at a folder made by `mbert train`")
+    return load_run_config(run_dir)
+
+
+def default_stage(run) -> str:
+    """The last stage trained in a run: finetune-* (newest), else student, else teacher."""
+    run = Path(run)
+    tuned = sorted(run.glob("finetune-*/checkpoints"), key=lambda p: p.stat().st_mtime)
+    if tuned:
+        return tuned[-1].parent.name
+    for name in ("student", "teacher"):
+        if (run / name / "checkpoints").is_dir():
+            return name
+    raise MbertError(f"no trained stage in {run} (no checkpoint in teacher/, student/ or finetune-*/)",
+                     hint="train one first with `mbert train ...`, or point --run at another folder")
 
 
 def latest_checkpoint(directory: Path) -> str | None:
@@ -71,7 +103,7 @@ def stage_checkpoint_path(run: Path, stage: str, which: str = "latest") -> str:
     if path is None and which == "best":
         path = latest_checkpoint(sd.checkpoints)
     if path is None:
-        raise MbertError(f"no checkpoint in {folder}",
+        raise MbertError(f"no checkpoint for stage {stage!r} in {folder}",
                          hint=f"train it first (`mbert train {stage.split('-')[0]} --run {run}`), "
                               "or check the --run/--init path")
     return path
@@ -82,14 +114,11 @@ def build_stage_model(cfg, stage: str):
     from mbert_cli.modeling.models import build_classifier, build_span_labeler  # noqa: PLC0415
     from mbert_cli.training.session import build_pretrainer  # noqa: PLC0415
 
-    if stage in ("teacher", "student"):
+    if check_stage(stage) in ("teacher", "student"):
         return build_pretrainer(cfg.encoder).model
     if stage == "finetune-classification":
         return build_classifier(cfg.encoder, cfg.finetune.num_classes)[0]
-    if stage == "finetune-squad":
-        return build_span_labeler(cfg.encoder)[0]
-    raise MbertError(f"unknown stage {stage!r}",
-                     hint="use teacher, student, finetune-classification or finetune-squad")
+    return build_span_labeler(cfg.encoder)[0]
 
 
 def restore_for_inference(run_dir, stage: str, which: str = "latest"):
@@ -109,15 +138,20 @@ def restore_for_inference(run_dir, stage: str, which: str = "latest"):
       training=False. Optimizer state is not loaded.
 
     Raises:
-      MbertError: no config.yaml, no checkpoint, or a checkpoint that does not fit.
+      MbertError: no run folder or config.yaml, an unknown stage, no checkpoint, a config
+        the model cannot be rebuilt from, or a checkpoint that does not fit.
     """
     import tensorflow as tf  # noqa: PLC0415
 
-    from mbert_cli.config import load_run_config  # noqa: PLC0415
-
     run_dir = Path(run_dir)
-    cfg = load_run_config(run_dir)
-    path = stage_checkpoint_path(run_dir, stage, which)
-    model = build_stage_model(cfg, stage)
+    cfg = open_run(run_dir)
+    path = stage_checkpoint_path(run_dir, check_stage(stage), which)
+    try:
+        model = build_stage_model(cfg, stage)
+    except MbertError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a builder failure means the config cannot be rebuilt
+        raise MbertError(f"cannot rebuild the model from {run_dir / 'config.yaml'}: {str(err).splitlines()[0]}",
+                         hint="the run was made by another mbert version or edited by hand") from None
     restore(tf.train.Checkpoint(model=model), path)
     return cfg, model, checkpoint_step(path)

@@ -40,6 +40,14 @@ def evaluate_pretraining(model, dataset, max_batches: int = 0) -> dict:
             "nsp_accuracy": nsp_hits / max(n, 1.0), "examples": int(n)}
 
 
+def evaluate_heldout(model, data_dir, cfg, batch_size: int, max_batches: int = 0) -> dict:
+    """`evaluate_pretraining` on the run's held-out pre-training split (teacher, student, `mbert eval`)."""
+    from mbert_cli.training.inputs import pretraining_dataset  # noqa: PLC0415
+
+    ds = pretraining_dataset(data_dir, cfg, "eval", batch_size, training=False)
+    return evaluate_pretraining(model, ds, max_batches)
+
+
 def evaluate_classification(model, dataset) -> dict:
     """Accuracy and mean cross-entropy of a classifier over (features, labels) batches."""
     import tensorflow as tf  # noqa: PLC0415
@@ -61,20 +69,25 @@ def evaluate_classification(model, dataset) -> dict:
     return {"accuracy": hits / n, "loss": nll / n, "examples": int(n)}
 
 
-def default_stage(run) -> str:
-    """The last stage trained in a run: finetune-* (newest), else student, else teacher."""
-    from pathlib import Path  # noqa: PLC0415
+def squad_scores(model, examples, features, batch_size: int = 32) -> dict:
+    """EM/F1 (in %) of a span labeler on `examples` (their `features` windows), official normalisation."""
+    import numpy as np  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415
 
-    from mbert_cli.errors import MbertError  # noqa: PLC0415
+    from mbert_cli.data.squad import postprocess_predictions, squad_dataset, squad_metrics  # noqa: PLC0415
 
-    run = Path(run)
-    tuned = sorted(run.glob("finetune-*/checkpoints"), key=lambda p: p.stat().st_mtime)
-    if tuned:
-        return tuned[-1].parent.name
-    for name in ("student", "teacher"):
-        if (run / name / "checkpoints").is_dir():
-            return name
-    raise MbertError(f"no trained stage in {run}", hint="train one first with `mbert train ...`")
+    @tf.function
+    def predict(inputs):
+        out = model(model_inputs(inputs, MODEL_INPUTS), training=False)
+        return out["start_logits"], out["end_logits"]
+
+    starts, ends = [], []
+    for inputs in squad_dataset(features, batch_size, training=False):
+        s, e = predict(inputs)
+        starts.append(s.numpy())
+        ends.append(e.numpy())
+    predictions = postprocess_predictions(examples, features, np.concatenate(starts), np.concatenate(ends))
+    return {**squad_metrics(predictions, examples), "questions": len(examples)}
 
 
 def evaluate_run(run, stage: str | None = None, *, which: str = "latest", data: str | None = None,
@@ -83,7 +96,7 @@ def evaluate_run(run, stage: str | None = None, *, which: str = "latest", data: 
     from pathlib import Path  # noqa: PLC0415
 
     from mbert_cli.errors import MbertError  # noqa: PLC0415
-    from mbert_cli.training.checkpoints import restore_for_inference  # noqa: PLC0415
+    from mbert_cli.training.checkpoints import default_stage, restore_for_inference  # noqa: PLC0415
 
     if which not in ("latest", "best"):
         raise MbertError(f"--which must be latest or best, got {which!r}", hint="use --which latest")
@@ -92,11 +105,10 @@ def evaluate_run(run, stage: str | None = None, *, which: str = "latest", data: 
     cfg, model, step = restore_for_inference(run, stage, which)
     out = {"run": str(run), "stage": stage, "checkpoint": which, "step": step}
     if stage in ("teacher", "student"):
-        from mbert_cli.training.inputs import ensure_pretraining_data, pretraining_dataset  # noqa: PLC0415
+        from mbert_cli.training.inputs import ensure_pretraining_data  # noqa: PLC0415
 
         data_dir = ensure_pretraining_data(run, cfg, say=lambda *_: None)
-        ds = pretraining_dataset(data_dir, cfg, "eval", 32, training=False)
-        out.update(split="eval", **evaluate_pretraining(model, ds, max_batches))
+        out.update(split="eval", **evaluate_heldout(model, data_dir, cfg, 32, max_batches))
     elif stage == "finetune-classification":
         from mbert_cli.training.inputs import classification_data  # noqa: PLC0415
 
@@ -106,7 +118,8 @@ def evaluate_run(run, stage: str | None = None, *, which: str = "latest", data: 
                              hint="evaluate on the data the model was fine-tuned on")
         out.update(split="validation", **evaluate_classification(model, make(validation, 32, False)))
     elif stage == "finetune-squad":
-        from mbert_cli.training.squad import evaluate_squad  # noqa: PLC0415
+        from mbert_cli.data.task_sets import load_squad_splits, squad_windows  # noqa: PLC0415
 
-        out.update(split="dev", **evaluate_squad(cfg, model, data, run))
+        _, dev = load_squad_splits(cfg, data, run)
+        out.update(split="dev", **squad_scores(model, dev, squad_windows(cfg, dev)))
     return out

@@ -142,17 +142,13 @@ def classification_data(cfg: RunConfig, data: str | None, max_examples: int = 0)
     if spec == SYNTHETIC:
         return _synthetic_classification(cfg)
     from mbert_cli.data.classification import classification_dataset, load_classification  # noqa: PLC0415
-    from mbert_cli.data.tokenizer import WordPieceTokenizer  # noqa: PLC0415
-    from mbert_cli.data.vocab import resolve_vocab  # noqa: PLC0415
+    from mbert_cli.data.task_sets import task_tokenizer  # noqa: PLC0415
 
     train, validation, labels = load_classification(spec, max_examples=max_examples)
     if not train:
         raise MbertError(f"the classification data {spec} has no training examples",
                          hint="point --data at a CSV/TSV with text and label columns")
-    tokenizer = WordPieceTokenizer(resolve_vocab(cfg.data.vocab, cfg.encoder.vocab_size))
-    if tokenizer.vocab_size != cfg.encoder.vocab_size:
-        raise MbertError(f"the tokenizer vocabulary has {tokenizer.vocab_size} tokens but the model has "
-                         f"{cfg.encoder.vocab_size}", hint="use the vocab the model was trained with (data.vocab)")
+    tokenizer = task_tokenizer(cfg)
 
     def make(examples, batch_size, training, seed=0):
         ds = classification_dataset(examples, tokenizer, cfg.data.seq_len, batch_size, training=training, seed=seed)

@@ -24,9 +24,6 @@ from mbert_cli.training.optim import current_lr
 from mbert_cli.training.progress import Progress
 from mbert_cli.training.run_dir import MetricsLog, StageDir, read_json, write_json
 
-# Test hook: makes the loss NaN at this global step (1-based), to exercise the NaN stop.
-NAN_ENV = "MBERT_FAULT_NAN_AT_STEP"
-
 
 @dataclass
 class Phase:
@@ -42,14 +39,7 @@ class Phase:
     info: dict = field(default_factory=dict)
 
 
-def nan_fault_step() -> int:
-    try:
-        return int(os.environ.get(NAN_ENV, "0"))
-    except ValueError:
-        return 0
-
-
-def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: float, step_var, targets_fn=None):
+def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: float, targets_fn=None):
     """A tf.function running one distributed step.
 
     Args:
@@ -67,7 +57,6 @@ def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: fl
 
     strategy = dist.strategy
     replicas = strategy.num_replicas_in_sync
-    nan_at = nan_fault_step()
     variables = [v for _, vs in groups for v in vs]
     if not variables:
         raise ValueError("no trainable variables in this phase")
@@ -78,11 +67,7 @@ def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: fl
             targets = tf.nest.map_structure(tf.stop_gradient, targets_fn(batch))
         with tf.GradientTape() as tape:
             terms = dict(loss_fn(batch) if targets_fn is None else loss_fn(batch, targets))
-            loss = terms["loss"]
-            if nan_at:
-                loss = loss + tf.where(tf.equal(step_var + 1, nan_at), float("nan"), 0.0)
-                terms["loss"] = loss
-            scaled = loss / replicas
+            scaled = terms["loss"] / replicas
         grads = tape.gradient(scaled, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         grads = [tf.convert_to_tensor(g) for g in grads]
         if replicas > 1:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError
+from mbert_cli.modeling.encoders import INPUT_NAMES as MODEL_INPUTS
 
-MODEL_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
 PRETRAIN_INPUTS = MODEL_INPUTS + ("masked_lm_positions",)
 
 

@@ -11,6 +11,7 @@ The schedule is written to `runs/NAME/student/schedule.json` with each stage's s
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from mbert_cli.config.training import DistillConfig
 from mbert_cli.errors import MbertError
@@ -100,9 +101,16 @@ def schedule_record(strategy: str, stages: list[StageSpec], step: int, layer_map
             "current_stage": current or "finished", "stages": rows}
 
 
-def stage_at(stages: list[StageSpec], step: int) -> int:
-    """Index of the stage that trains global step `step` + 1 (len(stages) when finished)."""
-    for i, s in enumerate(stages):
-        if step < s.end:
-            return i
-    return len(stages)
+def check_same_schedule(path: Path, stages: list[StageSpec], step: int) -> None:
+    """A resumed run must keep the stages it has already trained (same names and step ranges)."""
+    from mbert_cli.training.run_dir import read_json  # noqa: PLC0415
+
+    old = read_json(path)
+    if not old:
+        return
+    done_old = [(r["name"], r["start"], r["end"]) for r in old.get("stages", []) if r["start"] < step]
+    done_new = [(s.name, s.start, s.end) for s in stages if s.start < step]
+    if done_old != done_new:
+        raise MbertError(f"{path.parent} was distilled with another stage schedule ({old.get('strategy')}: "
+                         f"{', '.join(n for n, _, _ in done_old)}) than this command gives",
+                         hint="rerun with the same --strategy and distill.* steps, or use a new --run folder")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from android_harness.testing import loopback_adb, write_fake_elf
+from android_harness.attach import loopback_adb, write_stand_in_binary
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +35,7 @@ def tiny_tflite(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def fake_binary(tmp_path) -> Path:
-    return write_fake_elf(tmp_path / "bin" / "benchmark_model")
+    return write_stand_in_binary(tmp_path / "bin" / "benchmark_model")
 
 
 @pytest.fixture

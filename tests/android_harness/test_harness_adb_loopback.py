@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from android_harness.adb import Adb
+from android_harness.attach import free_port, private_adb, wait_for_states
 from android_harness.device import list_devices
-from android_harness.testing import free_port, private_adb, wait_for_states
 from mbert_cli.errors import MbertError
 
 pytestmark = [

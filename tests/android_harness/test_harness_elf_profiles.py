@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from android_harness.attach import write_stand_in_binary
 from android_harness.device import parse_getprop
 from android_harness.elf import elf_abi
 from android_harness.profiles import get_profile, load_profiles, match_profile
-from android_harness.testing import write_fake_elf
 from mbert_cli.errors import MbertError
 
 
 @pytest.mark.parametrize("abi", ["arm64-v8a", "armeabi-v7a", "x86_64", "x86"])
 def test_elf_abi_round_trip(tmp_path, abi):
-    assert elf_abi(write_fake_elf(tmp_path / "b", abi=abi)) == abi
+    assert elf_abi(write_stand_in_binary(tmp_path / "b", abi=abi)) == abi
 
 
 def test_elf_abi_of_this_machines_python():
@@ -37,7 +37,7 @@ def test_elf_abi_rejects_non_elf_and_missing(tmp_path):
 
 
 def test_elf_abi_rejects_unknown_machine(tmp_path):
-    data = bytearray(write_fake_elf(tmp_path / "b").read_bytes())
+    data = bytearray(write_stand_in_binary(tmp_path / "b").read_bytes())
     data[18:20] = (243).to_bytes(2, "little")  # RISC-V: not an Android ABI here
     (tmp_path / "b").write_bytes(bytes(data))
     with pytest.raises(MbertError, match="machine 243"):

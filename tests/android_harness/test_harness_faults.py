@@ -6,9 +6,10 @@ import shutil
 
 import pytest
 
+from android_harness.attach import loopback_adb
 from android_harness.device import DeviceSession, list_devices, resolve_devices
 from android_harness.profiles import get_profile
-from android_harness.testing import loopback_adb, run_dirs, sandbox_files
+from android_harness.testing import run_dirs, sandbox_files
 from mbert_cli.errors import MbertError
 
 pytestmark = [

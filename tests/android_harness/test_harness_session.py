@@ -10,9 +10,10 @@ import time
 
 import pytest
 
+from android_harness.attach import loopback_adb, private_adb, write_stand_in_binary
 from android_harness.device import DeviceSession, resolve_devices
 from android_harness.profiles import get_profile
-from android_harness.testing import loopback_adb, private_adb, run_dirs, sandbox_files, write_fake_elf
+from android_harness.testing import run_dirs, sandbox_files
 from mbert_cli.errors import MbertError
 
 pytestmark = [
@@ -38,7 +39,7 @@ def test_binary_cached_by_sha256(loopback, fake_binary, tmp_path):
     with DeviceSession(adb, serial, get_profile("pixel4")) as again:  # survives sessions
         again.prepare_binary(fake_binary)
         assert not again.binary_pushed
-        other = write_fake_elf(tmp_path / "other" / "benchmark_model", size=8192)
+        other = write_stand_in_binary(tmp_path / "other" / "benchmark_model", size=8192)
         assert again.prepare_binary(other) != remote and again.binary_pushed
     # The device keeps the real bytes: pulling the binary back gives what was pushed.
     back = tmp_path / "back"
@@ -49,7 +50,7 @@ def test_binary_cached_by_sha256(loopback, fake_binary, tmp_path):
 def test_wrong_abi_and_missing_binary_are_refused(loopback, tmp_path):
     adb, (serial,) = loopback
     with DeviceSession(adb, serial, get_profile("pixel4")) as session:
-        x86 = write_fake_elf(tmp_path / "x86" / "benchmark_model", abi="x86_64")
+        x86 = write_stand_in_binary(tmp_path / "x86" / "benchmark_model", abi="x86_64")
         with pytest.raises(MbertError, match="built for x86_64 but device .* runs arm64-v8a"):
             session.prepare_binary(x86)
         with pytest.raises(MbertError, match="binary not found"):

@@ -11,7 +11,7 @@ pytest.importorskip("android_harness.device")
 if shutil.which("adb") is None:  # pragma: no cover - the Debian `adb` package is required
     pytest.skip("the adb client is not installed (apt-get install adb)", allow_module_level=True)
 
-from android_harness.testing import loopback_adb, write_fake_elf  # noqa: E402
+from android_harness.attach import loopback_adb, write_stand_in_binary  # noqa: E402
 from benchmarks.result import BenchReport  # noqa: E402
 from mbert_cli.cli.app import app  # noqa: E402
 
@@ -21,7 +21,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def binary(tmp_path):
-    return write_fake_elf(tmp_path / "benchmark_model", abi="arm64-v8a")
+    return write_stand_in_binary(tmp_path / "benchmark_model", abi="arm64-v8a")
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +63,7 @@ def test_two_loopback_devices_in_parallel(tiny_models, binary, tmp_path):
 
 
 def test_wrong_abi_binary(tiny_models, tmp_path):
-    x86 = write_fake_elf(tmp_path / "benchmark_model_x86", abi="x86_64")
+    x86 = write_stand_in_binary(tmp_path / "benchmark_model_x86", abi="x86_64")
     with loopback_adb(1) as (adb, _):
         result = _bench(adb, str(tiny_models[0]), "--device", "pixel4", "--benchmark-binary", str(x86))
     assert result.exit_code == 1

@@ -61,6 +61,17 @@ def test_crosscheck_tiny_prints_verdict(tiny_dir, capsys):
                                    "--rounds", "1"]) == 0
     out = capsys.readouterr().out
     assert "nano-student__dynamic__seq64.tflite" in out and "mbert min" in out
+    # The verdict column follows the printed p50 ratio (10% tolerance), whichever way it went.
+    row = next(line for line in out.splitlines() if line.startswith("nano-student__dynamic__seq64.tflite"))
+    ratio = float(row.split()[4].rstrip("x"))
+    assert row.rsplit("x  ", 1)[-1].strip() == ("agree" if abs(ratio - 1) <= 0.10 else "DIFFER (> 10%)"), row
+
+
+def test_crosscheck_verdict_agrees_only_within_tolerance():
+    from benchmarks.suite.crosscheck_litert import agreement
+
+    assert agreement(1.0, 0.10) == "agree" and agreement(0.95, 0.10) == "agree" and agreement(1.09, 0.10) == "agree"
+    assert agreement(1.2, 0.10) == "DIFFER (> 10%)" and agreement(0.85, 0.10) == "DIFFER (> 10%)"
 
 
 @pytest.mark.slow

@@ -71,13 +71,18 @@ def test_version_json_names_runtime_packages():
 
 
 def test_mbert_error_is_two_lines_and_exit_1(tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("train: [unclosed\n")
-    from mbert_cli.cli import common
-    from mbert_cli.config import resolve_config
+    """A known error through the real command: `Error:` + `Hint:` on stderr, exit 1, nothing written;
+    with --debug the exception itself comes out instead."""
     from mbert_cli.errors import MbertError
 
-    with pytest.raises(MbertError) as err:
-        resolve_config("nano-student", bad)
-    assert "malformed YAML" in err.value.message
-    assert common.debug_enabled() in (True, False)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [unclosed\n")
+    args = ["train", "teacher", "--run", str(tmp_path / "r"), "--config", str(bad)]
+    result = runner.invoke(app, args)
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 1, result.output
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("Error: ") and "malformed YAML" in lines[0] and lines[1].startswith("Hint: ")
+    assert "Traceback" not in result.stderr and not (tmp_path / "r").exists()
+    debug = runner.invoke(app, ["--debug", *args])
+    assert isinstance(debug.exception, MbertError) and "Error: " not in debug.stderr

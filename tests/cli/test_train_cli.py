@@ -61,10 +61,13 @@ def test_teacher_writes_run_folder_and_resume_is_a_no_op(teacher):
     assert again.exit_code == 0 and "Resuming the teacher" in again.output
 
 
-def test_nan_loss_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path):
+def test_nan_loss_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    from tests.training.faults import nan_loss_at_step
+
     run = tmp_path / "nan"
-    result = _invoke(["train", "teacher", "--run", str(run), "--steps", "12", "--no-progress"] + _sets(),
-                     env={"MBERT_FAULT_NAN_AT_STEP": "6"})
+    with monkeypatch.context() as patch:
+        nan_loss_at_step(patch, 6)
+        result = _invoke(["train", "teacher", "--run", str(run), "--steps", "12", "--no-progress"] + _sets())
     line = _error(result)
     assert "loss became nan at step 6" in line and "ckpt-4" in line
     assert "Hint:" in result.stderr and "learning rate" in result.stderr
@@ -98,7 +101,7 @@ def test_student_needs_a_teacher_checkpoint(tmp_path, teacher):
     (empty).mkdir()
     (empty / "config.yaml").write_text((teacher / "config.yaml").read_text())
     result = _invoke(["train", "student", "--teacher", str(empty), "--run", str(tmp_path / "s")] + _sets())
-    assert "no checkpoint in" in _error(result)
+    assert "no checkpoint for stage 'teacher'" in _error(result)
 
 
 def test_corrupt_teacher_checkpoint_is_one_error(teacher, tmp_path):
@@ -129,7 +132,8 @@ def test_empty_corpus_is_one_error(tmp_path):
     empty.write_text("")
     result = _invoke(["train", "teacher", "--run", str(tmp_path / "e"), "--steps", "2", "--no-progress"]
                      + _sets(f"data.corpus={empty}"))
-    _error(result)
+    assert f"corpus {empty} is empty" in _error(result)
+    assert not (tmp_path / "e" / "teacher").exists()  # stopped before any stage folder or model
 
 
 def test_malformed_tf_config(tmp_path):

@@ -31,14 +31,14 @@ def make_run(root: Path, preset: str = "nano-student", stage: str = "finetune-cl
     """
     import tensorflow as tf
 
-    from converters.restore import build_stage_model
+    from converters.export_model import build_export_model
     from mbert_cli.config import resolve_config, save_run_config
 
     tf.keras.utils.set_random_seed(seed)
     cfg = resolve_config(preset, overrides=overrides)
     root.mkdir(parents=True, exist_ok=True)
     save_run_config(cfg, root / "config.yaml")
-    trained, exported = build_stage_model(cfg, stage)
+    trained, exported = build_export_model(cfg, stage)
     sharpen(trained, scale)
     if bias_shift:
         # Trained LayerNorm models have pre-norm activations far from zero mean; LayerNorm hides

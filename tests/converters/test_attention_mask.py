@@ -36,12 +36,12 @@ def encoder_and_data():
     import tensorflow as tf
 
     from converters import data as data_mod
-    from converters.restore import build_stage_model
+    from converters.export_model import build_export_model
     from mbert_cli.config import resolve_config
 
     tf.keras.utils.set_random_seed(0)
     cfg = resolve_config("nano-student")
-    trained, encoder_model = build_stage_model(cfg, "student")
+    trained, encoder_model = build_export_model(cfg, "student")
     sharpen(trained, 3.0)  # trained-like peaked attention; random init hides the leak
     data = data_mod.synthetic(SEQ, cfg.encoder.vocab_size, representative=32, heldout=ROWS, seed=3)
     for i in range(ROWS):  # leave at least two padded positions in every row

@@ -42,14 +42,14 @@ def opt_export(tmp_path_factory):
 def test_every_weight_maps_by_name():
     import tensorflow as tf
 
+    from converters.export_model import build_export_model
     from converters.opt_substitution import map_weights
-    from converters.restore import build_stage_model
     from mbert_cli.config import resolve_config
 
     tf.keras.utils.set_random_seed(0)
     cfg = resolve_config("nano-student-no-opt")
-    _, src = build_stage_model(cfg, "finetune-classification")
-    _, dst = build_stage_model(cfg, "finetune-classification", encoder_cfg=resolve_config("nano-student").encoder)
+    _, src = build_export_model(cfg, "finetune-classification")
+    _, dst = build_export_model(cfg, "finetune-classification", encoder_cfg=resolve_config("nano-student").encoder)
     wmap = map_weights(src, dst)
     assert wmap.unmapped_target == [] and wmap.unused_source == [] and wmap.shape_mismatch == []
     assert len(wmap.pairs) == len(dst.weights)
@@ -89,11 +89,11 @@ def test_manifest_records_the_substitution(opt_export):
 
 
 def test_already_opt_is_a_checked_noop(tmp_path):
+    from converters.export_model import restore_for_export
     from converters.opt_substitution import substitute
-    from converters.restore import restore
 
     make_run(tmp_path / "s", preset="nano-student")
-    restored = restore(tmp_path / "s")
+    restored = restore_for_export(tmp_path / "s", "finetune-classification")
     result = substitute(restored, data=None, steps=5)
     assert result.report == {"noop": True} and result.model is restored.model
 

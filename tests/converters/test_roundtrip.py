@@ -77,7 +77,7 @@ def test_int8_keeps_only_attention_in_float(exported):
 
 
 def test_manifest_fields_present_and_true(exported):
-    from converters.manifest import sha256_file
+    from mbert_cli.io_utils import sha256_file
 
     run, report, _ = exported
     m = json.loads((run / "export" / "manifest.json").read_text())

@@ -46,13 +46,14 @@ def test_manifest_holds_f1_for_every_file(squad_run, exported):
 def test_tensorflow_f1_equals_the_fine_tunes_own_evaluator(squad_run, exported):
     """The export's TF figure is what `mbert eval --task squad` computes on the same questions."""
     from mbert_cli.data.squad import squad_features
-    from mbert_cli.training.squad import load_squad_splits, squad_scores, squad_tokenizer
+    from mbert_cli.data.task_sets import load_squad_splits, task_tokenizer
+    from mbert_cli.training.evaluate import squad_scores
 
     run, cfg, model = squad_run
     _, dev = load_squad_splits(cfg, None, run)
     dev = dev[:QUESTIONS]
-    features = squad_features(dev, squad_tokenizer(cfg), SEQ, cfg.finetune.doc_stride, cfg.finetune.max_query_length)
-    reference = squad_scores(cfg, model, dev, features)["f1"]
+    features = squad_features(dev, task_tokenizer(cfg), SEQ, cfg.finetune.doc_stride, cfg.finetune.max_query_length)
+    reference = squad_scores(model, dev, features)["f1"]
     exported_f1 = next(f for f in exported.files if f.mode == "none").task_metric["tensorflow"]
     assert exported_f1 == pytest.approx(reference, abs=1e-6)
 
@@ -64,10 +65,10 @@ def test_f1_metric_scores_gold_spans_high_and_noise_low(squad_run):
     run, cfg, _ = squad_run
     data = for_run(cfg, "finetune-squad", SEQ, 8, 8, metric_examples=QUESTIONS, run_dir=run)
     from mbert_cli.data.squad import squad_features
-    from mbert_cli.training.squad import load_squad_splits, squad_tokenizer
+    from mbert_cli.data.task_sets import load_squad_splits, task_tokenizer
 
     _, dev = load_squad_splits(cfg, None, run)
-    windows = squad_features(dev[:QUESTIONS], squad_tokenizer(cfg), SEQ, cfg.finetune.doc_stride,
+    windows = squad_features(dev[:QUESTIONS], task_tokenizer(cfg), SEQ, cfg.finetune.doc_stride,
                              cfg.finetune.max_query_length)
     n = len(windows)
     assert len(data.heldout["input_word_ids"]) == n

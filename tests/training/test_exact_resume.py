@@ -19,21 +19,21 @@ from mbert_cli.errors import MbertError  # noqa: E402
 from mbert_cli.modeling import models  # noqa: E402
 from mbert_cli.training import inputs  # noqa: E402
 from mbert_cli.training.finetune import train_finetune  # noqa: E402
-from mbert_cli.training.loop import NAN_ENV  # noqa: E402
 from mbert_cli.training.student import train_student  # noqa: E402
 from mbert_cli.training.teacher import train_teacher  # noqa: E402
 
 from .conftest import tiny_config  # noqa: E402
+from .faults import nan_loss_at_step  # noqa: E402
 
 QUIET = {"progress": False, "say": lambda *_: None}
 
 
 def _stopped_then_resumed(monkeypatch, nan_at: int, train):
     """Runs `train` with a NaN at step `nan_at` (it stops), then again; returns the second summary."""
-    monkeypatch.setenv(NAN_ENV, str(nan_at))
-    with pytest.raises(MbertError, match=f"at step {nan_at}"):
-        train()
-    monkeypatch.delenv(NAN_ENV)
+    with monkeypatch.context() as patch:
+        nan_loss_at_step(patch, nan_at)
+        with pytest.raises(MbertError, match=f"at step {nan_at}"):
+            train()
     return train()
 
 
@@ -100,3 +100,12 @@ def test_replay_position_and_skip_per_input_pipeline():
     assert next(iter(inputs.skip_steps(ds, 3, two_replicas))).numpy() == 6  # one batch per replica per step
     two_workers = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=1, num_replicas_in_sync=2)
     assert next(iter(inputs.skip_steps(ds, 3, two_workers))).numpy() == 3
+
+
+def test_rerun_of_a_finished_stage_reports_the_trained_model(teacher_run, teacher_cfg):
+    """Nothing left to train: the runner still restores the checkpoint, so the summary's weights and
+    evaluation are the trained model's, not a freshly initialised one's."""
+    run, full = teacher_run
+    again = train_teacher(run, teacher_cfg, **QUIET)
+    assert again["resumed_from"] == 12 and again["weights_sha256"] == full["weights_sha256"]
+    assert again["eval"] == {}  # nothing trained, nothing re-evaluated

@@ -9,7 +9,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 tf_keras = pytest.importorskip("tf_keras")
 
-from mbert_cli.training import precision, student, teacher  # noqa: E402
+from mbert_cli.training import precision, student, teacher, teachers  # noqa: E402
 from mbert_cli.training.checkpoints import restore_for_inference  # noqa: E402
 from mbert_cli.training.finetune import train_finetune  # noqa: E402
 from mbert_cli.training.inputs import synthetic_pretraining  # noqa: E402
@@ -63,8 +63,8 @@ def test_bfloat16_loss_is_close_to_float32(preset):
     assert abs(a - b) < 0.02 * abs(a), (a, b)
 
 
-def _spy_builds(monkeypatch, module):
-    built = []
+def _spy_builds(monkeypatch, module, built=None):
+    built = [] if built is None else built
 
     def spy(encoder_cfg, name="pretrainer", **kw):
         pm = build_pretrainer(encoder_cfg, name=name, **kw)
@@ -81,6 +81,7 @@ def test_chain_under_mixed_precision(tmp_path, monkeypatch):
     said: list[str] = []
     t_built = _spy_builds(monkeypatch, teacher)
     s_built = _spy_builds(monkeypatch, student)
+    _spy_builds(monkeypatch, teachers, s_built)
     t_cfg = tiny_config("nano-teacher", "train.steps=8")
     t_summary = teacher.train_teacher(tmp_path / "t", t_cfg, progress=False, say=said.append)
     assert t_built == [("pretrainer", "bfloat16", {"float32"})]

@@ -6,15 +6,16 @@ import pytest
 
 from mbert_cli.config.training import DistillConfig
 from mbert_cli.errors import MbertError
-from mbert_cli.training.stages import build_schedule, default_layer_map, resolve_layer_map, schedule_record, stage_at
+from mbert_cli.training.runner import phase_at
+from mbert_cli.training.stages import build_schedule, default_layer_map, resolve_layer_map, schedule_record
 
 
 def test_progressive_schedule_one_stage_per_layer_then_distill():
     stages = build_schedule(DistillConfig(steps_per_layer=10, pretrain_distill_steps=30), 3, [0, 1, 2])
     assert [(s.name, s.start, s.end, s.layer) for s in stages] == [
         ("layer_0", 0, 10, 0), ("layer_1", 10, 20, 1), ("layer_2", 20, 30, 2), ("distill", 30, 60, None)]
-    assert stage_at(stages, 0) == 0 and stage_at(stages, 10) == 1 and stage_at(stages, 59) == 3
-    assert stage_at(stages, 60) == 4
+    assert phase_at(stages, 0) == 0 and phase_at(stages, 10) == 1 and phase_at(stages, 59) == 3
+    assert phase_at(stages, 60) == 4
     rec = schedule_record("progressive", stages, 15, [0, 1, 2])
     assert rec["current_stage"] == "layer_1"
     assert [s["status"] for s in rec["stages"]] == ["done", "running", "pending", "pending"]
@@ -41,3 +42,13 @@ def test_layer_map_default_and_every_kth():
 def test_unknown_strategy_is_one_error():
     with pytest.raises(MbertError, match="strategy"):
         build_schedule(DistillConfig(strategy="magic"), 2, [0, 1])
+
+
+def test_a_teacher_kind_without_a_teacher_class_is_one_error():
+    from mbert_cli.config import resolve_config
+    from mbert_cli.training.teachers import TEACHERS, MobileBertTeacher, teacher_class
+
+    assert teacher_class(resolve_config("nano-teacher")) is MobileBertTeacher
+    with pytest.raises(MbertError, match="no distillation teacher of kind 'bert'") as err:
+        teacher_class(resolve_config("bert-base"))
+    assert all(kind in err.value.hint for kind in TEACHERS)

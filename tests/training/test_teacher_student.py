@@ -11,10 +11,12 @@ tf = pytest.importorskip("tensorflow")
 
 from mbert_cli.training.checkpoints import build_stage_model, latest_checkpoint, restore, restore_for_inference  # noqa: E402
 from mbert_cli.training.evaluate import evaluate_pretraining  # noqa: E402
+from mbert_cli.training.forward import encoder_forward  # noqa: E402
 from mbert_cli.training.inputs import synthetic_pretraining  # noqa: E402
 from mbert_cli.training.session import build_pretrainer  # noqa: E402
-from mbert_cli.training.student import encoder_forward, init_from_teacher, train_student  # noqa: E402
+from mbert_cli.training.student import train_student  # noqa: E402
 from mbert_cli.training.teacher import train_teacher  # noqa: E402
+from mbert_cli.training.weight_init import init_from_teacher  # noqa: E402
 
 from .conftest import tiny_config  # noqa: E402
 
@@ -119,14 +121,31 @@ def test_progressive_stage_trains_only_its_layer(teacher_run, tmp_path, scale):
 
 
 @pytest.mark.parametrize("strategy", ["joint", "auxiliary"])
-def test_other_strategies_run(teacher_run, tmp_path, strategy):
+def test_other_strategies_train_on_the_transfer_loss(teacher_run, tmp_path, strategy):
+    """Every logged step's loss is the transfer loss (joint), or distillation + transfer (auxiliary),
+    recomputed here from the logged terms and the configured weights: a stage that dropped
+    the transfer loss from what it trains fails this."""
     teacher, _, _ = teacher_run
     cfg = tiny_config("nano-student", f"distill.strategy={strategy}", "distill.steps_per_layer=2",
-                      "distill.pretrain_distill_steps=4")
+                      "distill.pretrain_distill_steps=4", "train.log_every=1")
     summary = train_student(tmp_path, cfg, teacher, progress=False, say=lambda *_: None)
     assert summary["steps"] == 8 and "mlm_accuracy" in summary["eval"]
     names = [s["name"] for s in json.loads((tmp_path / "student" / "schedule.json").read_text())["stages"]]
     assert names == (["joint", "distill"] if strategy == "joint" else ["auxiliary"])
+    d = cfg.distill
+    records = [json.loads(line) for line in (tmp_path / "student" / "metrics.jsonl").read_text().splitlines()]
+    with_transfer = [r for r in records if r["kind"] == "train" and r["stage"] in ("joint", "auxiliary")]
+    assert len(with_transfer) == (4 if strategy == "joint" else 8)
+    for r in with_transfer:
+        transfer = (d.hidden_mse_weight * r["hidden_mse"] + d.beta_weight * r["beta"] + d.gamma_weight * r["gamma"]
+                    + d.attention_weight * r["attention_kl"])
+        assert transfer > 1e-3  # the teacher and the random student layers differ
+        expected = transfer
+        # metrics.jsonl rounds to 6 decimals: x5000 (beta) that is up to ~3e-3 absolute.
+        if strategy == "auxiliary":
+            assert r["transfer"] == pytest.approx(transfer, rel=1e-5, abs=3e-3)
+            expected += d.mlm_weight * r["mlm"] + (1 - d.mlm_weight) * r["kd"] + r["nsp"]
+        assert r["loss"] == pytest.approx(expected, rel=1e-5, abs=3e-3), r
 
 
 @pytest.mark.slow
