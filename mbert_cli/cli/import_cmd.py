@@ -57,5 +57,22 @@ class _nothing:
         return False
 
 
+@handles_errors
+def export_hf_cmd(
+    run: Annotated[Path, typer.Option("--run", help="Run folder (runs/NAME) with a teacher or student stage.")],
+    out: Annotated[Path, typer.Option("--out", help="New folder for model.safetensors + config.json + vocab.txt.")],
+    stage: Annotated[str | None, typer.Option("--from", help="teacher | student (default: student if present).")]
+    = None,
+) -> None:
+    """Write a run's encoder + MLM head in the Hugging Face layout (what `mbert import` reads back)."""
+    quiet_tensorflow()
+    from mbert_cli.importing.export_hf import export_hf  # noqa: PLC0415
+
+    result = export_hf(run, out, stage)
+    console().print(f"Wrote {result['out']}: {result['tensors']} tensors, {result['parameters']:,} parameters "
+                    f"({result['architecture']}, stage {result['stage']}).", markup=False, highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command("import")(import_cmd)
+    app.command("export-hf")(export_hf_cmd)

@@ -88,15 +88,22 @@ def named_variables(pretrainer) -> dict:
     Keys drop the model's own name scope (which depends on what else was built in the
     process), so they equal the tf-models layer paths (`transformer_layer_0/attention/...`).
     """
-    out = {}
+    import re  # noqa: PLC0415
+
+    out, seen = {}, set()
     parts = (("encoder", pretrainer.encoder), ("masked_lm", pretrainer.masked_lm), ("next_sentence", pretrainer.nsp_head))
     for prefix, layer in parts:
         for var in layer.weights:
+            if id(var) in seen:  # the MLM head holds the encoder's embedding table too
+                continue
+            seen.add(id(var))
             name = var.name.split(":")[0]
             if prefix != "encoder":
                 name = name.split(f"{layer.name}/", 1)[-1]
             elif name.startswith(f"{layer.name}/"):
                 name = name[len(layer.name) + 1:]
+            # MobileBERT's embedding layer has an automatic name, uniquified per model built.
+            name = re.sub(r"^mobile_bert_embedding_\d+/", "mobile_bert_embedding/", name)
             key = f"{prefix}/{name}"
             if key in out:
                 raise RuntimeError(f"two variables named {key}")
