@@ -174,7 +174,9 @@ def _load_tf2(src: sources.Source) -> Loaded:
     enc = configs.mobilebert_encoder_config(cfg, label)
     names = dict(sources.list_tf(str(src.weights)))
     report = ImportReport(source=str(src.weights), format="tf2", architecture="mobilebert")
-    emb_keys = [k for k in names if k.startswith("encoder/") and "word_embedding" in k]
+    # The embedding table is saved once: under the encoder, or under the MLM head that shares it.
+    emb_keys = [k for k in names if k.endswith("word_embedding/embeddings/.ATTRIBUTES/VARIABLE_VALUE")
+                or k == "masked_lm/embedding_table/.ATTRIBUTES/VARIABLE_VALUE"]
     rows = names[emb_keys[0]][0] if emb_keys else None
     vocab = _vocab(src, None if rows is None else _Rows(rows), emb_keys[0] if emb_keys else "the word embedding")
 
