@@ -1,7 +1,7 @@
 """Import time and peak memory: the shipped MiniLM and a `mobilebert`-preset-sized synthetic HF checkpoint.
 
 Each import runs in a fresh Python process (`mbert_cli.importing.importer.import_checkpoint`)
-that reports its wall time and peak resident memory (ru_maxrss); a process that only loads
+that reports its wall time and peak resident memory (VmHWM); a process that only loads
 TensorFlow and builds the same model gives the fixed cost beside it, so the import's own
 share (reading, mapping, writing) is the difference. The synthetic checkpoint is a random
 `mobilebert` preset run written in the Hugging Face layout by `export_hf` (the
@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 CHILD = r"""
-import json, os, resource, sys, time
+import json, os, sys, time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 mode, source, run = sys.argv[1:4]
 t = time.time()
@@ -41,8 +41,9 @@ else:  # baseline: TensorFlow + the same model built, nothing read or written
            else configs.mobilebert_encoder_config(cfg, "config.json"))
     build_pretrainer(enc)
     extra = {}
-print(json.dumps({"seconds": round(time.time() - t, 2),
-                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), **extra}))
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork+exec.
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"seconds": round(time.time() - t, 2), "peak_rss_mb": round(hwm / 1024, 1), **extra}))
 """
 
 
