@@ -141,3 +141,13 @@ def test_existing_run_is_refused(tmp_path):
     result = _import(_tiny(tmp_path), run)
     assert result.exit_code == 1 and "already exists" in result.stderr
     assert (run / "config.yaml").read_text() == "preset: nano-student\n"
+
+
+def test_no_checkpoint_at_source(tmp_path):
+    _bad(tmp_path, tmp_path / "nowhere", "no checkpoint found")
+
+
+@pytest.mark.parametrize("fmt,expect", [("tf2", "is a safetensors file, not a tf2 checkpoint"),
+                                        ("onnx", "unknown --format 'onnx'")])
+def test_format_that_does_not_fit(tmp_path, fmt, expect):
+    _bad(tmp_path, _tiny(tmp_path), expect, "--format", fmt)
