@@ -73,6 +73,8 @@ def test_hf_mobilebert_matches_numpy(tmp_path, variant):
     ref = mobilebert_forward(plain, cfg, ids, mask, types)
     diff = np.abs(ours["sequence_output"] - ref)[mask.astype(bool)].max()
     assert diff < 1e-4, diff
+    mlm_note = any(n.startswith("MLM head: mbert's head applies gelu") for n in report["notes"])
+    assert mlm_note == (cfg["hidden_act"] != "gelu")
     if cfg["hidden_act"] == "gelu":
         # mbert's MLM head applies gelu in its transform (models.py); HF/google-research apply
         # hidden_act, so MLM logits agree only for gelu configs (see import.json notes).
