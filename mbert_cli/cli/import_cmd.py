@@ -1,0 +1,78 @@
+"""`mbert import`: a published checkpoint (HF safetensors, google-research TF1, tf-models TF2) -> a run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mbert_cli.cli.common import console, handles_errors, quiet_tensorflow
+
+
+@handles_errors
+def import_cmd(
+    source: Annotated[str, typer.Argument(help="'minilm' (the shipped all-MiniLM-L6-v2), a folder with "
+                                               "model.safetensors + config.json + vocab.txt, a .safetensors file, or a "
+                                               "TF checkpoint prefix/folder with bert_config.json beside it.")],
+    run: Annotated[Path, typer.Option("--run", help="New run folder to write (runs/NAME).")],
+    fmt: Annotated[str, typer.Option("--format", help="auto | hf | tf1 | tf2 (auto detects it).")] = "auto",
+    vocab: Annotated[Path | None, typer.Option("--vocab", help="vocab.txt when it is not beside the checkpoint.")]
+    = None,
+) -> None:
+    """Import a published BERT/MobileBERT checkpoint as a run that train, eval, export and bench accept."""
+    quiet_tensorflow()
+    from mbert_cli.importing.importer import import_checkpoint  # noqa: PLC0415
+
+    out = console()
+    with out.status("Importing ...") if out.is_terminal else _nothing():
+        report = import_checkpoint(source, run, fmt=fmt, vocab=vocab, say=lambda m: out.print(m, markup=False))
+    _render(out, report, run)
+
+
+def _render(out, report: dict, run: Path) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title=f"Imported {report['architecture']} ({report['format']})", show_header=True)
+    table.add_column("what")
+    table.add_column("result")
+    table.add_row("tensors mapped", str(len(report["mapped"])))
+    table.add_row("parameters mapped", f"{report['parameters_mapped']:,}")
+    for head, state in report["heads"].items():
+        table.add_row(f"{head} head", state)
+    table.add_row("tensors dropped", str(len(report["dropped"])))
+    out.print(table)
+    for name, why in list(report["dropped"].items())[:8]:
+        out.print(f"  dropped {name}: {why}", markup=False, highlight=False)
+    for note in report["notes"]:
+        out.print(note, markup=False, highlight=False)
+    out.print(f"Wrote {run} (config.yaml, vocab.txt, import.json, checkpoint).", markup=False, highlight=False)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@handles_errors
+def export_hf_cmd(
+    run: Annotated[Path, typer.Option("--run", help="Run folder (runs/NAME) with a teacher or student stage.")],
+    out: Annotated[Path, typer.Option("--out", help="New folder for model.safetensors + config.json + vocab.txt.")],
+    stage: Annotated[str | None, typer.Option("--from", help="teacher | student (default: student if present).")]
+    = None,
+) -> None:
+    """Write a run's encoder + MLM head in the Hugging Face layout (what `mbert import` reads back)."""
+    quiet_tensorflow()
+    from mbert_cli.importing.export_hf import export_hf  # noqa: PLC0415
+
+    result = export_hf(run, out, stage)
+    console().print(f"Wrote {result['out']}: {result['tensors']} tensors, {result['parameters']:,} parameters "
+                    f"({result['architecture']}, stage {result['stage']}).", markup=False, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_cmd)
+    app.command("export-hf")(export_hf_cmd)
