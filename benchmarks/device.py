@@ -120,7 +120,9 @@ def run_devices(models: Sequence[str | Path], spec: str, binary: str | Path | No
 
 def _run_one_device(backend: DeviceBackend, serial: str, profile: Any, info: Any, models: list[ModelInfo],
                     binary: Path, binary_sha: str, settings: DeviceSettings, build: Any):
-    threads = settings.threads or getattr(profile, "threads", None) or 1
+    threads = settings.threads if settings.threads is not None else getattr(profile, "threads", None) or 1
+    if threads < 1:
+        raise MbertError(f"--threads {threads} is invalid: valid range >= 1", hint="pass --threads 1 or more")
     loopback = _is_loopback(backend.adb, serial, info)
     runner = RunnerInfo(kind="device", serial=serial, profile=getattr(profile, "name", None), loopback=loopback,
                         device_model=getattr(info, "model", None))
