@@ -60,6 +60,7 @@ def handles_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        quiet_tensorflow()  # before any command imports TensorFlow or LiteRT
         try:
             with catching_ctrl_c():
                 return fn(*args, **kwargs)
@@ -78,14 +79,26 @@ def handles_errors(fn: F) -> F:
 
 
 def quiet_tensorflow() -> None:
-    """Keeps TensorFlow's C++ start-up chatter and a known harmless Keras warning off the terminal.
+    """Keeps TensorFlow's and LiteRT's start-up chatter off the terminal; real errors still show.
 
-    Call it inside a command before TensorFlow is imported.
+    Call it inside a command before TensorFlow is imported (`handles_errors` does, for every
+    command). TF_CPP_MIN_LOG_LEVEL=2 drops TensorFlow's own INFO/WARNING lines, but not what
+    bypasses it: the `E ... cuda_platform.cc] failed call to cuInit` line every CPU-only machine
+    prints, and the TFLite converter's absl `I0000`/`W0000` lines. Those are dropped by a filter
+    on file descriptor 2 (C++ writes there directly), by pattern, so any other line, every
+    `E`/`F` line and every Python traceback passes. With `--debug` nothing is filtered and
+    TensorFlow logs everything.
     """
     import warnings  # noqa: PLC0415
 
+    if debug_enabled():
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     warnings.filterwarnings("ignore", message="Input dict contained keys")
+    from mbert_cli.log_filter import install_stderr_filter  # noqa: PLC0415
+
+    install_stderr_filter()
 
 
 def register_placeholder(app: typer.Typer, name: str, help_text: str) -> None:
