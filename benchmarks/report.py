@@ -102,6 +102,8 @@ def render(report: BenchReport, console: Any, show_failures: bool = True) -> Non
         console.width = max(console.width, 140)
     if report.results:
         console.print(build_table(report.results))
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
     for r in report.results:
         for w in r.warnings:
             console.print(f"warning: {r.model.name} on {r.runner.label}: {w}", markup=False, highlight=False)

@@ -44,7 +44,9 @@ def register(app: typer.Typer) -> None:
                  "(devices only).")] = Delegate.xnnpack,
         benchmark_binary: Annotated[Path | None, typer.Option(
             "--benchmark-binary", envvar="MBERT_BENCHMARK_BINARY",
-            help="Devices: the arm64 TFLite benchmark_model to push. Default: $MBERT_BENCHMARK_BINARY.",
+            help="Devices: the arm64 TFLite benchmark_model to push. Default: $MBERT_BENCHMARK_BINARY, else the "
+                 "one already on each device (/data/local/tmp/benchmark_model first; $MBERT_BENCHMARK_PLACES, "
+                 "colon-separated, sets the places searched).",
             show_default=False)] = None,
         adb: Annotated[str | None, typer.Option(
             "--adb", help="Devices: the adb client to use. Default: adb on PATH.", show_default=False)] = None,
