@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import typer
 
 from mbert_cli.errors import MbertError
-from mbert_cli.interrupts import catching_ctrl_c
+from mbert_cli.interrupts import StopRequested, catching_stop_signals
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,26 +56,40 @@ def report_error(err: MbertError) -> None:
 
 
 def handles_errors(fn: F) -> F:
-    """Decorator for commands: MbertError -> message + exit code; Ctrl-C -> clean stop."""
+    """Decorator for commands: MbertError -> message + exit code; Ctrl-C or SIGTERM -> clean stop.
+
+    A stop prints one line (what was saved, how to resume) and exits 128 + the signal
+    number: 130 for Ctrl-C, 143 for SIGTERM.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         quiet_tensorflow()  # before any command imports TensorFlow or LiteRT
         try:
-            with catching_ctrl_c():
+            with catching_stop_signals():
                 return fn(*args, **kwargs)
         except MbertError as err:
             if debug_enabled():
                 raise
             report_error(err)
             raise typer.Exit(err.exit_code) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             if debug_enabled():
                 raise
-            print("Interrupted: stopped cleanly; rerun the same command to resume.", file=sys.stderr)
-            raise typer.Exit(130) from None
+            print(stop_message(stop), file=sys.stderr, flush=True)
+            raise typer.Exit(stop.exit_code if isinstance(stop, StopRequested) else 130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def stop_message(stop: KeyboardInterrupt) -> str:
+    """The one line a stopped command prints: which signal, what was saved, how to resume."""
+    import signal  # noqa: PLC0415
+
+    term = isinstance(stop, StopRequested) and stop.signum == signal.SIGTERM
+    what = "Terminated (SIGTERM)" if term else "Interrupted"
+    detail = getattr(stop, "detail", "")
+    return f"{what}: stopped cleanly{'; ' + detail if detail else ''}; rerun the same command to resume."
 
 
 def quiet_tensorflow() -> None:
