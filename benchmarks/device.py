@@ -20,6 +20,7 @@ from benchmarks.benchmark_model_output import BenchmarkModelError, parse_benchma
 from benchmarks.environment import build_info
 from benchmarks.model_file import describe_model, sha256_of
 from benchmarks.result import BenchReport, BenchResult, Environment, Failure, ModelInfo, RunnerInfo, Settings
+from mbert_cli import interrupts
 from mbert_cli.errors import MbertError
 
 LOOPBACK_PROP = "ro.mbert.loopback"
@@ -157,6 +158,8 @@ def _run_one_device(backend: DeviceBackend, serial: str, profile: Any, info: Any
             os="loopback (host LiteRT)" if loopback else "Android",
         )
         for model in models:
+            # Ctrl-C/SIGTERM: stop between models; leaving the session removes this run's files.
+            interrupts.check()
             warnings = []
             try:
                 if settings.cool_down_temp is not None:

@@ -77,6 +77,7 @@ def _logged_step(metrics: Path) -> int:
     return max(steps, default=0)
 
 
+@pytest.mark.slow
 def test_sigterm_mid_training_saves_that_step_and_the_rerun_ends_like_an_uninterrupted_run(tmp_path):
     full = subprocess.run(_args(tmp_path / "full"), cwd=tmp_path, env=_env(), capture_output=True, text=True,
                           timeout=600)
