@@ -1,6 +1,7 @@
 """Atomic writes give the final file the umask's mode, not mkstemp's 0600, and never leave a temp file."""
 
 import os
+import signal
 import stat
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 
 from converters.manifest import write_manifest
 from mbert_cli.config import resolve_config, save_run_config
+from mbert_cli.interrupts import StopRequested
 from mbert_cli.io_utils import atomic_path, atomic_write_bytes, current_umask, dir_mode, file_mode
 
 
@@ -66,9 +68,10 @@ def test_umask_002_group_writable_like_any_file(tmp_path, umask):
     assert _mode(tmp_path / "a.bin") == 0o664
 
 
-def test_failed_write_leaves_neither_file_nor_temp(tmp_path, umask):
+@pytest.mark.parametrize("stop", [RuntimeError("failed"), StopRequested(signal.SIGTERM), KeyboardInterrupt()])
+def test_failed_or_stopped_write_leaves_neither_file_nor_temp(tmp_path, umask, stop):
     umask(0o022)
-    with pytest.raises(RuntimeError), atomic_path(tmp_path / "half.tflite") as tmp:
+    with pytest.raises(type(stop)), atomic_path(tmp_path / "half.tflite") as tmp:
         tmp.write_bytes(b"half")
-        raise RuntimeError("interrupted")
+        raise stop  # a SIGTERM during an export arrives as StopRequested
     assert list(tmp_path.iterdir()) == []
