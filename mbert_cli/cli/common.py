@@ -89,7 +89,8 @@ def stop_message(stop: KeyboardInterrupt) -> str:
     term = isinstance(stop, StopRequested) and stop.signum == signal.SIGTERM
     what = "Terminated (SIGTERM)" if term else "Interrupted"
     detail = getattr(stop, "detail", "")
-    return f"{what}: stopped cleanly{'; ' + detail if detail else ''}; rerun the same command to resume."
+    saved = f" {detail[:1].upper()}{detail[1:]}." if detail else ""
+    return f"{what}: stopped cleanly; rerun the same command to resume.{saved}"
 
 
 def quiet_tensorflow() -> None:
