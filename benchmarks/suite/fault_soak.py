@@ -3,9 +3,9 @@
     python -m benchmarks.suite.fault_soak [--kills 10] [--seed 0] [--work DIR] [--json OUT]
 
 Runs the chain teacher -> student -> fine-tune -> export once without faults (the reference),
-then again while a driver kills the running command at N random moments of its work clock
-(the reference's wall time, drawn uniformly; SIGKILL or SIGTERM at random) and reruns the
-same command each time until it finishes. It prints every kill point (command, seconds into
+then again while a driver kills the running command at N random points (drawn uniformly over
+the reference chain's time line, each one a command and seconds into it; SIGKILL or SIGTERM
+at random) and reruns the same command each time until it finishes. It prints every kill point (command, seconds into
 that process, signal, exit code, the step the rerun resumed from) and compares the final
 fine-tuned weights' digest, the exported files' sha256 and their task accuracy with the
 reference's. Exact equality is the claim: a resumed stage reads the same examples in the
@@ -75,6 +75,7 @@ class ChainResult:
     seconds: float
     finetune_digest: str | None
     files: dict[str, dict] = field(default_factory=dict)  # file -> sha256, accuracy
+    durations: dict[str, float] = field(default_factory=dict)  # command -> seconds, restarts included
     kills: list[Kill] = field(default_factory=list)
     runs: int = 0
     leftover_temp_files: list[str] = field(default_factory=list)
@@ -91,16 +92,21 @@ def _summary(stdout: str) -> dict:
         return {}
 
 
-def run_chain(work: Path, kill_times: list[tuple[float, str]] | None = None, scale: int = 1,
+def run_chain(work: Path, kills: list[tuple[str, float, str]] | None = None, scale: int = 1,
               log=print) -> ChainResult:
-    """Runs the chain; with kill_times [(work-clock seconds, SIGKILL|SIGTERM)], kills and reruns."""
-    pending = sorted(kill_times or [])
+    """Runs the chain; `kills` [(command, seconds of that command's clock, SIGKILL|SIGTERM)] kill and rerun.
+
+    A command's clock is the time spent in its runs so far (restarts included), so each
+    command gets the kills drawn for it however long the earlier ones took.
+    """
     # Unbuffered, so a SIGKILLed run still shows what it printed (the "Resuming ... step N" line).
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "TF_CPP_MIN_LOG_LEVEL": "2",
            "PYTHONUNBUFFERED": "1"}
-    clock, started = 0.0, time.monotonic()
+    started = time.monotonic()
     result = ChainResult(seconds=0.0, finetune_digest=None)
     for name, args in chain(work, scale):
+        pending = sorted((at, sig) for cmd, at, sig in kills or [] if cmd == name)
+        clock = 0.0
         while True:
             result.runs += 1
             t0 = time.monotonic()
@@ -108,8 +114,7 @@ def run_chain(work: Path, kill_times: list[tuple[float, str]] | None = None, sca
                                     text=True)
             kill = None
             while proc.poll() is None:
-                now = clock + time.monotonic() - t0
-                if pending and now >= pending[0][0]:
+                if pending and clock + time.monotonic() - t0 >= pending[0][0]:
                     _, sig = pending.pop(0)
                     proc.send_signal(getattr(signal, sig))
                     kill = Kill(name, round(time.monotonic() - t0, 2), sig, None)
@@ -131,9 +136,13 @@ def run_chain(work: Path, kill_times: list[tuple[float, str]] | None = None, sca
                 kill.resumed_from = -1  # the signal came as it finished: nothing to resume
             if proc.returncode != 0:
                 raise SystemExit(f"{name} failed (exit {proc.returncode}):\n{err[-2000:]}")
+            for at, sig in pending:  # the command finished before its clock reached these
+                result.kills.append(Kill(name, round(at, 2), sig, None, resumed_from=-1))
+                log(f"  missed: {name} finished before {at:.1f} s ({sig})")
             summary = _summary(out)
             if name == "finetune":
                 result.finetune_digest = summary.get("weights_sha256")
+            result.durations[name] = round(clock, 1)
             break
     manifest = json.loads((work / "student" / "export" / "manifest.json").read_text())
     result.files = {e["file"]: {"sha256": e.get("sha256"), "accuracy": (e.get("task_metric") or {}).get("tflite")}
@@ -143,12 +152,22 @@ def run_chain(work: Path, kill_times: list[tuple[float, str]] | None = None, sca
     return result
 
 
-def draw_kills(n: int, total_s: float, seed: int) -> list[tuple[float, str]]:
-    """N kill moments uniform over the reference's work clock, half SIGKILL half SIGTERM, shuffled."""
+def draw_kills(n: int, durations: dict[str, float], seed: int) -> list[tuple[str, float, str]]:
+    """N kill points uniform over the reference chain's time line, each mapped to (command,
+    seconds into that command); half SIGKILL, half SIGTERM, shuffled."""
     rng = random.Random(seed)
     signals = ["SIGKILL", "SIGTERM"] * ((n + 1) // 2)
     rng.shuffle(signals)
-    return sorted((round(rng.uniform(0.5, total_s), 2), signals[i]) for i in range(n))
+    order = list(durations)
+    out = []
+    for i in range(n):
+        t = rng.uniform(0.0, sum(durations.values()))
+        for name in order:
+            if t < durations[name] or name == order[-1]:
+                out.append((name, round(max(0.5, min(t, durations[name])), 2), signals[i]))
+                break
+            t -= durations[name]
+    return sorted(out, key=lambda k: (order.index(k[0]), k[1]))
 
 
 def soak(work: Path, kills: int, seed: int, scale: int = 1, log=print) -> dict:
@@ -156,13 +175,13 @@ def soak(work: Path, kills: int, seed: int, scale: int = 1, log=print) -> dict:
     log("reference chain (no faults) ...")
     reference = run_chain(work / "reference", scale=scale, log=log)
     log(f"  {reference.seconds} s; fine-tune weights {reference.finetune_digest}")
-    times = draw_kills(kills, reference.seconds, seed)
-    log(f"faulted chain: {kills} kills at work-clock seconds {[t for t, _ in times]} ...")
-    faulted = run_chain(work / "faulted", times, scale=scale, log=log)
-    equal = (faulted.finetune_digest == reference.finetune_digest and faulted.files == reference.files
-             and len(faulted.kills) == kills)
-    return {"kills_asked": kills, "seed": seed, "equal": equal, "reference": asdict(reference),
-            "faulted": asdict(faulted)}
+    points = draw_kills(kills, reference.durations, seed)
+    log(f"faulted chain: {kills} kills at (command, seconds of its clock) {[(c, t) for c, t, _ in points]} ...")
+    faulted = run_chain(work / "faulted", points, scale=scale, log=log)
+    landed = [k for k in faulted.kills if k.exit_code is not None]
+    equal = faulted.finetune_digest == reference.finetune_digest and faulted.files == reference.files
+    return {"kills_asked": kills, "kills_landed": len(landed), "seed": seed, "equal": equal,
+            "reference": asdict(reference), "faulted": asdict(faulted)}
 
 
 def _run_child(argv: list[str]) -> None:
@@ -195,12 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work or tempfile.mkdtemp(prefix="mbert-soak-"))
     report = soak(work, args.kills, args.seed)
     f = report["faulted"]
-    print(f"\n{'command':<9} {'at s':>6}  {'signal':<8} {'exit':>4}  resumed from step")
+    print(f"\n{'command':<9} {'at s':>6}  {'signal':<8} {'exit':>5}  resumed from step")
     for k in f["kills"]:
-        print(f"{k['command']:<9} {k['at_s']:>6.1f}  {k['signal']:<8} {k['exit_code']:>4}  {k['resumed_from']}")
+        print(f"{k['command']:<9} {k['at_s']:>6.1f}  {k['signal']:<8} {str(k['exit_code']):>5}  {k['resumed_from']}")
     ref = report["reference"]
-    print(f"\nreference: {ref['seconds']} s, {ref['runs']} runs; faulted: {f['seconds']} s, {f['runs']} runs "
-          f"({len(f['kills'])} kills)")
+    print(f"\nreference: {ref['seconds']} s, {ref['runs']} runs {ref['durations']}; faulted: {f['seconds']} s, "
+          f"{f['runs']} runs, {report['kills_landed']} of {report['kills_asked']} kills landed")
     print(f"fine-tune weights: reference {ref['finetune_digest']}  faulted {f['finetune_digest']}")
     for name, ref_file in ref["files"].items():
         got = f["files"].get(name, {})
