@@ -167,6 +167,14 @@ class Adb:
             f"adb push of {local.name} to {serial} failed: {_last_line(proc)}",
             hint="check the device with `adb devices` and its free space")
 
+    def pull(self, serial: str, remote: str, local: str | Path, timeout: float | None = None) -> None:
+        """Copies a device file to `local` (adb sync protocol)."""
+        proc = self.run(["-s", serial, "pull", remote, str(local)], timeout)
+        if proc.returncode != 0:
+            raise device_error(serial, _adb_errors(proc.stderr + proc.stdout)) or MbertError(
+                f"adb pull of {remote} from {serial} failed: {_last_line(proc)}",
+                hint="check the device with `adb devices`")
+
     def getprop(self, serial: str, name: str) -> str:
         """One system property (empty string when unset)."""
         return self.shell(serial, ["getprop", name]).stdout.strip()

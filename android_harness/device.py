@@ -4,13 +4,19 @@ benchmark session on a device (binary cache, per-run folder, thermals, cleanup).
 Layout on the device:
     /data/local/tmp/mbert/bin/<sha256>/benchmark_model   cached across runs
     /data/local/tmp/mbert/run-<id>/                        models of one run, removed after
+
+Without a local binary, a `benchmark_model` already on the device is used: the first one
+found in `binary_places()` (/data/local/tmp first) whose ABI the device runs.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +27,11 @@ from mbert_cli.errors import MbertError
 from mbert_cli.io_utils import sha256_file
 
 DEVICE_ROOT = "/data/local/tmp/mbert"
+# Where phones usually keep a benchmark_model someone pushed or built in, searched in order
+# when no --benchmark-binary is given; MBERT_BENCHMARK_PLACES (colon-separated) replaces it.
+BINARY_PLACES = ("/data/local/tmp/benchmark_model", "/data/local/tmp/android_aarch64_benchmark_model",
+                 "/data/local/tmp/benchmark_model_plus_flex", "/vendor/bin/benchmark_model",
+                 "/system/bin/benchmark_model")
 DELEGATE_FLAGS = {
     "cpu": ["--use_xnnpack=false"],
     "xnnpack": ["--use_xnnpack=true"],
@@ -50,6 +61,22 @@ class DeviceInfo:
     abi: str
     profile: str
     loopback: bool = False  # the mbert loopback device: host timings, not a phone
+
+
+@dataclass
+class FoundBinary:
+    """A benchmark_model already on the device, checked like a pushed one."""
+
+    path: str
+    abi: str
+    sha256: str
+
+
+def binary_places() -> tuple[str, ...]:
+    """The device paths searched for benchmark_model: $MBERT_BENCHMARK_PLACES or BINARY_PLACES."""
+    env = os.environ.get("MBERT_BENCHMARK_PLACES", "")
+    places = tuple(p for p in env.split(":") if p.strip())
+    return places or BINARY_PLACES
 
 
 @dataclass
@@ -117,7 +144,7 @@ def resolve_devices(adb: Adb, spec: str) -> list[tuple[str, DeviceProfile]]:
         _wait_attached(adb, spec)
         attached = adb.devices()
     if not attached:
-        raise MbertError("no Android device attached", hint=NO_DEVICE_HINT)
+        raise MbertError(f"no Android device attached (asked for --device {spec})", hint=NO_DEVICE_HINT)
     states = {d.serial: d.state for d in attached}
     if spec in states:
         _usable(spec, states[spec])
@@ -206,6 +233,51 @@ class DeviceSession:
     def _shell(self, argv: list[str], **kw):
         return self.adb.shell(self.serial, argv, **kw)
 
+    def _check_abi(self, binary: Path, label: str) -> str:
+        """The binary's ABI; MbertError when the device cannot run it."""
+        binary_abi = elf_abi(binary)
+        device_abi = self.props.get("ro.product.cpu.abi", "")
+        abilist = [a for a in self.props.get("ro.product.cpu.abilist", "").split(",") if a]
+        if binary_abi not in (abilist or [device_abi]):
+            raise MbertError(
+                f"{label} is built for {binary_abi} but device {self.serial} runs "
+                f"{device_abi or 'an unknown ABI'}",
+                hint=f"use a benchmark_model built for {device_abi or 'the device ABI'}")
+        return binary_abi
+
+    def find_binary(self, places: Sequence[str] | None = None) -> FoundBinary:
+        """The first benchmark_model on the device (in `places` order) that it can run.
+
+        Each candidate is pulled to read its ELF header (as a pushed binary's is read) and
+        hash it for the results; one of the wrong ABI is skipped for the next place.
+        """
+        places = tuple(places or binary_places())
+        rejected: list[MbertError] = []
+        for place in places:
+            if self._shell(["test", "-f", place], check=False).exit_code != 0:
+                continue
+            with tempfile.TemporaryDirectory(prefix="mbert-found-binary-") as tmp:
+                local = Path(tmp) / "benchmark_model"
+                self.adb.pull(self.serial, place, local)
+                try:
+                    abi = self._check_abi(local, f"{place} on the device")
+                except MbertError as err:
+                    rejected.append(err)
+                    continue
+                digest = sha256_file(local)
+            if self._shell(["test", "-x", place], check=False).exit_code != 0:
+                rejected.append(MbertError(f"{place} on {self.serial} is not executable",
+                                           hint=f"adb -s {self.serial} shell chmod 755 {place}"))
+                continue
+            return FoundBinary(place, abi, digest)
+        if rejected:
+            raise MbertError(f"no usable benchmark_model on device {self.serial}: {rejected[0].message}",
+                             hint=rejected[0].hint)
+        raise MbertError(f"no benchmark_model given and none on device {self.serial} "
+                         f"(looked in {', '.join(places)})",
+                         hint="pass --benchmark-binary PATH (arm64 build from the TFLite releases), or push one: "
+                              "adb push benchmark_model /data/local/tmp/")
+
     def prepare_binary(self, local_binary: str | Path) -> str:
         """Checks the binary's ABI against the device, pushes it once (cached by sha256)."""
         local = Path(local_binary)
@@ -213,14 +285,7 @@ class DeviceSession:
             raise MbertError(f"benchmark_model binary not found: {local}",
                              hint="pass --benchmark-binary PATH to an Android build of TFLite's "
                                   "benchmark_model")
-        binary_abi = elf_abi(local)
-        device_abi = self.props.get("ro.product.cpu.abi", "")
-        abilist = [a for a in self.props.get("ro.product.cpu.abilist", "").split(",") if a]
-        if binary_abi not in (abilist or [device_abi]):
-            raise MbertError(
-                f"{local.name} is built for {binary_abi} but device {self.serial} runs "
-                f"{device_abi or 'an unknown ABI'}",
-                hint=f"use a benchmark_model built for {device_abi or 'the device ABI'}")
+        self._check_abi(local, local.name)
         remote_dir = f"{DEVICE_ROOT}/bin/{sha256_file(local)}"
         remote = f"{remote_dir}/benchmark_model"
         self.binary_pushed = False
@@ -335,7 +400,9 @@ class DeviceSession:
         output = result.stdout + result.stderr
         if result.exit_code == 127 and "not found" in output:
             # The cache said the binary was there: drop that entry so the next run pushes.
-            self._shell(["rm", "-rf", binary.rsplit("/", 1)[0]], check=False)
+            # Only mbert's own cache entries: a binary found elsewhere is never removed.
+            if binary.startswith(f"{DEVICE_ROOT}/bin/"):
+                self._shell(["rm", "-rf", binary.rsplit("/", 1)[0]], check=False)
             raise MbertError(f"benchmark_model not found on device {self.serial} ({binary})",
                              hint="run again to push it anew, or check --benchmark-binary")
         if result.exit_code == 126:

@@ -20,6 +20,7 @@ from benchmarks.benchmark_model_output import BenchmarkModelError, parse_benchma
 from benchmarks.environment import build_info
 from benchmarks.model_file import describe_model
 from benchmarks.result import BenchReport, BenchResult, Environment, Failure, ModelInfo, RunnerInfo, Settings
+from mbert_cli import interrupts
 from mbert_cli.errors import MbertError
 from mbert_cli.io_utils import sha256_file
 
@@ -41,6 +42,9 @@ class DeviceSettings:
     cool_down_timeout: float = 300.0
     cool_down_poll: float = 5.0
     timeout: float | None = None
+    # Device paths searched for benchmark_model when no local binary is given (None: the
+    # harness's list, /data/local/tmp first, or $MBERT_BENCHMARK_PLACES).
+    binary_places: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -75,7 +79,8 @@ def run_devices(models: Sequence[str | Path], spec: str, binary: str | Path | No
     Args:
         models: local .tflite paths, all checked before anything is pushed.
         spec: a profile name (`pixel4`), a serial, or `all`.
-        binary: the local arm64 `benchmark_model`; the harness checks its ABI.
+        binary: the local arm64 `benchmark_model`; the harness checks its ABI. None: use one
+            already on each device (the first of `settings.binary_places` whose ABI fits).
         settings: run budget, delegate, threads, cool-down.
         backend: the harness entry points (default: android_harness over real adb).
         adb_path: the adb client to use for the default backend (default: `adb` on PATH).
@@ -87,7 +92,7 @@ def run_devices(models: Sequence[str | Path], spec: str, binary: str | Path | No
     """
     settings = settings or DeviceSettings()
     infos = [describe_model(m) for m in models]
-    binary_path = _check_binary(binary)
+    binary_path = _check_binary(binary) if binary is not None and str(binary) != "" else None
     backend = backend or harness_backend(adb_path, adb_port)
     targets = backend.resolve_devices(backend.adb, spec)
     if not targets:
@@ -98,46 +103,64 @@ def run_devices(models: Sequence[str | Path], spec: str, binary: str | Path | No
     except MbertError:
         details = {}
     build = build_info()
-    binary_sha = sha256_file(binary_path)
+    binary_sha = sha256_file(binary_path) if binary_path is not None else None
 
-    def one(target: tuple[str, Any]) -> tuple[list[BenchResult], list[Failure]]:
+    def one(target: tuple[str, Any]) -> tuple[list[BenchResult], list[Failure], list[str]]:
         serial, profile = target
+        notes: list[str] = []
         try:
-            return _run_one_device(backend, serial, profile, details.get(serial), infos, binary_path,
-                                   binary_sha, settings, build)
+            results, failures = _run_one_device(backend, serial, profile, details.get(serial), infos, binary_path,
+                                                binary_sha, settings, build, notes)
+            return results, failures, notes
         except MbertError as err:
-            return [], [Failure(target=serial, message=err.message, hint=err.hint)]
+            return [], [Failure(target=serial, message=err.message, hint=err.hint)], notes
         except Exception as err:  # noqa: BLE001 - one broken device must not lose the others
             return [], [Failure(target=serial, message=f"unexpected error: {type(err).__name__}: {err}",
-                                hint="re-run with --debug on this device alone")]
+                                hint="re-run with --debug on this device alone")], notes
 
     report = BenchReport(created_at=_now())
     with ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="mbert-device") as pool:
-        for results, failures in pool.map(one, targets):
+        for results, failures, notes in pool.map(one, targets):
             report.results.extend(results)
             report.failures.extend(failures)
+            report.notes.extend(notes)
     return report
 
 
 def _run_one_device(backend: DeviceBackend, serial: str, profile: Any, info: Any, models: list[ModelInfo],
-                    binary: Path, binary_sha: str, settings: DeviceSettings, build: Any):
-    threads = settings.threads or getattr(profile, "threads", None) or 1
+                    binary: Path | None, binary_sha: str | None, settings: DeviceSettings, build: Any,
+                    notes: list[str] | None = None):
+    threads = settings.threads if settings.threads is not None else getattr(profile, "threads", None) or 1
+    if threads < 1:
+        raise MbertError(f"--threads {threads} is invalid: valid range >= 1", hint="pass --threads 1 or more")
     loopback = _is_loopback(backend.adb, serial, info)
     runner = RunnerInfo(kind="device", serial=serial, profile=getattr(profile, "name", None), loopback=loopback,
                         device_model=getattr(info, "model", None))
-    env = Environment(
-        cpu_model=getattr(profile, "soc", None), android_version=getattr(info, "android_version", None),
-        android_build=getattr(info, "build", None), device_model=getattr(info, "model", None),
-        abi=getattr(info, "abi", None), runtime_name="benchmark_model", runtime_version=f"sha256:{binary_sha[:12]}",
-        os="loopback (host LiteRT)" if loopback else "Android",
-    )
     run_settings = Settings(threads=threads, delegate=settings.delegate, warmup_runs=settings.warmup,
                             runs=settings.runs, min_seconds=settings.min_seconds, op_profiling=settings.op_profiling)
     results: list[BenchResult] = []
     failures: list[Failure] = []
     with backend.session(backend.adb, serial, profile, keep=settings.keep) as session:
-        remote_binary = session.prepare_binary(str(binary))
+        if binary is not None:
+            remote_binary = session.prepare_binary(str(binary))
+            note = f"{serial}: ran {binary} (pushed, sha256 {binary_sha[:12]})"
+        else:
+            found = session.find_binary(settings.binary_places)
+            remote_binary, binary_sha = found.path, found.sha256
+            note = f"{serial}: ran the benchmark_model found on the device at {found.path} ({found.abi}, " \
+                   f"sha256 {binary_sha[:12]})"
+        if notes is not None:
+            notes.append(note)
+        env = Environment(
+            cpu_model=getattr(profile, "soc", None), android_version=getattr(info, "android_version", None),
+            android_build=getattr(info, "build", None), device_model=getattr(info, "model", None),
+            abi=getattr(info, "abi", None), runtime_name="benchmark_model",
+            runtime_version=f"{remote_binary} sha256:{binary_sha[:12]}",
+            os="loopback (host LiteRT)" if loopback else "Android",
+        )
         for model in models:
+            # Ctrl-C/SIGTERM: stop between models; leaving the session removes this run's files.
+            interrupts.check()
             warnings = []
             try:
                 if settings.cool_down_temp is not None:

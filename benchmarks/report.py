@@ -81,6 +81,10 @@ def build_table(results: Sequence[BenchResult], failures: Sequence[Any] = ()):
             f"{fmt_ms(r.inference.mean_ms)} ± {fmt_ms(r.inference.std_ms, like=r.inference.mean_ms)}",
             "-" if ratio is None else f"{ratio:.2f}x", coverage_text(r),
         )
+    for f in failures:
+        # A device or model that produced nothing keeps its row, marked, with the reason.
+        serial, _, model = f.target.partition(" ")
+        table.add_row(model or "(every model)", "-", "-", serial, "-", "0", "FAILED", "-", "-", "-", f.message)
     return table
 
 
@@ -101,7 +105,9 @@ def render(report: BenchReport, console: Any, show_failures: bool = True) -> Non
         # Piped output (logs, CI, tests) has no width to respect; 80 columns would wrap every cell.
         console.width = max(console.width, 140)
     if report.results:
-        console.print(build_table(report.results))
+        console.print(build_table(report.results, report.failures))
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
     for r in report.results:
         for w in r.warnings:
             console.print(f"warning: {r.model.name} on {r.runner.label}: {w}", markup=False, highlight=False)

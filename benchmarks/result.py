@@ -200,6 +200,7 @@ class BenchReport(_JsonRecord):
 
     results: list[BenchResult] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. which benchmark_model ran on each device
     created_at: str | None = None
     schema_version: str = SCHEMA_VERSION
 

@@ -99,8 +99,9 @@ def options_from_config(ec, *, modes=None, seq_len: int | None = None, represent
                         max_drop: float | None = None, force: bool = False, allow_flex: bool = False,
                         int8_full: bool = False) -> ExportOptions:
     """ExportOptions from a run's `export` config, with the values a command line gave (None: the config's)."""
-    return ExportOptions(modes=tuple(modes or ec.modes), seq_len=seq_len or ec.seq_len,
-                         representative=representative or ec.representative_examples,
+    # `is None`, not `or`: an explicit value (even 0) is the user's, never swapped for a default.
+    return ExportOptions(modes=tuple(modes or ec.modes), seq_len=ec.seq_len if seq_len is None else seq_len,
+                         representative=ec.representative_examples if representative is None else representative,
                          max_drop=ec.max_drop if max_drop is None else max_drop, force=force,
                          allow_flex=allow_flex or ec.allow_flex, mask_clip=ec.mask_clip,
                          int8_float_attention=ec.int8_float_attention and not int8_full)

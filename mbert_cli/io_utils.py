@@ -1,4 +1,9 @@
-"""Atomic file writes: an interrupted command never leaves a half file under the final name."""
+"""Atomic file writes: an interrupted command never leaves a half file under the final name.
+
+The temporary file comes from `mkstemp`, which creates it `0600` whatever the umask; it is
+given the mode any other new file gets (`0666 & ~umask`) before the rename, so a teammate, a
+web server or a CI step running as another user can read the model when the umask lets them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,34 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mbert_cli.errors import MbertError
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS shows it (Linux /proc).
+
+    `os.umask` can only be read by setting it, which for a moment changes the mode of files
+    other threads create; /proc/self/status has it read-only (Linux 4.7+).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode `open()` would give a new file under the current umask."""
+    return 0o666 & ~current_umask()
+
+
+def dir_mode() -> int:
+    """The mode `mkdir()` would give a new folder under the current umask."""
+    return 0o777 & ~current_umask()
 
 
 @contextlib.contextmanager
@@ -24,6 +57,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        os.chmod(tmp_path, file_mode())  # mkstemp's 0600 would follow the file through the rename
         yield tmp_path
         with open(tmp_path, "rb+") as fh:  # data on disk before the rename makes it visible
             os.fsync(fh.fileno())

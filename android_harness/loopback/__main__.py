@@ -20,9 +20,12 @@ def main(argv: list[str] | None = None) -> int:
                                           "(default: a temporary folder, removed on exit)")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME[=VALUE]",
                         help=f"fault switch, repeatable: {', '.join(FAULTS)} (slow=SECONDS)")
+    parser.add_argument("--no-benchmark-model", action="store_true",
+                        help="start without the benchmark_model it otherwise offers at /data/local/tmp")
     args = parser.parse_args(argv)
     try:
-        device = LoopbackDevice(port=args.port, sandbox=args.sandbox, faults=args.fault)
+        device = LoopbackDevice(port=args.port, sandbox=args.sandbox, faults=args.fault,
+                                benchmark_model=not args.no_benchmark_model)
     except (OSError, ValueError) as exc:
         parser.error(str(exc))
     stop = threading.Event()

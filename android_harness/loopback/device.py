@@ -216,11 +216,14 @@ class LoopbackDevice:
             (removed on stop).
         faults: fault switches, e.g. {'slow': 2} or ['missing_binary'].
         props: system properties overriding the Pixel 4 defaults.
+        benchmark_model: offer a benchmark_model at /data/local/tmp/benchmark_model, as a
+            phone with one already pushed (`mbert bench --device ...` finds it without a
+            --benchmark-binary); False for a device that has none.
     """
 
     def __init__(self, port: int = 0, sandbox: str | Path | None = None,
                  faults: dict | Iterable[str] | None = None, props: dict | None = None,
-                 host: str = "127.0.0.1"):
+                 host: str = "127.0.0.1", benchmark_model: bool = True):
         self.faults = normalize_faults(faults)
         self._host = host
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -238,6 +241,9 @@ class LoopbackDevice:
         if not re.fullmatch(r"[\w./+-]+", str(self.sandbox)):
             self.shell_root = self.tools.root / "data_local_tmp"
             self.shell_root.symlink_to(self.sandbox, target_is_directory=True)
+        offered = self.sandbox / "benchmark_model"
+        if benchmark_model and not offered.exists():
+            self.tools.offer_binary(offered, self.props["ro.product.cpu.abi"])
         self.disconnect_fired = False
         self._connections: set[Connection] = set()
         self._lock = threading.Lock()

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import struct
 import tempfile
 from pathlib import Path
+
+from android_harness.elf import MACHINES
 
 GETPROP = """#!/bin/sh
 # getprop [NAME]: one value, or every property as [name]: [value]
@@ -95,6 +98,14 @@ MBERT_ARGV0="$0" exec "$MBERT_LOOPBACK_PYTHON" -m android_harness.loopback.bench
 """
 
 
+def stand_in_elf(abi: str) -> bytes:
+    """The bytes the loopback's own benchmark_model shows to `adb pull`: an ELF header for
+    `abi` (the device runs the Python stand-in, so the body is padding)."""
+    machine, elf_class = next((m, c) for m, (a, c) in MACHINES.items() if a == abi)
+    header = b"\x7fELF" + bytes([elf_class, 1, 1, 0]) + bytes(8) + struct.pack("<HHI", 2, machine, 1)
+    return header + b"mbert loopback benchmark_model stand-in\n".ljust(4096 - len(header), b"\0")
+
+
 class ToolsDir:
     """Temporary folder with bin/ (stand-in tools), state/ (props, thermal), shadow/."""
 
@@ -123,6 +134,13 @@ class ToolsDir:
         shadow = self.shadow / digest
         shutil.copyfile(data_file, shadow)
         target.write_text(WRAPPER.format(sha=digest))
+
+    def offer_binary(self, target: Path, abi: str) -> None:
+        """Puts a benchmark_model at target, as a phone that already has one pushed."""
+        data = self.root / f"stand-in-{abi}"
+        data.write_bytes(stand_in_elf(abi))
+        self.install_binary(target, data)
+        target.chmod(0o755)
 
     def shadow_for(self, path: Path) -> Path | None:
         """The real bytes behind a wrapper at path, if it is one."""

@@ -10,6 +10,9 @@ import typer
 
 from mbert_cli.cli.common import console, handles_errors
 
+# Exit code of a bench where some results were produced and some failed (documented in --help).
+PARTIAL_FAILURE = 3
+
 
 class Delegate(StrEnum):
     cpu = "cpu"
@@ -42,7 +45,9 @@ def bench_cmd(
              "(devices only).")] = Delegate.xnnpack,
     benchmark_binary: Annotated[Path | None, typer.Option(
         "--benchmark-binary", envvar="MBERT_BENCHMARK_BINARY",
-        help="Devices: the arm64 TFLite benchmark_model to push. Default: $MBERT_BENCHMARK_BINARY.",
+        help="Devices: the arm64 TFLite benchmark_model to push. Default: $MBERT_BENCHMARK_BINARY, else the "
+             "one already on each device (/data/local/tmp/benchmark_model first; $MBERT_BENCHMARK_PLACES, "
+             "colon-separated, sets the places searched).",
         show_default=False)] = None,
     adb: Annotated[str | None, typer.Option(
         "--adb", help="Devices: the adb client to use. Default: adb on PATH.", show_default=False)] = None,
@@ -65,7 +70,12 @@ def bench_cmd(
     plot_path: Annotated[Path | None, typer.Option(
         "--plot", help="Also save a PNG bar chart of p50 and p90 per model.", show_default=False)] = None,
 ) -> None:
-    """Benchmark .tflite models on the host or on Android devices; print a table and write JSON."""
+    """Benchmark .tflite models on the host or on Android devices; print a table and write JSON.
+
+    Exit code: 0 every model ran everywhere; 3 partial failure (some devices or models failed,
+    the others' results are in the table and the JSON); 1 nothing ran (or bad input);
+    143 stopped by SIGTERM (130 Ctrl-C), with nothing left on the phones.
+    """
     from benchmarks import report as rep  # noqa: PLC0415
     from benchmarks.model_file import check_tflite  # noqa: PLC0415
     from benchmarks.result import BenchReport  # noqa: PLC0415
@@ -103,7 +113,7 @@ def bench_cmd(
         if not report.results and len(report.failures) == 1:
             raise MbertError(f"{first.target}: {first.message}", hint=first.hint)
         raise MbertError(f"{len(report.failures)} benchmark(s) failed; first: {first.target}: {first.message}",
-                         hint=first.hint or "the other results were written")
+                         hint=first.hint or "the other results were written", exit_code=PARTIAL_FAILURE)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import typer
 
 from mbert_cli.errors import MbertError
-from mbert_cli.interrupts import catching_ctrl_c
+from mbert_cli.interrupts import StopRequested, catching_stop_signals
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,33 +56,62 @@ def report_error(err: MbertError) -> None:
 
 
 def handles_errors(fn: F) -> F:
-    """Decorator for commands: MbertError -> message + exit code; Ctrl-C -> clean stop."""
+    """Decorator for commands: MbertError -> message + exit code; Ctrl-C or SIGTERM -> clean stop.
+
+    A stop prints one line (what was saved, how to resume) and exits 128 + the signal
+    number: 130 for Ctrl-C, 143 for SIGTERM.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        quiet_tensorflow()  # before any command imports TensorFlow or LiteRT
         try:
-            with catching_ctrl_c():
+            with catching_stop_signals():
                 return fn(*args, **kwargs)
         except MbertError as err:
             if debug_enabled():
                 raise
             report_error(err)
             raise typer.Exit(err.exit_code) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             if debug_enabled():
                 raise
-            print("Interrupted: stopped cleanly; rerun the same command to resume.", file=sys.stderr)
-            raise typer.Exit(130) from None
+            print(stop_message(stop), file=sys.stderr, flush=True)
+            raise typer.Exit(stop.exit_code if isinstance(stop, StopRequested) else 130) from None
 
     return wrapper  # type: ignore[return-value]
 
 
-def quiet_tensorflow() -> None:
-    """Keeps TensorFlow's C++ start-up chatter and a known harmless Keras warning off the terminal.
+def stop_message(stop: KeyboardInterrupt) -> str:
+    """The one line a stopped command prints: which signal, what was saved, how to resume."""
+    import signal  # noqa: PLC0415
 
-    Call it inside a command before TensorFlow is imported.
+    term = isinstance(stop, StopRequested) and stop.signum == signal.SIGTERM
+    what = "Terminated (SIGTERM)" if term else "Interrupted"
+    detail = getattr(stop, "detail", "")
+    saved = f" {detail[:1].upper()}{detail[1:]}." if detail else ""
+    return f"{what}: stopped cleanly; rerun the same command to resume.{saved}"
+
+
+def quiet_tensorflow() -> None:
+    """Keeps TensorFlow's and LiteRT's start-up chatter off the terminal; real errors still show.
+
+    Call it inside a command before TensorFlow is imported (`handles_errors` does, for every
+    command). TF_CPP_MIN_LOG_LEVEL=2 drops TensorFlow's own INFO/WARNING lines, but not what
+    bypasses it: the `E ... cuda_platform.cc] failed call to cuInit` line every CPU-only machine
+    prints, and the TFLite converter's absl `I0000`/`W0000` lines. Those are dropped by a filter
+    on file descriptor 2 (C++ writes there directly), by pattern, so any other line, every
+    `E`/`F` line and every Python traceback passes. With `--debug` nothing is filtered and
+    TensorFlow logs everything.
     """
     import warnings  # noqa: PLC0415
 
+    if debug_enabled():
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     warnings.filterwarnings("ignore", message="Input dict contained keys")
+    from mbert_cli.log_filter import install_stderr_filter  # noqa: PLC0415
+
+    install_stderr_filter()
+

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mbert_cli.config.fields import setting
+
 
 @dataclass
 class DataConfig:
@@ -17,13 +19,13 @@ class DataConfig:
 
     corpus: str = "shipped"
     vocab: str = "shipped"  # 'shipped' = the vocab that matches the preset (nano or BERT uncased)
-    seq_len: int = 128
-    max_predictions_per_seq: int = 20
-    mask_prob: float = 0.15
-    short_seq_prob: float = 0.1
-    dupe_factor: int = 1
-    num_shards: int = 2
-    max_documents: int = 0  # 0 = all; small values make quick runs
+    seq_len: int = setting(128, ge=8)  # [CLS] A [SEP] B [SEP] needs room; at most the position table
+    max_predictions_per_seq: int = setting(20, ge=1)
+    mask_prob: float = setting(0.15, gt=0.0, lt=1.0)
+    short_seq_prob: float = setting(0.1, ge=0.0, le=1.0)
+    dupe_factor: int = setting(1, ge=1)
+    num_shards: int = setting(2, ge=1)
+    max_documents: int = setting(0, ge=0, note="0 = all")  # small values make quick runs
     task_data: str = "shipped"  # classification CSV/TSV or SQuAD JSON
-    eval_fraction: float = 0.1
-    seed: int = 12345
+    eval_fraction: float = setting(0.1, ge=0.0, lt=1.0)
+    seed: int = setting(12345, ge=0)

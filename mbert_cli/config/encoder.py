@@ -9,57 +9,42 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mbert_cli.config.fields import check_settings, setting
+
 
 @dataclass
 class EncoderConfig:
     """Arguments of `MobileBERTEncoder` (kind='mobilebert') or `BertEncoder` (kind='bert')."""
 
-    kind: str = "mobilebert"  # mobilebert | bert
-    vocab_size: int = 30522
-    embedding_size: int = 128  # token embedding width (trigram input -> hidden_size)
-    hidden_size: int = 512  # inter-block feature-map width
-    num_layers: int = 24
-    num_heads: int = 4
-    intermediate_size: int = 512
-    num_feedforward_networks: int = 4
-    intra_bottleneck_size: int = 128
+    kind: str = setting("mobilebert", choices=("mobilebert", "bert"))
+    vocab_size: int = setting(30522, ge=1)
+    embedding_size: int = setting(128, ge=1)  # token embedding width (trigram input -> hidden_size)
+    hidden_size: int = setting(512, ge=1)  # inter-block feature-map width
+    num_layers: int = setting(24, ge=1)
+    num_heads: int = setting(4, ge=1)
+    intermediate_size: int = setting(512, ge=1)
+    num_feedforward_networks: int = setting(4, ge=1)
+    intra_bottleneck_size: int = setting(128, ge=1)
     use_bottleneck_attention: bool = False
     key_query_shared_bottleneck: bool = True
-    normalization_type: str = "no_norm"  # no_norm | layer_norm
-    activation: str = "relu"  # relu | gelu
-    hidden_dropout: float = 0.0
-    attention_dropout: float = 0.1
-    max_sequence_length: int = 512
-    type_vocab_size: int = 2
-    initializer_range: float = 0.02
+    normalization_type: str = setting("no_norm", choices=("no_norm", "layer_norm"))
+    activation: str = setting("relu", choices=("relu", "gelu"))
+    hidden_dropout: float = setting(0.0, ge=0.0, lt=1.0)
+    attention_dropout: float = setting(0.1, ge=0.0, lt=1.0)
+    max_sequence_length: int = setting(512, ge=1)  # size of the position table
+    type_vocab_size: int = setting(2, ge=1)
+    initializer_range: float = setting(0.02, gt=0.0)
     classifier_activation: bool = False  # tanh pooler on [CLS]
     # What the classification head reads: the [CLS] vector (BERT/MobileBERT) or the mean
     # of the real (unpadded) tokens' final vectors (better for small models whose NSP
     # pre-training never taught [CLS] to summarise the sentence).
-    classifier_pooling: str = "cls"  # cls | mean
+    classifier_pooling: str = setting("cls", choices=("cls", "mean"))
 
     def validate(self) -> None:
-        """Raises MbertError for values no encoder can be built from."""
+        """Raises MbertError for values no encoder can be built from (key, value and valid range)."""
         from mbert_cli.errors import MbertError  # noqa: PLC0415
 
-        if self.kind not in ("mobilebert", "bert"):
-            raise MbertError(f"encoder.kind must be 'mobilebert' or 'bert', got {self.kind!r}",
-                             hint="set encoder.kind=mobilebert or encoder.kind=bert")
-        if self.normalization_type not in ("no_norm", "layer_norm"):
-            raise MbertError(f"encoder.normalization_type must be no_norm or layer_norm, got {self.normalization_type!r}",
-                             hint="use --set encoder.normalization_type=no_norm (OPT) or layer_norm")
-        if self.classifier_pooling not in ("cls", "mean"):
-            raise MbertError(f"encoder.classifier_pooling must be cls or mean, got {self.classifier_pooling!r}",
-                             hint="use --set encoder.classifier_pooling=cls or mean")
-        if self.activation not in ("relu", "gelu"):
-            raise MbertError(f"encoder.activation must be relu or gelu, got {self.activation!r}",
-                             hint="use --set encoder.activation=relu (OPT) or gelu")
-        for name in ("vocab_size", "embedding_size", "hidden_size", "num_layers", "num_heads",
-                     "intermediate_size", "num_feedforward_networks", "intra_bottleneck_size",
-                     "max_sequence_length", "type_vocab_size"):
-            if getattr(self, name) <= 0:
-                raise MbertError(f"encoder.{name} must be positive, got {getattr(self, name)}",
-                                 hint=f"set encoder.{name} to a positive integer")
+        check_settings(self, "encoder.")  # each field within its declared range; the rule below spans fields
         attention_width = self.hidden_size if self.kind == "bert" else self.intra_bottleneck_size
         if attention_width % self.num_heads:
             raise MbertError(

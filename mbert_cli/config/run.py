@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from mbert_cli.config.data import DataConfig
 from mbert_cli.config.encoder import EncoderConfig
 from mbert_cli.config.export import ExportConfig
+from mbert_cli.config.fields import check_settings, setting
 from mbert_cli.config.training import DistillConfig, FinetuneConfig, TrainConfig
 
 
@@ -19,35 +20,36 @@ class RunConfig:
     """Everything needed to reproduce a run."""
 
     preset: str = "nano-student"
-    role: str = "student"  # teacher | student | baseline
+    role: str = setting("student", choices=("teacher", "student", "baseline"))
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
-    seed: int = 42
+    seed: int = setting(42, ge=0)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def validate(self) -> None:
-        """Checks cross-field rules that no single section can check alone."""
+        """Checks every field against its declared range, then the rules that span sections."""
         from mbert_cli.errors import MbertError  # noqa: PLC0415
 
+        check_settings(self)
         self.encoder.validate()
+        if not self.export.modes:
+            raise MbertError("export.modes is empty: valid one or more of none, dynamic, int8, float16",
+                             hint="set export.modes=none (or int8, dynamic, float16)")
         if self.data.seq_len > self.encoder.max_sequence_length:
             raise MbertError(
-                f"sequence length {self.data.seq_len} exceeds the preset's maximum "
-                f"{self.encoder.max_sequence_length}",
+                f"data.seq_len={self.data.seq_len} exceeds the preset's maximum "
+                f"{self.encoder.max_sequence_length} (encoder.max_sequence_length, the position table)",
                 hint=f"use --set data.seq_len={self.encoder.max_sequence_length} or less",
             )
         if self.export.seq_len > self.encoder.max_sequence_length:
             raise MbertError(
-                f"export sequence length {self.export.seq_len} exceeds the preset's maximum "
-                f"{self.encoder.max_sequence_length}",
+                f"export.seq_len={self.export.seq_len} exceeds the preset's maximum "
+                f"{self.encoder.max_sequence_length} (encoder.max_sequence_length, the position table)",
                 hint=f"use --seq-len {self.encoder.max_sequence_length} or less",
             )
-        if not 0.0 < self.data.mask_prob < 1.0:
-            raise MbertError(f"data.mask_prob must be in (0, 1), got {self.data.mask_prob}",
-                             hint="the paper uses 0.15")

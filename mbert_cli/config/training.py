@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mbert_cli.config.fields import setting
+
 
 @dataclass
 class OptimizerConfig:
@@ -19,21 +21,21 @@ class OptimizerConfig:
     step size; 0.03 is what makes the nano models learn in a few hundred steps.
     """
 
-    learning_rate: float = 0.03
-    warmup_steps: int = 50
-    weight_decay: float = 0.01
-    clip_norm: float = 1.0  # global gradient norm clip (0 = off)
+    learning_rate: float = setting(0.03, gt=0.0)
+    warmup_steps: int = setting(50, ge=0)
+    weight_decay: float = setting(0.01, ge=0.0)
+    clip_norm: float = setting(1.0, ge=0.0, note="0 = off")  # global gradient norm clip
 
 
 @dataclass
 class TrainConfig:
     """Teacher pre-training (MLM + NSP); logging and checkpoint cadence for every stage."""
 
-    batch_size: int = 32
-    steps: int = 600
-    log_every: int = 20
-    checkpoint_every: int = 100
-    eval_steps: int = 10  # eval batches at each checkpoint (0 = the whole eval split)
+    batch_size: int = setting(32, ge=1)
+    steps: int = setting(600, ge=1)
+    log_every: int = setting(20, ge=1)
+    checkpoint_every: int = setting(100, ge=1)
+    eval_steps: int = setting(10, ge=0, note="0 = the whole eval split")  # eval batches at each checkpoint
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     # bfloat16 compute in every training stage where a GPU (8.0+) or TPU has it (see
     # training/precision.py); CPUs and older GPUs stay float32
@@ -44,19 +46,21 @@ class TrainConfig:
 class DistillConfig:
     """Layer-wise knowledge transfer then pre-training distillation (the paper's recipe)."""
 
-    strategy: str = "progressive"  # progressive | joint | auxiliary
-    steps_per_layer: int = 100
-    joint_steps: int = 0  # 0 = num_layers * steps_per_layer
-    pretrain_distill_steps: int = 400
-    batch_size: int = 32
-    lower_layer_lr_scale: float = 0.0  # 0 = frozen; the GR reference uses 0.3 ("soft freeze")
-    attention_weight: float = 1.0
-    hidden_mse_weight: float = 100.0
-    beta_weight: float = 5000.0
-    gamma_weight: float = 5.0
-    mlm_weight: float = 0.5  # distillation: a*MLM + (1-a)*KD + NSP
-    kd_temperature: float = 1.0
-    layer_map: list[int] = field(default_factory=list)  # student layer i <- teacher layer layer_map[i]; [] = default
+    strategy: str = setting("progressive", choices=("progressive", "joint", "auxiliary"))
+    steps_per_layer: int = setting(100, ge=0)
+    joint_steps: int = setting(0, ge=0, note="0 = num_layers * steps_per_layer")
+    pretrain_distill_steps: int = setting(400, ge=0)
+    batch_size: int = setting(32, ge=1)
+    # 0 = frozen; the GR reference uses 0.3 ("soft freeze")
+    lower_layer_lr_scale: float = setting(0.0, ge=0.0, le=1.0, note="0 = frozen")
+    attention_weight: float = setting(1.0, ge=0.0)
+    hidden_mse_weight: float = setting(100.0, ge=0.0)
+    beta_weight: float = setting(5000.0, ge=0.0)
+    gamma_weight: float = setting(5.0, ge=0.0)
+    mlm_weight: float = setting(0.5, ge=0.0, le=1.0)  # distillation: a*MLM + (1-a)*KD + NSP
+    kd_temperature: float = setting(1.0, gt=0.0)
+    # student layer i <- teacher layer layer_map[i]; [] = default
+    layer_map: list[int] = setting(default_factory=list, ge=0, note="each item; [] = default")
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
 
 
@@ -64,15 +68,16 @@ class DistillConfig:
 class FinetuneConfig:
     """Task fine-tuning with AdamW (warm-up over warmup_fraction of the steps, then linear decay)."""
 
-    task: str = "classification"  # classification | squad
-    num_classes: int = 2  # set from the data by `mbert train finetune`
-    batch_size: int = 32
-    epochs: float = 2.0
-    steps: int = 0  # 0 = derive from epochs
-    learning_rate: float = 1e-3
-    warmup_fraction: float = 0.1
-    weight_decay: float = 0.01
-    distill_weight: float = 0.0  # task distillation weight with --distill-from (0 = 0.5)
-    max_examples: int = 0  # 0 = all
-    doc_stride: int = 64
-    max_query_length: int = 32
+    task: str = setting("classification", choices=("classification", "squad"))
+    num_classes: int = setting(2, ge=2)  # set from the data by `mbert train finetune`
+    batch_size: int = setting(32, ge=1)
+    epochs: float = setting(2.0, gt=0.0)
+    steps: int = setting(0, ge=0, note="0 = derive from epochs")
+    learning_rate: float = setting(1e-3, gt=0.0)
+    warmup_fraction: float = setting(0.1, ge=0.0, lt=1.0)
+    weight_decay: float = setting(0.01, ge=0.0)
+    # task distillation weight with --distill-from
+    distill_weight: float = setting(0.0, ge=0.0, le=1.0, note="0 = 0.5")
+    max_examples: int = setting(0, ge=0, note="0 = all")
+    doc_stride: int = setting(64, ge=1)
+    max_query_length: int = setting(32, ge=1)

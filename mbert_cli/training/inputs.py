@@ -202,6 +202,8 @@ def reuse_pretraining_data(source_run: Path, run: Path, source_cfg: RunConfig, c
     import shutil  # noqa: PLC0415
     import tempfile  # noqa: PLC0415
 
+    from mbert_cli.io_utils import dir_mode  # noqa: PLC0415
+
     src, dst = pretrain_data_dir(source_run), pretrain_data_dir(run)
     if (dst / "meta.json").is_file() or not (src / "meta.json").is_file() or cfg.data.corpus == SYNTHETIC:
         return False
@@ -210,6 +212,7 @@ def reuse_pretraining_data(source_run: Path, run: Path, source_cfg: RunConfig, c
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".pretrain-", dir=dst.parent))
     try:
+        tmp.chmod(dir_mode())  # mkdtemp's 0700 would follow the folder through the rename
         shutil.copytree(src, tmp, dirs_exist_ok=True)
         if dst.exists():
             shutil.rmtree(dst)

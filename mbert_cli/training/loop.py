@@ -39,6 +39,12 @@ class Phase:
     info: dict = field(default_factory=dict)
 
 
+def signal_name(signum: int) -> str:
+    import signal  # noqa: PLC0415
+
+    return signal.Signals(signum).name
+
+
 def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: float, targets_fn=None):
     """A tf.function running one distributed step.
 
@@ -134,6 +140,7 @@ class Trainer:
         first = step
         self.progress.start(phase.name, phase.start, phase.end, step)
         t0, last = time.time(), {}
+        interrupts.deferring(True)  # Ctrl-C/SIGTERM stop at the next step boundary, saved there
         try:
             while step < phase.end:
                 interrupts.check()  # Ctrl-C whose KeyboardInterrupt a finaliser swallowed
@@ -156,9 +163,37 @@ class Trainer:
                         self._evaluate(phase, step, best_manager)
                     if self.on_checkpoint:
                         self.on_checkpoint(step)
+        except interrupts.StopRequested as stop:
+            self._save_on_stop(manager, step, stop)
+            raise
         finally:
+            interrupts.deferring(False)
             self.progress.stop()
         return last
+
+    def _save_on_stop(self, manager, step: int, stop: interrupts.StopRequested) -> None:
+        """Checkpoints the step reached when a stop signal arrived, so the rerun resumes there.
+
+        Only at a step boundary (model, optimizer and step counter agree). A single process
+        only: under MultiWorkerMirroredStrategy a save is collective, and a SIGTERM reaches
+        one worker, so that worker alone cannot save without the others (their agreeing on a
+        step is what `tf.train.experimental.PreemptionCheckpointHandler` coordinates); there
+        (and on TPU pods) the rerun resumes from the last periodic checkpoint. That handler is
+        not used for one process: it supports only MultiWorkerMirroredStrategy and TPUStrategy,
+        takes over checkpointing (its own CheckpointManager) and ends the process itself
+        (`sys.exit(42)` by default, for an auto-restarting cluster), where mbert keeps periodic
+        + best checkpoints, prints how to resume and exits 143.
+        """
+        if not stop.at_boundary or self.dist.name in ("multiworker", "tpu"):
+            return
+        if manager.latest_checkpoint and manager.latest_checkpoint.endswith(f"-{step}"):
+            stop.detail = f"checkpoint of step {step} kept"
+            return
+        manager.save(checkpoint_number=step)
+        if self.on_checkpoint:
+            self.on_checkpoint(step)
+        self.metrics.log(step, {"stopped": signal_name(stop.signum)}, kind="stop")
+        stop.detail = f"checkpoint saved at step {step}"
 
     def _evaluate(self, phase: Phase, step: int, best_manager) -> None:
         results = phase.eval_fn()

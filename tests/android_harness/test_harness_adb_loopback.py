@@ -118,7 +118,7 @@ def test_loopback_command_line(tmp_path):
             wait_for_states(adb, {f"127.0.0.1:{port}": "device"}, 20)
             adb.shell(f"127.0.0.1:{port}", ["sh", "-c", "echo hi > /data/local/tmp/f"])
             assert adb.shell(f"127.0.0.1:{port}", ["sh", "-c", "pwd; ls /data/local/tmp"]
-                             ).stdout == "/data/local/tmp\nf\n"
+                             ).stdout == "/data/local/tmp\nbenchmark_model\nf\n"  # it offers a benchmark_model
         assert (sandbox / "f").read_text() == "hi\n"  # a given sandbox is the device's storage
     finally:
         proc.send_signal(2)  # Ctrl-C

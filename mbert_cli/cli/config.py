@@ -1,0 +1,44 @@
+"""`mbert config --show`: every setting of a resolved config with its value and valid range (no TensorFlow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mbert_cli.cli.common import console, handles_errors
+
+
+@handles_errors
+def config_cmd(
+    show: Annotated[bool, typer.Option("--show", help="Print every setting with its value and valid range "
+                                                      "(what this command does).")] = True,
+    preset: Annotated[str, typer.Option("--preset", help="Preset to start from (see `mbert presets`).")]
+    = "nano-student",
+    config: Annotated[Path | None, typer.Option("--config", help="YAML config applied over the preset.")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Override a key, e.g. --set train.steps=50 "
+                                                                      "(repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show the settings a preset (+ --config, --set) resolves to, each with its valid range; bad values fail here."""
+    from mbert_cli.config import resolve_config  # noqa: PLC0415
+    from mbert_cli.config.fields import describe_settings  # noqa: PLC0415
+
+    rows = describe_settings(resolve_config(preset, config, list(overrides or [])))
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title=f"mbert settings ({preset}); change any with --set KEY=VALUE or --config FILE")
+    for col in ("key", "type", "value", "valid"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["key"], r["type"], json.dumps(r["value"]), r["range"])
+    console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("config")(config_cmd)
