@@ -97,9 +97,9 @@ def parse_lengths(text: str | int | Iterable, max_len: int | None = None, option
             raise MbertError(f"{option}: {t!r} is not a whole number{extra}", hint=_HINT)
         n = int(t)
         if n <= 0:
-            raise MbertError(f"{option}: length {n} is not positive", hint=_HINT)
+            raise MbertError(f"{option}: sequence length {n} is not positive", hint=_HINT)
         if max_len is not None and n > max_len:
-            raise MbertError(f"{option}: length {n} is beyond {what} ({max_len} positions)",
+            raise MbertError(f"{option}: sequence length {n} is beyond {what} ({max_len} positions)",
                              hint=f"use lengths up to {max_len}")
         values.append(n)
     dupes = sorted({n for n in values if values.count(n) > 1})

@@ -31,9 +31,11 @@ def register(app: typer.Typer) -> None:
         recovery_steps: Annotated[int | None, typer.Option(
             "--recovery-steps", min=0, help="OPT recovery distillation steps. Default: the run's export config.",
             show_default=False)] = None,
-        seq_len: Annotated[int | None, typer.Option(
-            "--seq-len", help="Fixed sequence length of the files. Default: the run's export config (128).",
-            show_default=False)] = None,
+        seq_len: Annotated[str | None, typer.Option(
+            "--seq-len", help="Sequence length of the files: one length (128), several (32,64,128: one "
+                              "signature per length, seq32..., weights stored once; a request runs on the "
+                              "smallest that fits) or 'dynamic' (resizable; slower, see README). "
+                              "Default: the run's export config (128).", show_default=False)] = None,
         out: Annotated[Path | None, typer.Option("--out", help="Output folder. Default: RUN/export.",
                                                  show_default=False)] = None,
         max_drop: Annotated[float | None, typer.Option(
@@ -71,11 +73,15 @@ def register(app: typer.Typer) -> None:
             raise MbertError(f"run folder {run} does not exist", hint="point --run at a folder made by `mbert train`")
         from mbert_cli.config import load_run_config  # noqa: PLC0415
 
-        ec = load_run_config(run).export
+        run_config = load_run_config(run)
+        ec = run_config.export
         from converters import ExportOptions, export_run  # noqa: PLC0415
+        from converters.lengths import parse_lengths  # noqa: PLC0415
 
+        spec = parse_lengths(seq_len, run_config.encoder.max_sequence_length) if seq_len is not None else None
         options = ExportOptions(
-            modes=tuple(modes or ec.modes), seq_len=seq_len or ec.seq_len,
+            modes=tuple(modes or ec.modes), seq_len=(ec.seq_len if spec.dynamic else spec.max_len) if spec else ec.seq_len,
+            lengths=spec if spec and (spec.multi or spec.dynamic) else None,
             representative=representative or ec.representative_examples,
             max_drop=ec.max_drop if max_drop is None else max_drop, force=force,
             allow_flex=allow_flex or ec.allow_flex, mask_clip=ec.mask_clip,
@@ -87,7 +93,9 @@ def register(app: typer.Typer) -> None:
             out_console.print(_opt_line(report.opt), markup=False)
         for f in report.files:
             gate = f" (FORCED: {'; '.join(f.gate_failures)})" if f.gate_failures else ""
-            out_console.print(f"{report.out_dir / f.file}  {f.size_bytes / 1e6:.2f} MB  {f.mode}{gate}", markup=False)
+            lengths = "  dynamic" if f.dynamic else (f"  seq {','.join(map(str, f.seq_lens))}" if len(f.seq_lens) > 1 else "")
+            out_console.print(f"{report.out_dir / f.file}  {f.size_bytes / 1e6:.2f} MB  {f.mode}{lengths}{gate}",
+                              markup=False)
 
 
 def _opt_line(opt: dict) -> str:
