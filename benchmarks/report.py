@@ -90,7 +90,7 @@ def build_table(results: Sequence[BenchResult], failures: Sequence[Any] = ()):
     if curve:
         columns[3:3] = [("seq", "right"), ("served by", "left")]
     for name, justify in columns:
-        table.add_column(name, justify=justify, no_wrap=name in ("model", "mean ± std"))
+        table.add_column(name, justify=justify, no_wrap=name in ("model", "mean ± std", "served by"))
     for r, ratio in zip(results, ratios(results), strict=True):
         cells = [
             r.model.name, mode_label(r.model.mode), f"{r.model.size_mb:.2f}", r.runner.label, str(r.settings.threads),
