@@ -32,7 +32,8 @@ def ratios(results: Sequence[BenchResult]) -> list[float | None]:
     the same model on the same runner at its longest length (the curve's "x of 128").
     """
     base: dict[tuple, float] = {}
-    if has_lengths(results):
+    curve = has_lengths(results)
+    if curve:
         longest: dict[tuple, BenchResult] = {}
         for r in results:
             key = (r.runner.label, r.model.path)
@@ -41,7 +42,7 @@ def ratios(results: Sequence[BenchResult]) -> list[float | None]:
         base = {k: headline_ms(r) for k, r in longest.items()}
     out: list[float | None] = []
     for r in results:
-        key = (r.runner.label, r.model.path) if base else (r.runner.label,)
+        key = (r.runner.label, r.model.path) if curve else (r.runner.label,)
         base.setdefault(key, headline_ms(r))
         out.append(headline_ms(r) / base[key] if base[key] > 0 else None)
     return out
