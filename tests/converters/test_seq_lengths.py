@@ -150,3 +150,20 @@ def test_outputs_do_not_depend_on_padding_int8(nano, multi_files):
     scale = np.abs(at32).max()
     assert np.abs(at16 - at32).max() <= 0.05 * scale
     assert (np.argmax(at16, -1) == np.argmax(at32, -1)).all()
+
+
+def test_int8_keeps_attention_float_in_every_signature(multi_files):
+    """The float-attention int8 recipe must reach every length's subgraph, not only the
+    first: an int8 mask add splits XNNPACK's graph into dozens of partitions."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    from converters.attention_mask import MASKED_SCORES_NAME
+
+    files, _ = multi_files
+    model = schema.Model.GetRootAs(files["int8"].content, 0)
+    assert model.SubgraphsLength() == 2
+    for s in range(model.SubgraphsLength()):
+        sub = model.Subgraphs(s)
+        types = [sub.Tensors(t).Type() for t in range(sub.TensorsLength())
+                 if sub.Tensors(t).Name().decode().endswith(MASKED_SCORES_NAME)]
+        assert types == [schema.TensorType.FLOAT32] * 4, (s, types)  # one mask add per layer, all float
