@@ -7,6 +7,7 @@ tensors as for float), `float16` (float16 weights).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -131,8 +132,11 @@ def mask_add_nodes(float_model: bytes) -> list[str]:
     from converters.attention_mask import MASKED_SCORES_NAME  # noqa: PLC0415
     from mbert_cli.runtime import load_runtime  # noqa: PLC0415
 
+    # The converter keeps tensor names unique across subgraphs by appending a counter
+    # (`..._scores`, `..._scores1`, ...).
+    pattern = re.compile(re.escape(MASKED_SCORES_NAME) + r"\d*$")
     interp = load_runtime().interpreter(model_content=float_model)
     subgraphs = {interp._interpreter.GetSubgraphIndexFromSignature(k)  # noqa: SLF001 - no public form
                  for k in interp.get_signature_list()} or {0}
     return sorted({t["name"] for s in sorted(subgraphs) for t in interp.get_tensor_details(subgraph_index=s)
-                   if t["name"].endswith(MASKED_SCORES_NAME)})
+                   if pattern.search(t["name"])})
