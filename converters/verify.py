@@ -86,7 +86,9 @@ def load_signature(model_bytes: bytes, key: str) -> tuple[Any, SignatureInfo]:
                          hint="check the op histogram for Flex/custom ops; pass --debug for details") from None
 
     def describe(details: dict) -> dict:
-        return {name: {"dtype": np.dtype(d["dtype"]).name, "shape": [int(x) for x in d["shape"]]}
+        # shape_signature keeps -1 for a resizable dimension (a dynamic export); shape shows 1 there.
+        return {name: {"dtype": np.dtype(d["dtype"]).name,
+                       "shape": [int(x) for x in d.get("shape_signature", d["shape"])]}
                 for name, d in sorted(details.items())}
 
     info = SignatureInfo(key, describe(runner.get_input_details()), describe(runner.get_output_details()))

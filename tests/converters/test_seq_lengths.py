@@ -170,3 +170,25 @@ def test_int8_keeps_attention_float_in_every_signature(multi_files):
         types = [sub.Tensors(t).Type() for t in range(sub.TensorsLength())
                  if re.search(MASKED_SCORES_NAME + r"\d*$", sub.Tensors(t).Name().decode())]
         assert types == [schema.TensorType.FLOAT32] * 4, (s, types)  # one mask add per layer, all float
+
+
+def test_dynamic_file_resizes_and_matches_the_fixed_signatures(nano, multi_files):
+    """`--seq-len dynamic`: one resizable signature, checked at two lengths; resized to 16
+    and 32 it gives the multi-length file's outputs."""
+    from converters import ExportOptions, convert
+    from converters import data as data_mod
+
+    cfg, model = nano
+    data = data_mod.from_arrays(_sentences(cfg, 16, 12, 32), None, 8, 8, "test")
+    (f,) = convert(model, model_name="m", data=data,
+                   options=ExportOptions(seq_len=32, lengths=LengthSpec((128,), dynamic=True)))
+    assert f.file == "m_none_seqdyn.tflite" and f.dynamic and f.seq_len == 128 and f.seq_lens == []
+    assert [(s["key"], s["seq_len"], s["checked_at"]) for s in f.signatures] == \
+        [("serving_default", None, 8), ("serving_default", None, 32)]
+    assert f.signatures[0]["inputs"]["input_word_ids"]["shape"] == [1, -1]
+    files, _ = multi_files
+    rows32 = _sentences(cfg, 4, 12, 32, seed=11)
+    for n, key in ((16, "seq16"), (32, "seq32")):
+        rows = truncate_rows(rows32, n)
+        got = _run(f.content, "serving_default", rows)["logits"]
+        assert np.abs(got - _run(files["none"].content, key, rows)["logits"]).max() <= 1e-5
