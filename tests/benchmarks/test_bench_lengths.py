@@ -154,3 +154,32 @@ def test_host_coverage_is_the_measured_signatures(length_files):
     results = run_host([path], HostSettings(runs=3, warmup=1, seq_lens=(8, 16)))
     assert [r.signature for r in results] == ["seq8", "seq16"]
     assert all(r.coverage.total_nodes and r.coverage.partitions for r in results)
+
+
+@pytest.mark.slow
+def test_bench_seq_len_on_the_loopback_device(length_files, tmp_path, monkeypatch):
+    """`mbert bench --device pixel4 --seq-len` through the real adb client: each length runs
+    benchmark_model with the bucket's signature (the loopback tool honours the flag)."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    if shutil.which("adb") is None:
+        pytest.skip("the adb client is not installed (apt-get install adb)")
+    from android_harness.testing import loopback_adb, write_fake_elf
+    from benchmarks.result import BenchReport
+    from mbert_cli.cli.app import app
+
+    monkeypatch.chdir(tmp_path)
+    binary = write_fake_elf(tmp_path / "benchmark_model", abi="arm64-v8a")
+    out = tmp_path / "r.json"
+    with loopback_adb(1) as (adb, _serials):
+        result = CliRunner().invoke(app, ["bench", str(length_files["multi"]), "--device", "pixel4",
+                                          "--benchmark-binary", str(binary), "--seq-len", "4,16", "--runs", "3",
+                                          "--warmup", "1", "--adb-port", str(adb.server_port), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = BenchReport.from_json(out.read_text())
+    assert [(r.requested_seq_len, r.signature) for r in report.results] == [(4, "seq8"), (16, "seq16")]
+    assert all(r.runner.loopback for r in report.results)
+    assert "--signature_to_run_for=seq8" in report.results[0].command
+    assert "--signature_to_run_for=seq16" in report.results[1].command
