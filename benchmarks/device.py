@@ -45,6 +45,7 @@ class DeviceSettings:
     # Device paths searched for benchmark_model when no local binary is given (None: the
     # harness's list, /data/local/tmp first, or $MBERT_BENCHMARK_PLACES).
     binary_places: tuple[str, ...] | None = None
+    seq_lens: tuple[int, ...] | None = None  # measure each model at these lengths (see length_flags)
 
 
 @dataclass
@@ -140,6 +141,7 @@ def _run_one_device(backend: DeviceBackend, serial: str, profile: Any, info: Any
                             runs=settings.runs, min_seconds=settings.min_seconds, op_profiling=settings.op_profiling)
     results: list[BenchResult] = []
     failures: list[Failure] = []
+    runs = _length_runs(models, settings.seq_lens)
     with backend.session(backend.adb, serial, profile, keep=settings.keep) as session:
         if binary is not None:
             remote_binary = session.prepare_binary(str(binary))
@@ -158,19 +160,22 @@ def _run_one_device(backend: DeviceBackend, serial: str, profile: Any, info: Any
             runtime_version=f"{remote_binary} sha256:{binary_sha[:12]}",
             os="loopback (host LiteRT)" if loopback else "Android",
         )
-        for model in models:
+        pushed: dict[str, str] = {}
+        for index, (model, target, length_flags) in enumerate(runs):
             # Ctrl-C/SIGTERM: stop between models; leaving the session removes this run's files.
             interrupts.check()
             warnings = []
             try:
                 if settings.cool_down_temp is not None:
                     warnings.extend(_cool_down(session, settings))
-                remote = session.push_model(model.path)
+                if model.path not in pushed:
+                    pushed[model.path] = session.push_model(model.path)
+                remote = pushed[model.path]
                 # benchmark_model's own default is 1 s minimum; pass ours so host and device agree.
                 raw = session.run_benchmark_model(
                     remote_binary, remote, threads=threads, warmup_runs=settings.warmup, num_runs=settings.runs,
                     delegate=settings.delegate, op_profiling=settings.op_profiling, timeout=settings.timeout,
-                    extra_flags=[f"--min_secs={settings.min_seconds:g}"])
+                    extra_flags=[f"--min_secs={settings.min_seconds:g}", *length_flags])
                 parsed = parse_benchmark_output(raw.stdout, raw.stderr, raw.exit_code)
             except BenchmarkModelError as err:
                 # The tool ran and this model failed: the next model may well run.
@@ -180,9 +185,9 @@ def _run_one_device(backend: DeviceBackend, serial: str, profile: Any, info: Any
                 # The device failed (gone, full, timed out): the remaining models would fail the
                 # same way, each after its own timeout, so they are reported as not run.
                 failures.append(Failure(target=f"{serial} {model.name}", message=err.message, hint=err.hint))
-                rest = models[models.index(model) + 1:]
+                rest = runs[index + 1:]
                 failures.extend(Failure(target=f"{serial} {m.name}", message=f"not run: {err.message}",
-                                        hint=err.hint) for m in rest)
+                                        hint=err.hint) for m, _t, _f in rest)
                 break
             coverage = parsed.coverage(settings.delegate)
             if coverage.partial:
@@ -197,9 +202,35 @@ def _run_one_device(backend: DeviceBackend, serial: str, profile: Any, info: Any
                 warmup_mean_ms=parsed.warmup_avg_us / 1e3, memory=parsed.memory(), coverage=coverage,
                 environment=env, build=build, thermal_before=dict(raw.thermal_before or {}),
                 thermal_after=dict(raw.thermal_after or {}), warnings=warnings, command=_command_text(raw.command),
-                created_at=_now(),
+                created_at=_now(), seq_len=target.seq_len if target else None,
+                requested_seq_len=target.requested if target else None, signature=target.signature if target else None,
             ))
     return results, failures
+
+
+def _length_runs(models: list[ModelInfo], seq_lens: Sequence[int] | None) -> list[tuple[ModelInfo, Any, list[str]]]:
+    """(model, LengthTarget or None, benchmark_model flags) per run: one per model, or one per
+    model and length: `--signature_to_run_for=seqN` for a file with a signature per length,
+    `--input_layer=... --input_layer_shape=1,N:...` for a resizable one (the real tool's flags)."""
+    if not seq_lens:
+        return [(m, None, []) for m in models]
+    from benchmarks.host import plan_lengths, signature_lengths  # noqa: PLC0415
+    from mbert_cli.runtime import load_runtime  # noqa: PLC0415
+
+    out = []
+    for m in models:
+        interp = load_runtime().interpreter(m.path, xnnpack=False)
+        sigs = signature_lengths(interp)
+        for t in plan_lengths(m.path, sigs, seq_lens, m.seq_len):
+            if t.resize:
+                details = interp.get_signature_runner(t.signature).get_input_details()
+                names = [d["name"] for d in details.values()]
+                shapes = [",".join(str(x) for x in [d["shape"][0], t.seq_len, *d["shape"][2:]]) for d in details.values()]
+                flags = [f"--input_layer={','.join(names)}", f"--input_layer_shape={':'.join(shapes)}"]
+            else:
+                flags = [f"--signature_to_run_for={t.signature}"] if len(sigs) > 1 else []
+            out.append((m, t, flags))
+    return out
 
 
 def _check_binary(binary: str | Path | None) -> Path:

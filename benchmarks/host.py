@@ -44,26 +44,90 @@ class HostSettings:
     # next model's cores: measured on 2 cores, 2 threads, a 0.17 ms model read 0.46-0.50 ms
     # interleaved back to back, 0.17 ms with this pause.
     settle_ms: float | None = None
+    # Sequence lengths to measure each model at (None: the file's own shape). A file with
+    # one signature per length serves each request with its smallest fitting signature; a
+    # dynamic file is resized to the exact length; a fixed file serves lengths up to its own.
+    seq_lens: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class LengthTarget:
+    """One (model, length) measurement: which signature runs, at which length."""
+
+    signature: str | None  # None: the file's first signature (or its graph inputs)
+    seq_len: int | None  # tokens the inference runs at (None: the file's own shape)
+    requested: int | None = None  # the length asked for (<= seq_len when padded to a bucket)
+    resize: bool = False  # a dynamic signature resized to seq_len
+
+
+def signature_lengths(interp: Any) -> dict[str, int | None]:
+    """Signature key -> the sequence length it takes (None: a resizable [1, -1] input)."""
+    out: dict[str, int | None] = {}
+    for key in interp.get_signature_list():
+        details = interp.get_signature_runner(key).get_input_details()
+        ids = details.get("input_word_ids") or next(iter(details.values()))
+        shape = [int(x) for x in ids.get("shape_signature", ids["shape"])]
+        out[key] = None if len(shape) < 2 or shape[1] < 0 else shape[1]
+    return out
+
+
+def plan_lengths(path: str, lengths: dict[str, int | None], requested: Sequence[int],
+                 max_len: int | None) -> list[LengthTarget]:
+    """Which signature serves each requested length; a length no signature holds is an error.
+
+    Args:
+        path: the file (for messages).
+        lengths: signature_lengths() of the file.
+        requested: lengths to measure.
+        max_len: a dynamic file's position-table size (from its manifest), if known.
+    """
+    from converters.lengths import bucket_for  # noqa: PLC0415
+
+    dynamic = [k for k, n in lengths.items() if n is None]
+    fixed = {n: k for k, n in lengths.items() if n is not None}
+    targets = []
+    for n in requested:
+        if dynamic:
+            if max_len is not None and n > max_len:
+                raise MbertError(f"--seq-len {n} is beyond the position table of {path} ({max_len} positions)",
+                                 hint=f"measure lengths up to {max_len}")
+            targets.append(LengthTarget(dynamic[0], n, n, resize=True))
+            continue
+        bucket = bucket_for(n, sorted(fixed))
+        if bucket is None:
+            longest = max(fixed) if fixed else 0
+            raise MbertError(f"--seq-len {n} is longer than {path} serves (its longest length is {longest})",
+                             hint=f"measure lengths up to {longest}, or export with --seq-len "
+                                  f"{','.join(map(str, sorted({*fixed, n})))}")
+        targets.append(LengthTarget(fixed[bucket], bucket, n))
+    return targets
 
 
 class _Loaded:
     """One model's interpreter, prepared inputs, and a timed invoke."""
 
-    def __init__(self, path: str, settings: HostSettings, runtime: Any, np: Any):
+    def __init__(self, path: str, settings: HostSettings, runtime: Any, np: Any,
+                 target: LengthTarget | None = None):
         self.path = path
+        self.target = target or LengthTarget(None, None)
         rss0 = _rss_mb()
         t0 = time.perf_counter()
         try:
-            self.interp = runtime.interpreter(path, num_threads=settings.threads, xnnpack=settings.xnnpack)
+            content = _signature_first(path, self.target.signature, runtime)
+            self.interp = runtime.interpreter(None if content else path, model_content=content,
+                                              num_threads=settings.threads, xnnpack=settings.xnnpack)
             self.interp.allocate_tensors()
         except (ValueError, RuntimeError) as err:
             raise MbertError(f"LiteRT could not load {path}: {_first_line(err)}",
                              hint="the file is truncated or corrupt, or uses ops this runtime lacks; re-export it") from None
         signatures = self.interp.get_signature_list()
         if signatures:
-            key = next(iter(signatures))
+            key = self.target.signature or next(iter(signatures))
             self.runner = self.interp.get_signature_runner(key)
             details = self.runner.get_input_details()
+            if self.target.resize:
+                details = {name: {**d, "shape": [d["shape"][0], self.target.seq_len, *d["shape"][2:]]}
+                           for name, d in details.items()}
         else:
             # Models without signatures: fall back to the graph inputs, by tensor name.
             self.runner = None
@@ -96,12 +160,15 @@ class _Loaded:
                              hint="check the model's inputs (int32 ids, float mask) and ops") from None
 
 
-def run_host(models: Sequence[str | Path], settings: HostSettings | None = None) -> list[BenchResult]:
+def run_host(models: Sequence[str | Path], settings: HostSettings | None = None,
+             lengths_per_model: Sequence[Sequence[int] | None] | None = None) -> list[BenchResult]:
     """Benchmarks `models` in one interleaved run on this machine.
 
     Args:
         models: .tflite paths; all are checked before any runs, so a bad file fails fast.
-        settings: threads, run budget, XNNPACK on/off.
+        settings: threads, run budget, XNNPACK on/off, lengths (`seq_lens`).
+        lengths_per_model: per model, the lengths to measure it at (overrides `seq_lens`;
+            None entries: the file's own shape). All (model, length) pairs run interleaved.
 
     Returns:
         One BenchResult per model, in the given order.
@@ -117,7 +184,15 @@ def run_host(models: Sequence[str | Path], settings: HostSettings | None = None)
         raise MbertError("runs and threads must be >= 1 and warmup >= 0", hint="e.g. --runs 50 --warmup 5 --threads 1")
     infos = [describe_model(m) for m in models]
     runtime = load_runtime()
-    loaded = [_Loaded(info.path, settings, runtime, np) for info in infos]
+    per_model = list(lengths_per_model) if lengths_per_model is not None else [settings.seq_lens] * len(infos)
+    plans = []
+    for info, lengths in zip(infos, per_model, strict=True):
+        if not lengths:
+            plans.append((info, None))
+            continue
+        sigs = signature_lengths(runtime.interpreter(info.path, xnnpack=False))
+        plans.extend((info, t) for t in plan_lengths(info.path, sigs, lengths, info.seq_len))
+    loaded = [_Loaded(info.path, settings, runtime, np, target) for info, target in plans]
 
     settle = (settings.settle_ms if settings.settle_ms is not None else (20.0 if settings.threads > 1 else 0.0)) / 1e3
     block = max(1, settings.block_runs)
@@ -156,7 +231,7 @@ def run_host(models: Sequence[str | Path], settings: HostSettings | None = None)
     run_settings = Settings(threads=settings.threads, delegate="xnnpack" if settings.xnnpack else "cpu",
                             warmup_runs=settings.warmup, runs=settings.runs, min_seconds=settings.min_seconds)
     results = []
-    for info, m, f, w, s in zip(infos, loaded, first, warm, samples, strict=True):
+    for (info, _t), m, f, w, s in zip(plans, loaded, first, warm, samples, strict=True):
         coverage = host_coverage(m.interp) if settings.xnnpack else Coverage(delegate=None)
         warnings = []
         if coverage.partial:
@@ -168,9 +243,37 @@ def run_host(models: Sequence[str | Path], settings: HostSettings | None = None)
             # RSS is per process: init delta is this model's, peak is shared by every model in the run.
             memory=MemoryInfo(init_delta_mb=m.init_rss_delta_mb, peak_mb=peak, scope="process"),
             coverage=coverage, environment=env, build=build, warnings=warnings,
-            samples_ms=[round(x, 4) for x in s], created_at=created,
+            samples_ms=[round(x, 4) for x in s], created_at=created, seq_len=m.target.seq_len,
+            requested_seq_len=m.target.requested, signature=m.target.signature,
         ))
     return results
+
+
+def _signature_first(path: str, key: str | None, runtime: Any) -> bytes | None:
+    """The file with `key`'s subgraph moved to index 0, or None when it already is.
+
+    The Python interpreter lists nodes (and so delegate coverage) of subgraph 0 only; with
+    the measured signature first, coverage is that signature's. The copy holds the same
+    graphs and buffers, only renumbered.
+    """
+    if key is None:
+        return None
+    probe = runtime.interpreter(path, xnnpack=False)
+    index = probe._interpreter.GetSubgraphIndexFromSignature(key)  # noqa: SLF001 - no public form
+    if index == 0:
+        return None
+    import flatbuffers  # noqa: PLC0415 - ships with ai-edge-litert (its schema module needs it)
+    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
+
+    content = Path(path).read_bytes()
+    model = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
+    order = [index] + [i for i in range(len(model.subgraphs)) if i != index]
+    model.subgraphs = [model.subgraphs[i] for i in order]
+    for sig in model.signatureDefs or []:
+        sig.subgraphIndex = order.index(sig.subgraphIndex)
+    builder = flatbuffers.Builder(len(content) + 4096)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
 
 
 def host_coverage(interp: Any) -> Coverage:

@@ -19,16 +19,30 @@ def headline_ms(r: BenchResult) -> float:
     return r.inference.p50_ms if r.inference.p50_ms is not None else r.inference.mean_ms
 
 
+def has_lengths(results: Sequence[BenchResult]) -> bool:
+    """True when the results are a per-length curve (`--seq-len`)."""
+    return any(r.requested_seq_len is not None for r in results)
+
+
 def ratios(results: Sequence[BenchResult]) -> list[float | None]:
     """Each result's latency over the first result's on the same runner.
 
     Ratios across runners would compare machines, not models, so each runner (host, each
-    device) has its own baseline: its first model.
+    device) has its own baseline: its first model. With per-length results the baseline is
+    the same model on the same runner at its longest length (the curve's "x of 128").
     """
-    base: dict[str, float] = {}
+    base: dict[tuple, float] = {}
+    curve = has_lengths(results)
+    if curve:
+        longest: dict[tuple, BenchResult] = {}
+        for r in results:
+            key = (r.runner.label, r.model.path)
+            if key not in longest or (r.requested_seq_len or 0) > (longest[key].requested_seq_len or 0):
+                longest[key] = r
+        base = {k: headline_ms(r) for k, r in longest.items()}
     out: list[float | None] = []
     for r in results:
-        key = r.runner.label
+        key = (r.runner.label, r.model.path) if curve else (r.runner.label,)
         base.setdefault(key, headline_ms(r))
         out.append(headline_ms(r) / base[key] if base[key] > 0 else None)
     return out
@@ -70,26 +84,57 @@ def build_table(results: Sequence[BenchResult], failures: Sequence[Any] = ()):
 
     table = Table(title="mbert bench (latency in ms)", caption=_caption(results), caption_justify="left",
                   box=box.SIMPLE_HEAD, title_justify="left")
-    for name, justify in (("model", "left"), ("mode", "left"), ("size MB", "right"), ("runner", "left"),
-                          ("threads", "right"), ("runs", "right"), ("p50", "right"), ("p90", "right"),
-                          ("mean ± std", "right"), ("ratio", "right"), ("coverage", "left")):
-        table.add_column(name, justify=justify, no_wrap=name in ("model", "mean ± std"))
+    curve = has_lengths(results)
+    columns = [("model", "left"), ("mode", "left"), ("size MB", "right"), ("runner", "left"),
+               ("threads", "right"), ("runs", "right"), ("p50", "right"), ("p90", "right"),
+               ("mean ± std", "right"), ("ratio", "right"), ("coverage", "left")]
+    if curve:
+        columns[3:3] = [("seq", "right"), ("served by", "left")]
+    for name, justify in columns:
+        table.add_column(name, justify=justify, no_wrap=name in ("model", "mean ± std", "served by"))
     for r, ratio in zip(results, ratios(results), strict=True):
-        table.add_row(
+        cells = [
             r.model.name, mode_label(r.model.mode), f"{r.model.size_mb:.2f}", r.runner.label, str(r.settings.threads),
             str(r.inference.count), fmt_ms(r.inference.p50_ms), fmt_ms(r.inference.p90_ms),
             f"{fmt_ms(r.inference.mean_ms)} ± {fmt_ms(r.inference.std_ms, like=r.inference.mean_ms)}",
             "-" if ratio is None else f"{ratio:.2f}x", coverage_text(r),
-        )
+        ]
+        if curve:
+            cells[3:3] = [str(r.requested_seq_len or "-"), f"{r.signature or '-'} @ {r.seq_len or '-'}"]
+        table.add_row(*cells)
     for f in failures:
         # A device or model that produced nothing keeps its row, marked, with the reason.
         serial, _, model = f.target.partition(" ")
-        table.add_row(model or "(every model)", "-", "-", serial, "-", "0", "FAILED", "-", "-", "-", f.message)
+        failed = [model or "(every model)", "-", "-", serial, "-", "0", "FAILED", "-", "-", "-", f.message]
+        if curve:
+            failed[3:3] = ["-", "-"]
+        table.add_row(*failed)
+    return table
+
+
+def task_table(rows: Sequence[Any]):
+    """The task-length figures: what a request of the task sees, beside the fixed-length file."""
+    from rich import box  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title="latency at the task's own lengths (ms)", box=box.SIMPLE_HEAD, title_justify="left",
+                  caption="each request runs on the smallest measured length that holds it; p50/p90 over "
+                          "the requests; fixed = every request at the longest length", caption_justify="left")
+    for name in ("model", "data", "requests", "tokens p50/p90", "served (length: requests)", "p50", "p90",
+                 "fixed", "fixed p50", "fixed p90", "p50 ratio"):
+        table.add_column(name, justify="left" if name in ("model", "data", "served (length: requests)") else "right")
+    for t in rows:
+        table.add_row(t.model, t.data, str(t.requests), f"{t.token_p50:g}/{t.token_p90:g}",
+                      ", ".join(f"{k}: {v}" for k, v in t.served.items()) + (f" ({t.truncated} truncated)"
+                                                                            if t.truncated else ""),
+                      fmt_ms(t.p50_ms), fmt_ms(t.p90_ms), f"seq{t.fixed_seq_len}", fmt_ms(t.fixed_p50_ms),
+                      fmt_ms(t.fixed_p90_ms), f"{t.p50_ratio:.2f}x")
     return table
 
 
 def _caption(results: Sequence[BenchResult]) -> str:
-    notes = ["ratio: p50 (else mean) over the first model on the same runner"]
+    notes = ["ratio: p50 (else mean) over the same model at its longest length on the same runner"
+             if has_lengths(results) else "ratio: p50 (else mean) over the first model on the same runner"]
     if any(r.runner.loopback for r in results):
         notes.append("loopback = mbert's stand-in device: host timings, not a phone's")
     if any(r.coverage.partial for r in results):
@@ -106,6 +151,8 @@ def render(report: BenchReport, console: Any, show_failures: bool = True) -> Non
         console.width = max(console.width, 140)
     if report.results:
         console.print(build_table(report.results, report.failures))
+    if report.task_lengths:
+        console.print(task_table(report.task_lengths))
     for note in report.notes:
         console.print(f"note: {note}", markup=False, highlight=False)
     for r in report.results:
@@ -149,13 +196,17 @@ def write_json(report: BenchReport, path: str | Path) -> Path:
 
 
 def plot(results: Sequence[BenchResult], path: str | Path) -> Path:
-    """Bar chart: p50 and p90 latency per model and runner (p90 bar absent when unknown)."""
+    """Bar chart: p50 and p90 latency per model and runner (p90 bar absent when unknown);
+    with per-length results, the latency curve: p50 (p90 dashed) against sequence length."""
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
     import io  # noqa: PLC0415
 
     import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    if has_lengths(results):
+        return _plot_curve(results, path, plt, io)
 
     labels = [f"{r.model.name}\n{r.runner.label}" for r in results]
     p50 = [headline_ms(r) for r in results]
@@ -170,6 +221,29 @@ def plot(results: Sequence[BenchResult], path: str | Path) -> Path:
     ax.set_ylabel("latency (ms)")
     ax.set_title("mbert bench")
     ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    return write_atomic(path, buf.getvalue())
+
+
+def _plot_curve(results: Sequence[BenchResult], path: str | Path, plt: Any, io: Any) -> Path:
+    curves: dict[str, list[BenchResult]] = {}
+    for r in results:
+        curves.setdefault(f"{r.model.name} ({mode_label(r.model.mode)}, {r.runner.label})", []).append(r)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for label, rs in curves.items():
+        rs = sorted(rs, key=lambda r: r.requested_seq_len or 0)
+        xs = [r.requested_seq_len for r in rs]
+        (line,) = ax.plot(xs, [headline_ms(r) for r in rs], marker="o", label=f"{label} p50")
+        if all(r.inference.p90_ms is not None for r in rs):
+            ax.plot(xs, [r.inference.p90_ms for r in rs], linestyle="--", color=line.get_color(), label=f"{label} p90")
+    ax.set_xlabel("sequence length (tokens)")
+    ax.set_ylabel("latency (ms)")
+    ax.set_title("mbert bench: latency per sequence length")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120)

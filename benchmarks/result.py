@@ -17,7 +17,7 @@ from typing import Any
 from mbert_cli.errors import MbertError
 
 # Bump the major number when a field changes meaning; readers refuse other majors.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: per-length fields (seq_len, signature) and task_lengths
 
 
 @dataclass
@@ -183,6 +183,34 @@ class BenchResult(_JsonRecord):
     samples_ms: list[float] = field(default_factory=list)
     created_at: str | None = None
     schema_version: str = SCHEMA_VERSION
+    # With `--seq-len`: the tokens this inference ran at, the length asked for (smaller
+    # when served by a longer bucket), and the signature that ran.
+    seq_len: int | None = None
+    requested_seq_len: int | None = None
+    signature: str | None = None
+
+
+@dataclass
+class TaskLengths:
+    """The latency a request from a task sees: each request served by the smallest
+    fitting length, over the task's own length distribution, beside the fixed-length file."""
+
+    model: str
+    data: str
+    requests: int
+    token_p50: float
+    token_p90: float
+    truncated: int  # requests longer than the longest length (served by it, truncated)
+    served: dict[str, int]  # length -> requests it served
+    p50_ms: float
+    p90_ms: float
+    fixed_seq_len: int
+    fixed_p50_ms: float
+    fixed_p90_ms: float
+
+    @property
+    def p50_ratio(self) -> float:
+        return self.p50_ms / self.fixed_p50_ms if self.fixed_p50_ms else float("nan")
 
 
 @dataclass
@@ -203,6 +231,7 @@ class BenchReport(_JsonRecord):
     notes: list[str] = field(default_factory=list)  # e.g. which benchmark_model ran on each device
     created_at: str | None = None
     schema_version: str = SCHEMA_VERSION
+    task_lengths: list[TaskLengths] = field(default_factory=list)
 
 
 def _check_schema(data: dict[str, Any]) -> None:

@@ -20,7 +20,8 @@ import numpy as np
 from converters import quantize, verify
 from converters.attention_mask import DEFAULT_CLIP, clip_attention_masks
 from converters.data import ExportData
-from converters.signatures import SIGNATURE_KEY, build_serving_function
+from converters.lengths import LengthSpec, truncate_rows
+from converters.signatures import SIGNATURE_KEY, build_serving_functions
 from mbert_cli.errors import MbertError
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,9 @@ class ExportOptions:
     """What to produce and how strictly to check it."""
 
     modes: tuple[str, ...] = ("none",)
-    seq_len: int = 128
+    seq_len: int = 128  # the export data's length; with `lengths`, their longest
+    # Several lengths (one signature each, shared weights) or dynamic; None: `seq_len` alone.
+    lengths: LengthSpec | None = None
     representative: int = 100
     max_drop: float = 1.0  # task-metric points an int8/float16/dynamic file may lose
     force: bool = False  # hand over files that fail the metric or parity gate (figures still recorded)
@@ -43,6 +46,9 @@ class ExportOptions:
     # dynamic range vs 2.03x all-int8 on mobilebert seq 128, benchmarks/suite/export_latency.py).
     int8_float_attention: bool = True
     thresholds: verify.ParityThresholds = field(default_factory=verify.ParityThresholds)
+
+    def length_spec(self) -> LengthSpec:
+        return self.lengths or LengthSpec((self.seq_len,))
 
 
 @dataclass
@@ -61,6 +67,11 @@ class ConvertedFile:
     parity: dict | None
     task_metric: dict | None
     gate_failures: list[str]
+    seq_lens: list[int] = field(default_factory=list)  # lengths served by fixed signatures
+    dynamic: bool = False  # one resizable signature, any length up to seq_len
+    # One entry per signature: key, seq_len (None: resizable), inputs/outputs, and the
+    # parity and task-metric figures at each length checked.
+    signatures: list[dict] = field(default_factory=list)
 
     def manifest_entry(self) -> dict:
         d = asdict(self)
@@ -68,8 +79,22 @@ class ConvertedFile:
         return d
 
 
-def file_name(model_name: str, mode: str, seq_len: int) -> str:
-    return f"{model_name}_{mode}_seq{seq_len}.tflite"
+def file_name(model_name: str, mode: str, seq_len: int | LengthSpec) -> str:
+    """`student_int8_seq128.tflite`, `..._seq32-64-128.tflite` (one signature per length), `..._seqdyn`."""
+    tag = seq_len.file_tag() if isinstance(seq_len, LengthSpec) else str(seq_len)
+    return f"{model_name}_{mode}_seq{tag}.tflite"
+
+
+@dataclass
+class LengthCheck:
+    """What one signature is checked on: its rows, TensorFlow's outputs on them, the float metric."""
+
+    key: str
+    seq_len: int
+    rows: dict[str, np.ndarray]
+    reference: dict[str, np.ndarray]
+    float_metric: float | None
+    fixed: bool = True  # False: a resizable signature checked at this length
 
 
 def check_modes(modes: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -111,13 +136,14 @@ def convert_bytes(serving: Any, mode: str, data: ExportData | None, representati
     import tensorflow as tf  # noqa: PLC0415
 
     rec = quantize.recipe(mode)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([serving.concrete], serving.module)
+    concretes = getattr(serving, "concretes", None) or [serving.concrete]
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(concretes, serving.module)
     rep = None
     if rec.needs_representative:
         if data is None or len(data.representative["input_word_ids"]) == 0:
             raise MbertError("int8 needs a representative dataset and none is available",
                              hint="give the run task data, or raise --representative")
-        rep = quantize.representative_dataset(data.representative, representative)
+        rep = _representative(serving, data, representative)
     rec.configure(converter, rep)
     # Converting with SELECT_TF_OPS allowed makes unsupported ops show up as named Flex ops
     # that verification reports, instead of an opaque converter failure.
@@ -139,6 +165,41 @@ def convert_bytes(serving: Any, mode: str, data: ExportData | None, representati
                          hint="pass --debug for the converter's full log") from None
 
 
+def _representative(serving: Any, data: ExportData, count: int):
+    """Calibration rows; with one signature per length, every signature is calibrated on
+    the rows cut to its length (the calibrator takes (signature key, inputs) pairs then)."""
+    functions = getattr(serving, "functions", None) or {}
+    fixed = {k: n for k, (_fn, n) in functions.items() if n}
+    if len(functions) <= 1:
+        return quantize.representative_dataset(data.representative, count)
+    per_key = {k: quantize.representative_dataset(truncate_rows(data.representative, n), count)
+               for k, n in fixed.items()}
+
+    def gen():
+        for key, rows in per_key.items():
+            for row in rows():
+                yield key, row
+
+    return gen
+
+
+def _checks(serving: Any, spec: LengthSpec, data: ExportData) -> list[LengthCheck]:
+    """One check per fixed signature; a resizable one is checked at the data's length and a
+    quarter of it (the runtime resizes, so both must match TensorFlow)."""
+    longest = len(data.heldout["input_word_ids"][0])
+    checks = []
+    for key, (fn, n) in serving.functions.items():
+        lengths = [n] if n else sorted({longest, max(8, longest // 4)})
+        for length in lengths:
+            if length > longest:
+                raise MbertError(f"the export data has {longest} tokens per row, the {key} signature needs {length}",
+                                 hint="build the export data at the longest --seq-len")
+            rows = truncate_rows(data.heldout, length)
+            ref = verify.run_concrete(fn, rows)
+            checks.append(LengthCheck(key, length, rows, ref, data.metric(ref), fixed=n is not None))
+    return checks
+
+
 def convert(model: Any, *, model_name: str, options: ExportOptions, data: ExportData,
             progress: Callable[[str], None] | None = None) -> list[ConvertedFile]:
     """Converts and verifies `model` for every mode in `options`, in memory.
@@ -155,24 +216,33 @@ def convert(model: Any, *, model_name: str, options: ExportOptions, data: Export
     """
     say = progress or (lambda msg: log.info(msg))
     modes = check_modes(options.modes)
+    spec = options.length_spec()
     clip_attention_masks(model, options.mask_clip)
-    serving = build_serving_function(model, options.seq_len)
-    reference = verify.run_tf(serving, data.heldout)
-    float_metric = data.metric(reference)
+    serving = build_serving_functions(model, spec.signature_keys(), max_len=spec.max_len)
+    checks = _checks(serving, spec, data)
+    shown = "dynamic" if spec.dynamic else ",".join(map(str, spec.lengths))
     results = []
     for mode in modes:
-        say(f"converting {mode} (seq {options.seq_len})")
+        say(f"converting {mode} (seq {shown})")
         content = convert_bytes(serving, mode, data, options.representative, options.int8_float_attention)
-        results.append(verify_bytes(content, mode, model_name, options, data, reference, float_metric, say))
+        results.append(verify_bytes(content, mode, model_name, options, data, checks[-1].reference,
+                                    checks[-1].float_metric, say, checks=checks))
     return results
 
 
 def verify_bytes(content: bytes, mode: str, model_name: str, options: ExportOptions, data: ExportData,
                  reference: dict[str, np.ndarray], float_metric: float | None,
-                 say: Callable[[str], None]) -> ConvertedFile:
-    """All checks on one flatbuffer; raises MbertError naming the failed gate unless forced."""
+                 say: Callable[[str], None], checks: list[LengthCheck] | None = None) -> ConvertedFile:
+    """All checks on one flatbuffer; raises MbertError naming the failed gate unless forced.
+
+    `checks` lists the signatures and lengths to check (default: `serving_default` on
+    `data.heldout` against `reference`); the file's top-level figures are the longest
+    length's, each signature's are in `signatures`.
+    """
     from converters.manifest import sha256_bytes  # noqa: PLC0415
 
+    spec = options.length_spec()
+    checks = checks or [LengthCheck(SIGNATURE_KEY, options.seq_len, data.heldout, reference, float_metric)]
     hist = verify.op_histogram(content)
     flex = verify.check_builtin_only(hist, options.allow_flex)
     if options.require_opt_graph:
@@ -183,35 +253,51 @@ def verify_bytes(content: bytes, mode: str, model_name: str, options: ExportOpti
     failures: list[str] = []
     par = metric = None
     signature: dict = {}
+    per_signature: list[dict] = []
     if flex:
         say(f"{mode}: contains {', '.join(flex)}; allowed by --allow-flex, parity not checked here")
-    else:
-        runner, info = verify.load_signature(content, SIGNATURE_KEY)
-        signature = info.to_dict()
-        outputs = verify.run_tflite(runner, data.heldout)
-        p = verify.parity(reference, outputs)
-        par = p.to_dict()
-        reason = options.thresholds.check(mode, p)
-        if reason:
-            failures.append(f"parity: {reason}")
-        q_metric = data.metric(outputs)
-        if float_metric is not None and q_metric is not None:
-            drop = float_metric - q_metric
-            metric = {"name": data.metric_name, "tensorflow": float_metric, "tflite": q_metric, "drop": drop,
-                      "examples": int(len(data.labels)), "max_drop": options.max_drop}
-            if mode != "none" and drop > options.max_drop:
-                failures.append(f"{data.metric_name} drops {drop:.2f} points "
-                                f"({float_metric:.2f} -> {q_metric:.2f}) > --max-drop {options.max_drop:g}")
-        say(f"{mode}: {len(content) / 1e6:.2f} MB, max|diff| {p.max_abs_diff:.3g}, cosine {p.cosine:.5f}, "
-            f"top-1 {p.top1_agreement:.3f}" + (f", {data.metric_name} {q_metric:.2f} (TF {float_metric:.2f})"
-                                               if metric else ""))
+    for check in ([] if flex else checks):
+        runner, info = verify.load_signature(content, check.key)
+        p, m, reasons = _check_one(runner, mode, options, data, check)
+        where = f" at seq {check.seq_len}" if len(checks) > 1 else ""
+        failures.extend(f"{r}{where}" for r in reasons)
+        signature, par, metric = info.to_dict(), p.to_dict(), m
+        per_signature.append({"key": check.key, "seq_len": check.seq_len if check.fixed else None,
+                              "checked_at": check.seq_len, "inputs": signature.get("inputs"),
+                              "outputs": signature.get("outputs"), "parity": par, "task_metric": metric})
+        say(f"{mode}{where}: {len(content) / 1e6:.2f} MB, max|diff| {p.max_abs_diff:.3g}, cosine {p.cosine:.5f}, "
+            f"top-1 {p.top1_agreement:.3f}" + (f", {m['name']} {m['tflite']:.2f} (TF {m['tensorflow']:.2f})"
+                                               if m else ""))
     if failures and not options.force:
         raise MbertError(f"{mode} export failed verification: {'; '.join(failures)}",
                          hint="inspect the figures above; --force writes the file anyway")
-    return ConvertedFile(file=file_name(model_name, mode, options.seq_len), mode=mode, seq_len=options.seq_len,
+    name = file_name(model_name, mode, spec if options.lengths else options.seq_len)
+    return ConvertedFile(file=name, mode=mode, seq_len=spec.max_len if options.lengths else options.seq_len,
                          content=content, sha256=sha256_bytes(content), size_bytes=len(content),
                          signature=signature, ops=hist, non_builtin_ops=flex, parity=par, task_metric=metric,
-                         gate_failures=failures)
+                         gate_failures=failures, seq_lens=[] if spec.dynamic else list(spec.lengths),
+                         dynamic=spec.dynamic, signatures=per_signature)
+
+
+def _check_one(runner: Any, mode: str, options: ExportOptions, data: ExportData,
+               check: LengthCheck) -> tuple[verify.Parity, dict | None, list[str]]:
+    """Parity and the task-metric gate for one signature at one length."""
+    reasons = []
+    outputs = verify.run_tflite(runner, check.rows)
+    p = verify.parity(check.reference, outputs)
+    reason = options.thresholds.check(mode, p)
+    if reason:
+        reasons.append(f"parity: {reason}")
+    q_metric = data.metric(outputs)
+    metric = None
+    if check.float_metric is not None and q_metric is not None:
+        drop = check.float_metric - q_metric
+        metric = {"name": data.metric_name, "tensorflow": check.float_metric, "tflite": q_metric, "drop": drop,
+                  "examples": int(len(data.labels)), "max_drop": options.max_drop}
+        if mode != "none" and drop > options.max_drop:
+            reasons.append(f"{data.metric_name} drops {drop:.2f} points "
+                           f"({check.float_metric:.2f} -> {q_metric:.2f}) > --max-drop {options.max_drop:g}")
+    return p, metric, reasons
 
 
 def write_files(out_dir: str | Path, files: list[ConvertedFile], header: dict,

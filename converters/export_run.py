@@ -53,11 +53,11 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
     run_dir = Path(run_dir)
     config = checkpoints.open_run(run_dir)
     ec = config.export
-    options = options or options_from_config(ec, **(settings or {}))
+    options = options or options_from_config(ec, max_len=config.encoder.max_sequence_length, **(settings or {}))
     options.modes = check_modes(options.modes)
     if options.seq_len <= 0 or options.seq_len > config.encoder.max_sequence_length:
         raise MbertError(f"sequence length {options.seq_len} is outside 1..{config.encoder.max_sequence_length} "
-                         f"(the maximum of preset {config.preset})",
+                         "(the model's position table)",
                          hint=f"use --seq-len {min(128, config.encoder.max_sequence_length)} or another value up to "
                               f"{config.encoder.max_sequence_length}")
     if options.representative <= 0:
@@ -95,12 +95,21 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
                         data_source=data.source)
 
 
-def options_from_config(ec, *, modes=None, seq_len: int | None = None, representative: int | None = None,
+def options_from_config(ec, *, modes=None, seq_len: str | int | None = None, representative: int | None = None,
                         max_drop: float | None = None, force: bool = False, allow_flex: bool = False,
-                        int8_full: bool = False) -> ExportOptions:
-    """ExportOptions from a run's `export` config, with the values a command line gave (None: the config's)."""
+                        int8_full: bool = False, max_len: int | None = None) -> ExportOptions:
+    """ExportOptions from a run's `export` config, with the values a command line gave (None: the config's).
+
+    `seq_len` is one length, a list (`32,64,128`: one signature per length) or `dynamic`,
+    checked against `max_len` (the model's position table).
+    """
+    from converters.lengths import parse_lengths  # noqa: PLC0415
+
+    spec = None if seq_len is None else parse_lengths(seq_len, max_len)
     # `is None`, not `or`: an explicit value (even 0) is the user's, never swapped for a default.
-    return ExportOptions(modes=tuple(modes or ec.modes), seq_len=ec.seq_len if seq_len is None else seq_len,
+    return ExportOptions(modes=tuple(modes or ec.modes),
+                         seq_len=ec.seq_len if spec is None or spec.dynamic else spec.max_len,
+                         lengths=spec if spec is not None and (spec.multi or spec.dynamic) else None,
                          representative=ec.representative_examples if representative is None else representative,
                          max_drop=ec.max_drop if max_drop is None else max_drop, force=force,
                          allow_flex=allow_flex or ec.allow_flex, mask_clip=ec.mask_clip,

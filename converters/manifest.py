@@ -1,6 +1,8 @@
 """manifest.json beside the exported files: what each file is and how it was verified.
 
-The benchmark side reads `files[*].mode` and `seq_len`; everything else is provenance.
+The benchmark side reads `files[*].mode` and `seq_len` (the longest length served);
+`seq_lens`, `dynamic` and `signatures` (key, length, inputs/outputs, parity and task metric
+per length) describe a file that serves several lengths; everything else is provenance.
 Re-exporting into the same folder replaces the entries of files that were rewritten and
 keeps the others.
 """

@@ -7,6 +7,7 @@ tensors as for float), `float16` (float16 weights).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -126,9 +127,18 @@ def convert_int8_float_attention(converter, representative, mask_add_nodes: list
 
 
 def mask_add_nodes(float_model: bytes) -> list[str]:
-    """Names of the clipped mask-add tensors in a float flatbuffer (see attention_mask)."""
+    """Names of the clipped mask-add tensors in a float flatbuffer (see attention_mask), in
+    every subgraph: a file with one signature per length names them differently in each,
+    and a name missed here leaves that length's mask add int8 (measured on mobilebert: 26
+    XNNPACK partitions at seq 32 instead of 2)."""
     from converters.attention_mask import MASKED_SCORES_NAME  # noqa: PLC0415
     from mbert_cli.runtime import load_runtime  # noqa: PLC0415
 
+    # The converter keeps tensor names unique across subgraphs by appending a counter
+    # (`..._scores`, `..._scores1`, ...).
+    pattern = re.compile(re.escape(MASKED_SCORES_NAME) + r"\d*$")
     interp = load_runtime().interpreter(model_content=float_model)
-    return sorted({t["name"] for t in interp.get_tensor_details() if t["name"].endswith(MASKED_SCORES_NAME)})
+    subgraphs = {interp._interpreter.GetSubgraphIndexFromSignature(k)  # noqa: SLF001 - no public form
+                 for k in interp.get_signature_list()} or {0}
+    return sorted({t["name"] for s in sorted(subgraphs) for t in interp.get_tensor_details(subgraph_index=s)
+                   if pattern.search(t["name"])})

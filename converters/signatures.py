@@ -7,7 +7,7 @@ needs no Cast op.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 SIGNATURE_KEY = "serving_default"
@@ -21,8 +21,15 @@ class ServingFunction:
     module: Any  # tf.Module keeping the Keras model (and so its variables) alive
     concrete: Any  # tf ConcreteFunction with the named input signature
     output_names: tuple[str, ...]
-    seq_len: int
+    seq_len: int  # the longest length served (the position table's size for a dynamic file)
     batch_size: int
+    # Signature key -> (its concrete function, the length it serves; None = resizable).
+    # One entry (`serving_default`) for a single-length or dynamic file.
+    functions: dict[str, tuple[Any, int | None]] = field(default_factory=dict)
+
+    @property
+    def concretes(self) -> list:
+        return [fn for fn, _ in self.functions.values()]
 
 
 def build_serving_function(model: Any, seq_len: int, batch_size: int = 1,
@@ -35,11 +42,27 @@ def build_serving_function(model: Any, seq_len: int, batch_size: int = 1,
         batch_size: fixed batch dimension (1 on a phone).
         output_names: keys of the model's output dict to export; default all tensor outputs.
     """
+    return build_serving_functions(model, {SIGNATURE_KEY: seq_len}, batch_size, output_names,
+                                   max_len=seq_len)
+
+
+def build_serving_functions(model: Any, signatures: dict[str, int | None], batch_size: int = 1,
+                            output_names: tuple[str, ...] | None = None,
+                            max_len: int | None = None) -> ServingFunction:
+    """One serving function per signature key, all on the same model (so the converter
+    writes the weights once and every signature's subgraph reads the same buffers).
+
+    Args:
+        model: tf_keras model taking `input_word_ids`, `input_mask`, `input_type_ids`.
+        signatures: key -> fixed sequence length, or None for a resizable [batch, -1] input.
+        batch_size: fixed batch dimension (1 on a phone).
+        output_names: keys of the model's output dict to export; default all tensor outputs.
+        max_len: the longest length served (needed when a signature is resizable).
+    """
     import tensorflow as tf  # noqa: PLC0415
 
-    specs = [tf.TensorSpec([batch_size, seq_len], getattr(tf, dtype), name=name)
-             for name, dtype in INPUT_SPECS]
-    probe = model({name: tf.zeros([batch_size, seq_len], getattr(tf, dtype))
+    probe_len = max([n for n in signatures.values() if n] or [max_len or 8])
+    probe = model({name: tf.zeros([batch_size, probe_len], getattr(tf, dtype))
                    for name, dtype in INPUT_SPECS}, training=False)
     if not isinstance(probe, dict):
         probe = {"output": probe}
@@ -51,13 +74,32 @@ def build_serving_function(model: Any, seq_len: int, batch_size: int = 1,
             super().__init__(name="serving")
             self.model = model
 
-        @tf.function(input_signature=specs)
-        def serve(self, input_word_ids, input_type_ids, input_mask):
-            out = self.model({"input_word_ids": input_word_ids, "input_mask": input_mask,
-                              "input_type_ids": input_type_ids}, training=False)
-            if not isinstance(out, dict):
-                out = {"output": out}
-            return {name: tf.identity(out[name], name=name) for name in names}
-
     module = _Serving()
-    return ServingFunction(module, module.serve.get_concrete_function(), names, seq_len, batch_size)
+
+    def serve(input_word_ids, input_type_ids, input_mask):
+        out = module.model({"input_word_ids": input_word_ids, "input_mask": input_mask,
+                            "input_type_ids": input_type_ids}, training=False)
+        if not isinstance(out, dict):
+            out = {"output": out}
+        return {name: tf.identity(out[name], name=name) for name in names}
+
+    functions = {}
+    for key, length in signatures.items():
+        specs = [tf.TensorSpec([batch_size, length], getattr(tf, dtype), name=name)
+                 for name, dtype in INPUT_SPECS]
+        # The converter names each signature after its function's graph, so each gets its key.
+        fn = tf.function(_named(serve, key), input_signature=specs)
+        setattr(module, f"serve_{key}", fn)
+        functions[key] = (fn.get_concrete_function(), length)
+    first = next(iter(functions.values()))[0] if len(functions) == 1 else \
+        max(functions.values(), key=lambda f: f[1] or 0)[0]
+    longest = max([n for n in signatures.values() if n] or [max_len or 0])
+    return ServingFunction(module, first, names, max(longest, max_len or 0), batch_size, functions)
+
+
+def _named(fn, name: str):
+    def wrapper(input_word_ids, input_type_ids, input_mask):
+        return fn(input_word_ids, input_type_ids, input_mask)
+
+    wrapper.__name__ = name
+    return wrapper

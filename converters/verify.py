@@ -86,7 +86,9 @@ def load_signature(model_bytes: bytes, key: str) -> tuple[Any, SignatureInfo]:
                          hint="check the op histogram for Flex/custom ops; pass --debug for details") from None
 
     def describe(details: dict) -> dict:
-        return {name: {"dtype": np.dtype(d["dtype"]).name, "shape": [int(x) for x in d["shape"]]}
+        # shape_signature keeps -1 for a resizable dimension (a dynamic export); shape shows 1 there.
+        return {name: {"dtype": np.dtype(d["dtype"]).name,
+                       "shape": [int(x) for x in d.get("shape_signature", d["shape"])]}
                 for name, d in sorted(details.items())}
 
     info = SignatureInfo(key, describe(runner.get_input_details()), describe(runner.get_output_details()))
@@ -106,12 +108,17 @@ def run_tflite(runner: Any, examples: dict[str, np.ndarray]) -> dict[str, np.nda
 
 def run_tf(serving: Any, examples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Runs the TF serving function on the same rows, batch 1, for parity."""
+    return run_concrete(serving.concrete, examples)
+
+
+def run_concrete(concrete: Any, examples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Runs one TF concrete function (a signature's) on the rows, batch 1."""
     import tensorflow as tf  # noqa: PLC0415
 
     n = len(next(iter(examples.values())))
     outs: dict[str, list] = collections.defaultdict(list)
     for i in range(n):
-        res = serving.concrete(**{name: tf.constant(arr[i:i + 1]) for name, arr in examples.items()})
+        res = concrete(**{name: tf.constant(arr[i:i + 1]) for name, arr in examples.items()})
         for name, value in res.items():
             outs[name].append(value.numpy())
     return {name: np.concatenate(v, axis=0) for name, v in outs.items()}

@@ -21,6 +21,10 @@ FLAGS = {
     "min_secs": "1", "max_secs": "150", "warmup_min_secs": "0.5", "run_delay": "-1",
     "use_xnnpack": "", "use_gpu": "false", "use_nnapi": "false",
     "report_peak_memory_footprint": "false", "enable_op_profiling": "false",
+    # Shapes and signatures, as the real tool takes them: `--input_layer=a,b
+    # --input_layer_shape=1,32:1,32` resizes the named inputs; `--signature_to_run_for=seq32`
+    # runs that signature's subgraph.
+    "input_layer": "", "input_layer_shape": "", "signature_to_run_for": "",
 }
 # Ops the simulated GPU delegate refuses, so a BERT-like graph is only partly delegated.
 GPU_UNSUPPORTED = {"GATHER", "EMBEDDING_LOOKUP", "CAST", "GATHER_ND", "ONE_HOT", "CUSTOM"}
@@ -107,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
               "warmup_runs": "Min warmup runs", "graph": "Graph",
               "enable_op_profiling": "Enable op profiling", "use_gpu": "Use gpu",
               "use_nnapi": "Use NNAPI", "use_xnnpack": "Use xnnpack",
-              "report_peak_memory_footprint": "Report the peak memory footprint"}
+              "report_peak_memory_footprint": "Report the peak memory footprint",
+              "input_layer": "Input layers", "input_layer_shape": "Input shapes",
+              "signature_to_run_for": "Signature to run"}
     for name, label in labels.items():
         if name in flags:
             value = flags[name]
@@ -174,19 +180,22 @@ def main(argv: list[str] | None = None) -> int:
                     "(TfLiteXNNPackDelegate) node, yielding 1 partitions for the whole graph.", runtime=True)
         log("INFO", "Explicitly applied XNNPACK delegate, and the model graph will be "
                     "completely executed by the delegate.")
-    _fill_inputs(interp)
+    try:
+        invoke = _prepare(interp, get("input_layer"), get("input_layer_shape"), get("signature_to_run_for"))
+    except ValueError as exc:
+        return fail(str(exc))
     init_us = (time.perf_counter() - t_init) * 1e6
     mem_init = max_rss_mb() - mem_start
     log("INFO", f"The input model file size (MB): {os.path.getsize(graph) / 1e6:g}")
     log("INFO", f"Initialized session in {init_us / 1000:.3f}ms.")
     log("INFO", f"Running benchmark for at least {warmup_runs} iterations and at least "
                 f"{warmup_min_secs:g} seconds but terminate if exceeding {max_secs:g} seconds.")
-    warm = run_loop(interp.invoke, warmup_runs, warmup_min_secs, max_secs)
+    warm = run_loop(invoke, warmup_runs, warmup_min_secs, max_secs)
     log("INFO", stats_line(warm))
     print(flush=True)
     log("INFO", f"Running benchmark for at least {num_runs} iterations and at least "
                 f"{min_secs:g} seconds but terminate if exceeding {max_secs:g} seconds.")
-    runs = run_loop(interp.invoke, num_runs, min_secs, max_secs)
+    runs = run_loop(invoke, num_runs, min_secs, max_secs)
     log("INFO", stats_line(runs))
     print(flush=True)
     if truthy(get("enable_op_profiling")):
@@ -204,6 +213,50 @@ def main(argv: list[str] | None = None) -> int:
         log("INFO", f"Overall peak memory footprint (MB) via periodic monitoring: "
                     f"{max_rss_mb():g}")
     return 0
+
+
+def _prepare(interp, layers: str, shapes: str, signature: str):
+    """Applies --input_layer(_shape) and --signature_to_run_for, fills inputs; returns invoke.
+
+    Errors use the real tool's wording, so the parser sees what a phone would print.
+    """
+    import numpy as np  # noqa: PLC0415
+
+    if signature:
+        if signature not in interp.get_signature_list():
+            raise ValueError(f"Cannot find the signature key {signature} in the model.")
+        runner = interp.get_signature_runner(signature)
+        rng = np.random.default_rng(0)
+        feeds = {name: _value(np, rng, d["dtype"], d["shape"]) for name, d in runner.get_input_details().items()}
+        runner(**feeds)  # allocates and sets the signature's inputs once, as the tool does
+        wrapper, index = runner._interpreter_wrapper, runner._subgraph_index  # noqa: SLF001
+        return lambda: wrapper.Invoke(index)
+    names = [n for n in layers.split(",") if n] if layers else []
+    dims = [d for d in shapes.split(":") if d] if shapes else []
+    if len(names) != len(dims):
+        raise ValueError(f"The number of input layers ({len(names)}) and input layer shapes ({len(dims)}) "
+                         "do not match.")
+    if names:
+        by_name = {d["name"]: d for d in interp.get_input_details()}
+        for name, dim in zip(names, dims, strict=True):
+            if name not in by_name:
+                raise ValueError(f"Cannot find the corresponding input_layer name({name}) in the model.")
+            try:
+                shape = [int(x) for x in dim.split(",")]
+            except ValueError:
+                raise ValueError(f"Invalid input layer shape '{dim}' for {name}.") from None
+            interp.resize_tensor_input(by_name[name]["index"], shape, strict=False)
+        interp.allocate_tensors()
+    _fill_inputs(interp)
+    return interp.invoke
+
+
+def _value(np, rng, dtype, shape):
+    if np.issubdtype(dtype, np.integer):
+        return rng.integers(0, 2, size=shape).astype(dtype)
+    if dtype == np.bool_:
+        return np.zeros(shape, dtype)
+    return np.ones(shape, dtype)
 
 
 def _fill_inputs(interp) -> None:

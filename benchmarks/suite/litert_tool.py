@@ -13,8 +13,9 @@ import io
 import logging
 
 
-def litert_tool_latency(model: str, threads: int = 1, runs: int = 50, warmup: int = 5) -> dict:
-    """Returns the tool's `latency` dict (avg_ms, median_ms, min_ms, ...) for `model`."""
+def litert_tool_latency(model: str, threads: int = 1, runs: int = 50, warmup: int = 5, signature: str = "") -> dict:
+    """Returns the tool's `latency` dict (avg_ms, median_ms, min_ms, ...) for `model`
+    (`signature`: which one the tool runs; default its first)."""
     import numpy as np  # noqa: PLC0415
     from ai_edge_litert.tools import benchmark_litert_model as tool  # noqa: PLC0415
 
@@ -28,7 +29,7 @@ def litert_tool_latency(model: str, threads: int = 1, runs: int = 50, warmup: in
         buffer.write(data)
 
     args = argparse.Namespace(
-        model=str(model), signature="", use_cpu=True, no_cpu=False, use_gpu=False, use_npu=False,
+        model=str(model), signature=signature, use_cpu=True, no_cpu=False, use_gpu=False, use_npu=False,
         require_full_delegation=False, dispatch_library_path="", compiler_plugin_path="", runtime_path="",
         num_runs=runs, warmup_runs=warmup, num_threads=threads, result_json="", verbose=False,
     )

@@ -68,7 +68,20 @@ def bench_cmd(
     run_dir: Annotated[Path | None, typer.Option(
         "--run", help="Run directory whose bench/ folder receives the JSON.", show_default=False)] = None,
     plot_path: Annotated[Path | None, typer.Option(
-        "--plot", help="Also save a PNG bar chart of p50 and p90 per model.", show_default=False)] = None,
+        "--plot", help="Also save a PNG bar chart of p50 and p90 per model (with --seq-len: the latency "
+                       "curve per model).", show_default=False)] = None,
+    seq_len: Annotated[str | None, typer.Option(
+        "--seq-len", help="Measure each model at these lengths, e.g. 16,32,64,128: a file with one signature "
+                          "per length runs the smallest that holds each, a dynamic file is resized. "
+                          "Default: the file's own shape.", show_default=False)] = None,
+    lengths_from: Annotated[str | None, typer.Option(
+        "--lengths-from", help="With --seq-len: tokenize this task data ('shipped', a CSV/TSV with a sentence "
+                               "column, or a .txt with one request per line) with the model's vocab and report "
+                               "the p50/p90 latency its requests see, beside the longest length's.",
+        show_default=False)] = None,
+    vocab: Annotated[Path | None, typer.Option(
+        "--vocab", help="With --lengths-from: the vocab.txt to tokenize with. Default: the model's, found "
+                        "through the manifest.json beside it.", show_default=False)] = None,
 ) -> None:
     """Benchmark .tflite models on the host or on Android devices; print a table and write JSON.
 
@@ -83,6 +96,18 @@ def bench_cmd(
 
     for m in models:
         check_tflite(m)  # every file is checked before anything runs or is pushed
+    lengths = task = None
+    if seq_len is not None:
+        from converters.lengths import parse_lengths  # noqa: PLC0415
+
+        lengths = parse_lengths(seq_len, None, allow_dynamic=False).lengths
+    if lengths_from is not None:
+        if lengths is None:
+            raise MbertError("--lengths-from needs --seq-len (the lengths the requests are served by)",
+                             hint="e.g. --seq-len 16,32,64,128 --lengths-from shipped")
+        from benchmarks.task_lengths import prepare_task  # noqa: PLC0415
+
+        task = prepare_task(lengths_from, models, vocab)  # tokenized before anything runs
     if device == "host":
         if delegate in (Delegate.gpu, Delegate.nnapi):
             raise MbertError(f"--delegate {delegate.value} needs a phone; the host runs cpu or xnnpack",
@@ -91,15 +116,17 @@ def bench_cmd(
 
         results = run_host(models, HostSettings(threads=threads or 1, runs=runs, warmup=warmup,
                                                 min_seconds=min_seconds,
-                                                xnnpack=delegate is Delegate.xnnpack))
+                                                xnnpack=delegate is Delegate.xnnpack, seq_lens=lengths))
         report = BenchReport(results=results, created_at=results[0].created_at if results else None)
     else:
         from benchmarks.device import DeviceSettings, run_devices  # noqa: PLC0415
 
         settings = DeviceSettings(threads=threads, runs=runs, warmup=warmup, min_seconds=min_seconds,
                                   delegate=delegate.value, op_profiling=op_profiling, keep=keep,
-                                  cool_down_temp=cool_down_temp)
+                                  cool_down_temp=cool_down_temp, seq_lens=lengths)
         report = run_devices(models, device, benchmark_binary, settings, adb_path=adb, adb_port=adb_port)
+    if task is not None:
+        report.task_lengths = task.summarise(report.results)
 
     out = console()
     # A lone failure with nothing else becomes the Error line below; print it once.

@@ -27,9 +27,11 @@ def export_cmd(
     recovery_steps: Annotated[int | None, typer.Option(
         "--recovery-steps", min=0, help="OPT recovery distillation steps. Default: the run's export config.",
         show_default=False)] = None,
-    seq_len: Annotated[int | None, typer.Option(
-        "--seq-len", help="Fixed sequence length of the files. Default: the run's export config (128).",
-        show_default=False)] = None,
+    seq_len: Annotated[str | None, typer.Option(
+        "--seq-len", help="Sequence length of the files: one length (128), several (32,64,128: one "
+                          "signature per length, seq32..., weights stored once; a request runs on the "
+                          "smallest that fits) or 'dynamic' (resizable; slower, see README). "
+                          "Default: the run's export config (128).", show_default=False)] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Output folder. Default: RUN/export.",
                                              show_default=False)] = None,
     max_drop: Annotated[float | None, typer.Option(
@@ -75,7 +77,9 @@ def export_cmd(
         out_console.print(_opt_line(report.opt), markup=False)
     for f in report.files:
         gate = f" (FORCED: {'; '.join(f.gate_failures)})" if f.gate_failures else ""
-        out_console.print(f"{report.out_dir / f.file}  {f.size_bytes / 1e6:.2f} MB  {f.mode}{gate}", markup=False)
+        lengths = "  dynamic" if f.dynamic else (f"  seq {','.join(map(str, f.seq_lens))}" if len(f.seq_lens) > 1 else "")
+        out_console.print(f"{report.out_dir / f.file}  {f.size_bytes / 1e6:.2f} MB  {f.mode}{lengths}{gate}",
+                          markup=False)
 
 
 def register(app: typer.Typer) -> None:

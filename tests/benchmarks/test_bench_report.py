@@ -92,3 +92,18 @@ def test_fmt_ms_keeps_three_significant_digits():
 
 def test_manifest_mode_none_reads_as_float32():
     assert rep.mode_label("none") == "float32" and rep.mode_label("int8") == "int8" and rep.mode_label(None) == "-"
+
+
+def test_length_curve_ratios_table_and_plot(tmp_path):
+    """With --seq-len each model's baseline is itself at its longest length, per runner."""
+    def at(name, n, p50, served=None):
+        r = _r(name, p50)
+        r.requested_seq_len, r.seq_len, r.signature = n, served or n, f"seq{served or n}"
+        return r
+
+    results = [at("a", 16, 2.0, 32), at("a", 32, 2.0), at("a", 128, 10.0), at("b", 32, 1.0), at("b", 64, 4.0)]
+    assert rep.ratios(results) == pytest.approx([0.2, 0.2, 1.0, 0.25, 1.0])
+    text = _text(BenchReport(results=results))
+    assert "served by" in text and "seq32 @ 32" in text and "same model at its longest length" in text
+    png = rep.plot(results, tmp_path / "curve.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"

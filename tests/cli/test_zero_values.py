@@ -26,7 +26,7 @@ def test_export_seq_len_zero_is_refused_not_replaced_by_128(run_dir, tmp_path):
     result = runner.invoke(app, ["export", "--run", str(run_dir), "--quantize", "none", "--seq-len", "0",
                                  "--out", str(out)])
     assert result.exit_code == 1, result.output
-    assert "Error: sequence length 0 is outside 1..128" in result.output
+    assert "Error: --seq-len: sequence length 0 is not positive" in result.output
     assert not out.exists() or not any(out.iterdir())
 
 
