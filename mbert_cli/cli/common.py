@@ -24,8 +24,9 @@ _state = {"debug": os.environ.get("MBERT_DEBUG", "") not in ("", "0")}
 
 
 def set_debug(enabled: bool) -> None:
-    """Called by the root callback when `--debug` is given."""
-    _state["debug"] = _state["debug"] or enabled
+    """Called by the root callback on every invocation: `--debug` or MBERT_DEBUG=1 (set, not
+    accumulated, so one `--debug` call does not leak into the next in the same process)."""
+    _state["debug"] = enabled or os.environ.get("MBERT_DEBUG", "") not in ("", "0")
 
 
 def debug_enabled() -> bool:

@@ -12,10 +12,16 @@ pytest.importorskip("android_harness.device")
 if shutil.which("adb") is None:  # pragma: no cover - the Debian `adb` package is required
     pytest.skip("the adb client is not installed (apt-get install adb)", allow_module_level=True)
 
+from android_harness.attach import (  # noqa: E402
+    loopback_adb,
+    private_adb,
+    wait_for_states,
+    write_stand_in_binary,  # noqa: E402
+)
 from android_harness.device import BINARY_PLACES, DeviceSession  # noqa: E402
 from android_harness.loopback.device import LoopbackDevice  # noqa: E402
 from android_harness.profiles import get_profile  # noqa: E402
-from android_harness.testing import loopback_adb, private_adb, run_dirs, wait_for_states, write_fake_elf  # noqa: E402
+from android_harness.testing import run_dirs  # noqa: E402
 from benchmarks.result import BenchReport  # noqa: E402
 from mbert_cli.cli.app import app  # noqa: E402
 from mbert_cli.errors import MbertError  # noqa: E402
@@ -71,8 +77,8 @@ def test_places_are_searched_in_order_and_abi_is_checked(tmp_path):
                 session.find_binary()
             assert "--benchmark-binary" in err.value.hint
             # A wrong-ABI binary first in the list is refused as a pushed one would be, and the next place used.
-            x86 = write_fake_elf(tmp_path / "x86", abi="x86_64")
-            arm = write_fake_elf(tmp_path / "arm", abi="arm64-v8a", size=5000)
+            x86 = write_stand_in_binary(tmp_path / "x86", abi="x86_64")
+            arm = write_stand_in_binary(tmp_path / "arm", abi="arm64-v8a", size=5000)
             adb.push(device.address, x86, "/data/local/tmp/bm_x86")
             with pytest.raises(MbertError, match="/data/local/tmp/bm_x86 on the device is built for x86_64 but device"):
                 session.find_binary(["/data/local/tmp/bm_x86"])

@@ -166,12 +166,12 @@ def test_bench_seq_len_on_the_loopback_device(length_files, tmp_path, monkeypatc
 
     if shutil.which("adb") is None:
         pytest.skip("the adb client is not installed (apt-get install adb)")
-    from android_harness.testing import loopback_adb, write_fake_elf
+    from android_harness.attach import loopback_adb, write_stand_in_binary
     from benchmarks.result import BenchReport
     from mbert_cli.cli.app import app
 
     monkeypatch.chdir(tmp_path)
-    binary = write_fake_elf(tmp_path / "benchmark_model", abi="arm64-v8a")
+    binary = write_stand_in_binary(tmp_path / "benchmark_model", abi="arm64-v8a")
     out = tmp_path / "r.json"
     with loopback_adb(1) as (adb, _serials):
         result = CliRunner().invoke(app, ["bench", str(length_files["multi"]), "--device", "pixel4",
