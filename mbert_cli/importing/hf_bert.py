@@ -14,7 +14,16 @@ Module tree of `BertModel` (+ `BertForPreTraining`'s `cls` heads), `bert.` prefi
 from __future__ import annotations
 
 from mbert_cli.config.encoder import EncoderConfig
-from mbert_cli.importing.mapping import ATTN_OUT, COPY, QKV, QKV_BIAS, TRANSPOSE, Entry
+from mbert_cli.importing.mapping import (
+    ATTN_OUT,
+    HF_IGNORABLE,
+    HF_MLM_BIAS,
+    HF_MLM_TRANSFORM,
+    QKV,
+    QKV_BIAS,
+    TRANSPOSE,
+    Entry,
+)
 
 PREFIX = "bert."
 
@@ -64,18 +73,5 @@ def encoder_entries(cfg: EncoderConfig, with_pooler: bool) -> list[Entry]:
     return e
 
 
-MLM_ENTRIES = [
-    Entry("cls.predictions.transform.dense.weight", "masked_lm/transform/dense/kernel", TRANSPOSE),
-    Entry("cls.predictions.transform.dense.bias", "masked_lm/transform/dense/bias"),
-    Entry("cls.predictions.transform.LayerNorm.weight", "masked_lm/transform/LayerNorm/gamma"),
-    Entry("cls.predictions.transform.LayerNorm.bias", "masked_lm/transform/LayerNorm/beta"),
-    Entry("cls.predictions.bias", "masked_lm/output_bias/bias", COPY),
-]
-
-# Present in some files, never needed: recorded in import.json as dropped.
-IGNORABLE = {
-    "embeddings.position_ids": "buffer (position indices), not a weight",
-    "cls.predictions.decoder.weight": "tied to embeddings.word_embeddings.weight (mbert's MLM head reads the embedding)",
-    "cls.predictions.decoder.bias": "tied to cls.predictions.bias",
-    "cls.seq_relationship.": "NSP head: mbert's NSP head has its own pooler layer, so a new one is initialised",
-}
+MLM_ENTRIES = [*HF_MLM_TRANSFORM, HF_MLM_BIAS]
+IGNORABLE = HF_IGNORABLE

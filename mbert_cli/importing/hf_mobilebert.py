@@ -22,7 +22,16 @@ the same order: bottlenecks, attention + norm(residual), FFNs, last FFN, output 
 from __future__ import annotations
 
 from mbert_cli.config.encoder import EncoderConfig
-from mbert_cli.importing.mapping import ATTN_OUT, QKV, QKV_BIAS, TRANSPOSE, Entry
+from mbert_cli.importing.mapping import (
+    ATTN_OUT,
+    HF_IGNORABLE,
+    HF_MLM_BIAS,
+    HF_MLM_TRANSFORM,
+    QKV,
+    QKV_BIAS,
+    TRANSPOSE,
+    Entry,
+)
 
 PREFIX = "mobilebert."
 
@@ -82,19 +91,10 @@ def encoder_entries(cfg: EncoderConfig) -> list[Entry]:
 
 
 MLM_ENTRIES = [
-    Entry("cls.predictions.transform.dense.weight", "masked_lm/transform/dense/kernel", TRANSPOSE),
-    Entry("cls.predictions.transform.dense.bias", "masked_lm/transform/dense/bias"),
-    Entry("cls.predictions.transform.LayerNorm.weight", "masked_lm/transform/LayerNorm/gamma"),
-    Entry("cls.predictions.transform.LayerNorm.bias", "masked_lm/transform/LayerNorm/beta"),
+    *HF_MLM_TRANSFORM,
     # HF: Linear(vocab, hidden - embedding) -> weight [hidden - embedding, vocab]; tf-models
     # concatenates extra_output_weights [vocab, hidden - embedding] to the embedding table.
     Entry("cls.predictions.dense.weight", "masked_lm/extra_output_weights", TRANSPOSE),
-    Entry("cls.predictions.bias", "masked_lm/output_bias/bias"),
+    HF_MLM_BIAS,
 ]
-
-IGNORABLE = {
-    "embeddings.position_ids": "buffer (position indices), not a weight",
-    "cls.predictions.decoder.weight": "tied to embeddings.word_embeddings.weight (mbert's MLM head reads the embedding)",
-    "cls.predictions.decoder.bias": "tied to cls.predictions.bias",
-    "cls.seq_relationship.": "NSP head: mbert's NSP head has its own pooler layer, so a new one is initialised",
-}
+IGNORABLE = HF_IGNORABLE

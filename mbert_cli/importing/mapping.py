@@ -28,6 +28,24 @@ class Entry:
     transform: str = COPY
 
 
+# The MLM head's transform (dense + LayerNorm) is laid out alike in HF BERT and HF MobileBERT.
+HF_MLM_TRANSFORM = [
+    Entry("cls.predictions.transform.dense.weight", "masked_lm/transform/dense/kernel", TRANSPOSE),
+    Entry("cls.predictions.transform.dense.bias", "masked_lm/transform/dense/bias"),
+    Entry("cls.predictions.transform.LayerNorm.weight", "masked_lm/transform/LayerNorm/gamma"),
+    Entry("cls.predictions.transform.LayerNorm.bias", "masked_lm/transform/LayerNorm/beta"),
+]
+HF_MLM_BIAS = Entry("cls.predictions.bias", "masked_lm/output_bias/bias")
+
+# Present in some HF files, never needed: recorded in import.json as dropped.
+HF_IGNORABLE = {
+    "embeddings.position_ids": "buffer (position indices), not a weight",
+    "cls.predictions.decoder.weight": "tied to embeddings.word_embeddings.weight (mbert's MLM head reads the embedding)",
+    "cls.predictions.decoder.bias": "tied to cls.predictions.bias",
+    "cls.seq_relationship.": "NSP head: mbert's NSP head has its own pooler layer, so a new one is initialised",
+}
+
+
 def to_mbert(value: np.ndarray, transform: str, heads: int) -> np.ndarray:
     """Source layout -> mbert (tf-models) layout."""
     if transform == COPY:

@@ -14,6 +14,7 @@ from mbert_cli.cli.app import app
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "converters"))
 from export_helpers import make_run  # noqa: E402
+from export_helpers import one_error_line as _error  # noqa: E402
 
 runner = CliRunner()
 
@@ -23,14 +24,6 @@ def run_dir(tmp_path_factory):
     run = tmp_path_factory.mktemp("cli-runs") / "s"
     make_run(run)
     return run
-
-
-def _error(result) -> str:
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert result.exit_code == 1, result.output
-    assert lines and lines[0].startswith("Error: "), result.output
-    assert len(lines) <= 2 and (len(lines) == 1 or lines[1].startswith("Hint: ")), result.output
-    return lines[0]
 
 
 def test_export_writes_verified_files_and_manifest(run_dir, tmp_path):

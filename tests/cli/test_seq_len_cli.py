@@ -15,6 +15,7 @@ from mbert_cli.cli.app import app
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "converters"))
 from export_helpers import make_run  # noqa: E402
+from export_helpers import one_error_line as _error  # noqa: E402
 
 runner = CliRunner()
 
@@ -36,14 +37,6 @@ def exported(tmp_path_factory):
                                  "--metric-examples", "16", "--max-drop", "5", "--out", str(out)])
     assert result.exit_code == 0, result.output
     return run, out, result
-
-
-def _error(result) -> str:
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert result.exit_code == 1, result.output
-    assert lines and lines[0].startswith("Error: "), result.output
-    assert len(lines) <= 2 and (len(lines) == 1 or lines[1].startswith("Hint: ")), result.output
-    return lines[0]
 
 
 def test_export_list_writes_one_file_per_mode_with_a_signature_per_length(exported):

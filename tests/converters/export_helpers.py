@@ -109,3 +109,13 @@ def task_data(cfg, n_rep: int = 64, n_held: int = 64, seed: int = 1):
 
     feats, labels = task_rows(n_rep + n_held, cfg, seed=seed)
     return data_mod.from_arrays(feats, labels, n_rep, n_held, source="synthetic-task")
+
+
+def one_error_line(result) -> str:
+    """Asserts a CliRunner result is a clean failure (exit 1, `Error:` + optional `Hint:` on
+    stderr, nothing else) and returns the Error line."""
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert result.exit_code == 1, result.output
+    assert lines and lines[0].startswith("Error: "), result.output
+    assert len(lines) <= 2 and (len(lines) == 1 or lines[1].startswith("Hint: ")), result.output
+    return lines[0]
