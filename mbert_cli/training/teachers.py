@@ -119,7 +119,7 @@ class BertTeacher:
     def notes(self, student_cfg: RunConfig, layer_map: list[int]) -> list[str]:
         t, s = self.cfg.encoder, student_cfg.encoder
         lines = [f"Teacher: BERT-kind ({t.num_layers} layers, {t.hidden_size} wide, {t.num_heads} heads); student "
-                 f"layer i learns from teacher layer {layer_map}[i]"
+                 f"layers 0..{s.num_layers - 1} learn from teacher layers {layer_map}"
                  + (" (deeper student: teacher layers repeated)" if s.num_layers > t.num_layers else "") + "; "
                  + (f"attention: each student head against the mean of {t.num_heads // s.num_heads} contiguous "
                     "teacher heads." if t.num_heads != s.num_heads else "attention: heads one to one.")]

@@ -165,7 +165,7 @@ def test_student_distils_from_an_imported_bert_teacher(teacher_run, tmp_path, mo
     assert summary["steps"] == 6
     text = "\n".join(map(str, said))
     assert "no MLM head" in text and "no MLM-logit KD term" in text
-    assert "mean of 2 contiguous teacher heads" in text and "[0, 1]" in text
+    assert "mean of 2 contiguous teacher heads" in text and "learn from teacher layers [0, 1]" in text
     assert "PCA projection of the teacher's 16-wide table to 8" in text
 
     records = [json.loads(line) for line in (tmp_path / "student" / "metrics.jsonl").read_text().splitlines()]
@@ -197,3 +197,40 @@ def test_student_distils_from_an_imported_bert_teacher(teacher_run, tmp_path, mo
 
     assert loaded and weights_digest(loaded[-1].pretrainer.model) == weights_digest(fresh_teacher.model)
     assert not loaded[-1].pretrainer.model.trainable_variables
+
+
+def test_a_bert_teacher_with_an_mlm_head_gives_kd_logits_and_layers(tmp_path):
+    """A BERT teacher with an MLM head (a trained one, or BertForPreTraining): `outputs` returns the
+    same MLM logits as the whole pre-training model, with the layer states it computed on the way,
+    and a joint-then-distill run has a KD term in its distill steps."""
+    from mbert_cli.config import load_run_config
+    from mbert_cli.training.inputs import synthetic_pretraining
+    from mbert_cli.training.session import model_inputs
+    from mbert_cli.training.student import train_student
+    from mbert_cli.training.teachers import BertTeacher
+
+    weights = ck.random_weights(ck.bert_shapes(TINY_TEACHER, heads=True), seed=6)
+    src = ck.write_hf(tmp_path / "hf", TINY_TEACHER, weights)
+    result = runner.invoke(app, ["import", str(src), "--run", str(tmp_path / "teacher")])
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "teacher"
+    teacher = BertTeacher.load(BertTeacher.locate(run), load_run_config(run))
+    assert teacher.has_mlm
+    cfg = _student(run / "vocab.txt", "distill.strategy=joint", "distill.joint_steps=2",
+                   "distill.pretrain_distill_steps=2", "train.log_every=1")
+    batch = next(iter(synthetic_pretraining(cfg, 3, training=False)))
+    full = teacher.pretrainer.model(model_inputs(batch), training=False)["mlm_logits"].numpy()
+    plain, both = teacher.outputs(batch), teacher.outputs(batch, layers=True)
+    np.testing.assert_allclose(plain["mlm_logits"].numpy(), full, atol=1e-5)
+    np.testing.assert_allclose(both["mlm_logits"].numpy(), full, atol=1e-5)
+    assert "hidden" not in plain and len(both["hidden"]) == 3 and len(both["attention"]) == 2
+
+    said = []
+    train_student(tmp_path / "s", cfg, run, progress=False, say=said.append)
+    assert not any("no MLM head" in str(line) for line in said)
+    records = [json.loads(line) for line in (tmp_path / "s" / "student" / "metrics.jsonl").read_text().splitlines()]
+    distill = [r for r in records if r["kind"] == "train" and r["stage"] == "distill"]
+    assert len(distill) == 2
+    for r in distill:
+        assert "hidden_mse" not in r  # the paper's distill stage: MLM + KD + NSP only
+        assert r["loss"] == pytest.approx(0.5 * r["mlm"] + 0.5 * r["kd"] + r["nsp"], rel=1e-5, abs=1e-4)
