@@ -234,3 +234,20 @@ def test_a_bert_teacher_with_an_mlm_head_gives_kd_logits_and_layers(tmp_path):
     for r in distill:
         assert "hidden_mse" not in r  # the paper's distill stage: MLM + KD + NSP only
         assert r["loss"] == pytest.approx(0.5 * r["mlm"] + 0.5 * r["kd"] + r["nsp"], rel=1e-5, abs=1e-4)
+
+
+def test_random_embedding_start_copies_nothing(teacher_run):
+    from mbert_cli.config import load_run_config
+    from mbert_cli.modeling.encoders import embedding_layer
+    from mbert_cli.training.session import build_pretrainer
+    from mbert_cli.training.teachers import BertTeacher
+
+    teacher = BertTeacher.load(BertTeacher.locate(teacher_run), load_run_config(teacher_run))
+    cfg = _student(teacher_run / "vocab.txt", "distill.teacher_embedding_init=random")
+    student = build_pretrainer(cfg.encoder, name="s")
+    before = embedding_layer(student.encoder).word_embedding.embeddings.numpy().copy()
+    copied, what = teacher.init_student(student, cfg)
+    assert copied == [] and "random" in what
+    np.testing.assert_array_equal(embedding_layer(student.encoder).word_embedding.embeddings.numpy(), before)
+    copied, what = teacher.init_student(student, _student(teacher_run / "vocab.txt"))
+    assert copied == ["embedding/word_embedding/embeddings"] and "PCA" in what
