@@ -251,3 +251,21 @@ def test_random_embedding_start_copies_nothing(teacher_run):
     np.testing.assert_array_equal(embedding_layer(student.encoder).word_embedding.embeddings.numpy(), before)
     copied, what = teacher.init_student(student, _student(teacher_run / "vocab.txt"))
     assert copied == ["embedding/word_embedding/embeddings"] and "PCA" in what
+
+
+@pytest.mark.slow
+def test_minilm_student_distils_from_the_imported_minilm(tmp_path):
+    """The real chain, a few steps: `mbert import minilm` -> `train student --preset minilm-student`."""
+    result = runner.invoke(app, ["import", "minilm", "--run", str(tmp_path / "minilm")])
+    assert result.exit_code == 0, result.output
+    sets = ["distill.steps_per_layer=1", "distill.pretrain_distill_steps=2", "distill.batch_size=4",
+            "train.log_every=1", "train.eval_steps=1", "data.max_documents=40"]
+    result = runner.invoke(app, ["train", "student", "--preset", "minilm-student", "--teacher", str(tmp_path / "minilm"),
+                                 "--run", str(tmp_path / "s"), "--no-progress"] + [x for s in sets for x in ("--set", s)])
+    assert result.exit_code == 0, result.output
+    assert "mean of 3 contiguous teacher heads" in result.output and "no MLM-logit KD term" in result.output
+    assert "PCA projection of the teacher's 384-wide table to 128" in result.output
+    records = [json.loads(x) for x in (tmp_path / "s" / "student" / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in records if r["kind"] == "train"]
+    assert [r["stage"] for r in train] == [f"layer_{i}" for i in range(6)] + ["distill", "distill"]
+    assert all(np.isfinite(r["loss"]) and r["attention_kl"] > 0 for r in train)
