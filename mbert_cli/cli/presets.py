@@ -14,6 +14,7 @@ def presets_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List model presets: role, layers, widths, norm/activation and parameter count."""
+    from mbert_cli.config.param_count import encoder_flops  # noqa: PLC0415
     from mbert_cli.config.presets import PRESETS  # noqa: PLC0415
 
     rows = []
@@ -25,7 +26,8 @@ def presets_cmd(
             "ffn": f"{e.intermediate_size}x{e.num_feedforward_networks}", "heads": e.num_heads,
             "embedding": e.embedding_size, "vocab": e.vocab_size,
             "norm_act": f"{'NoNorm' if e.normalization_type == 'no_norm' else 'LayerNorm'}/{e.activation.upper() if e.activation == 'gelu' else 'ReLU'}",
-            "parameters": p.parameter_count(), "description": p.description,
+            "parameters": p.parameter_count(), "gflops_seq128": round(encoder_flops(e, 128) / 1e9, 3),
+            "description": p.description,
         })
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -35,12 +37,12 @@ def presets_cmd(
     table = Table(title="mbert presets (encoder parameters, as tf-models-official counts them)")
     for col, justify in (("name", "left"), ("role", "left"), ("layers", "right"), ("hidden", "right"),
                          ("bottleneck", "right"), ("FFN", "right"), ("heads", "right"),
-                         ("norm/act", "left"), ("parameters", "right")):
+                         ("norm/act", "left"), ("parameters", "right"), ("GFLOPs@128", "right")):
         table.add_column(col, justify=justify)
     for r in rows:
         table.add_row(r["name"], r["role"], str(r["layers"]), str(r["hidden"]),
                       "-" if r["bottleneck"] is None else str(r["bottleneck"]), r["ffn"], str(r["heads"]),
-                      r["norm_act"], f"{r['parameters']:,} ({r['parameters'] / 1e6:.2f}M)")
+                      r["norm_act"], f"{r['parameters']:,} ({r['parameters'] / 1e6:.2f}M)", f"{r['gflops_seq128']:.2f}")
     console().print(table)
 
 

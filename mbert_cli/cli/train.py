@@ -56,7 +56,8 @@ def teacher_cmd(
 def student_cmd(
     run: RunOpt,
     teacher: Annotated[Path, typer.Option("--teacher", help="The teacher's run folder (runs/NAME).")],
-    preset: Annotated[str, typer.Option("--preset", help="mobilebert | mobilebert-tiny | nano-student.")]
+    preset: Annotated[str, typer.Option("--preset", help="mobilebert | mobilebert-tiny | nano-student | "
+                                                         "minilm-student (for an imported MiniLM teacher).")]
     = "nano-student",
     strategy: Annotated[str | None, typer.Option("--strategy", help="progressive (default) | joint | auxiliary.")]
     = None,

@@ -51,3 +51,30 @@ def _bert_count(cfg: EncoderConfig) -> int:
     layer = 4 * _dense(h, h) + 2 * h + _dense(h, i) + _dense(i, h) + 2 * h
     total += cfg.num_layers * layer + _dense(h, h)  # BertEncoder always has its pooler
     return total
+
+
+def encoder_flops(cfg: EncoderConfig, seq_len: int) -> int:
+    """Forward FLOPs of one sequence of `seq_len` tokens through the encoder (2 per multiply-add).
+
+    Counts the matrix products, which are nearly all of the work: every dense kernel once
+    per token, plus the attention scores (Q K^T) and the weighted sum (P V), 2 * seq^2 *
+    attention width each. Norms, softmax, activations, embedding lookups and the pooler
+    (one token) are left out. `tests/config` checks the dense part against the built model's kernels.
+    """
+    if cfg.kind == "bert":
+        h, i = cfg.hidden_size, cfg.intermediate_size
+        per_token = (cfg.embedding_size * h if cfg.embedding_size != h else 0) + cfg.num_layers * (4 * h * h + 2 * h * i)
+        width = h
+    else:
+        h, b, e = cfg.hidden_size, cfg.intra_bottleneck_size, cfg.embedding_size
+        if cfg.use_bottleneck_attention:
+            qkv = 3 * b * b
+        elif cfg.key_query_shared_bottleneck:
+            qkv = h * b + 2 * b * b + h * b  # shared key/query bottleneck, then q, k from it and v from h
+        else:
+            qkv = 3 * h * b
+        layer = h * b + qkv + b * b + cfg.num_feedforward_networks * 2 * b * cfg.intermediate_size + b * h
+        per_token = 3 * e * h + cfg.num_layers * layer
+        width = b
+    attention = cfg.num_layers * 2 * seq_len * seq_len * width
+    return 2 * (seq_len * per_token + attention)

@@ -61,6 +61,9 @@ class DistillConfig:
     kd_temperature: float = setting(1.0, gt=0.0)
     # student layer i <- teacher layer layer_map[i]; [] = default
     layer_map: list[int] = setting(default_factory=list, ge=0, note="each item; [] = default")
+    # BERT-kind teacher (wider word embeddings than the student's): 'pca' starts the student's
+    # word table from the PCA projection of the teacher's to encoder.embedding_size; 'random' does not
+    teacher_embedding_init: str = setting("pca", choices=("pca", "random"))
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
 
 

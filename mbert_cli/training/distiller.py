@@ -6,8 +6,13 @@
   applied to the learning rate), embeddings frozen. Only layers 0..l are run.
 - `joint`: mean of every layer's transfer loss; all transformer layers trained,
   embeddings frozen.
-- `distill`: a*MLM + (1-a)*KD + NSP; the whole student trained.
+- `distill`: a*MLM + (1-a)*KD + NSP; the whole student trained. With a teacher that has
+  no MLM head (an imported sentence model, `teacher.has_mlm` False) there is no KD target:
+  MLM + NSP + mean of every layer's transfer loss instead.
 - `auxiliary`: distill loss + mean of every layer's transfer loss; the whole student.
+
+The teacher's attention heads are averaged in groups onto the student's when it has more
+(`losses.group_heads`; equal counts pass through).
 """
 
 from __future__ import annotations
@@ -58,8 +63,12 @@ class Distiller:
             return fn
 
         def fn(batch):
-            return self.teacher.outputs(batch, layers=spec.kind == "auxiliary")
+            return self.teacher.outputs(batch, layers=spec.kind == "auxiliary" or not self._has_mlm)
         return fn
+
+    @property
+    def _has_mlm(self) -> bool:
+        return getattr(self.teacher, "has_mlm", True)
 
     def loss_fn(self, spec: StageSpec):
         """(batch, teacher outputs) -> dict of loss terms with 'loss'."""
@@ -69,8 +78,10 @@ class Distiller:
         layers = self._layers(spec)
 
         def transfer(teacher, s_hidden, s_attn, mask):
+            heads = self.cfg.encoder.num_heads
             per = [losses.layer_transfer_loss(teacher["hidden"][self.layer_map[i] + 1], s_hidden[i + 1],
-                                              teacher["attention"][self.layer_map[i]], s_attn[i], mask, self.weights)
+                                              losses.group_heads(teacher["attention"][self.layer_map[i]], heads),
+                                              s_attn[i], mask, self.weights)
                    for i in layers]
             return {k: sum(p[k] for p in per) / len(per) for k in per[0]}
 
@@ -84,8 +95,11 @@ class Distiller:
 
         def fn(batch, teacher):
             s_out = self.student.model(model_inputs(batch), training=True)
-            terms = losses.distillation_loss(s_out, teacher, batch, d.mlm_weight, d.kd_temperature)
-            if spec.kind == "auxiliary":
+            if not self._has_mlm:  # no KD target: the student's own MLM + NSP, plus the layer transfer
+                terms = losses.pretraining_loss(s_out, batch)
+            else:
+                terms = losses.distillation_loss(s_out, teacher, batch, d.mlm_weight, d.kd_temperature)
+            if spec.kind == "auxiliary" or not self._has_mlm:
                 aux = transfer(teacher, s_out["encoder_outputs"], s_out["attention_scores"], batch["input_mask"])
                 terms.update(aux)
                 terms["loss"] = terms["loss"] + aux["transfer"]

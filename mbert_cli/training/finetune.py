@@ -3,7 +3,8 @@
 Classification here, SQuAD in `squad.py`, both `FineTuneTask`s (`finetune_base.py`) on the
 one runner. With `--distill-from RUN` the classification loss is (1 - w) * cross-entropy +
 w * KD against the fine-tuned model of RUN (same task), w = finetune.distill_weight (0.5
-when unset). Writes runs/NAME/finetune-<task>/ (checkpoints, best by validation
+when unset); RUN's logits on the training examples are computed once per run and cached
+(`soft_labels.py`). Writes runs/NAME/finetune-<task>/ (checkpoints, best by validation
 accuracy/F1, metrics).
 """
 
@@ -16,7 +17,6 @@ from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError
 from mbert_cli.training.finetune_base import FineTuneTask, init_checkpoint
 from mbert_cli.training.runner import StageContext, run_stage, shard
-from mbert_cli.training.session import MODEL_INPUTS, model_inputs
 
 TASKS = ("classification", "squad")
 
@@ -38,13 +38,14 @@ class ClassificationTask(FineTuneTask):
         self.steps = ft.steps or max(1, math.ceil(ft.epochs * len(self.train) / ft.batch_size))
         self.distill_from = distill_from
         self.weight = ft.distill_weight or (0.5 if distill_from else 0.0)
-        self.teacher = None
+        self.teacher, self.soft = None, None
 
     def build_model(self, ctx: StageContext):
         if self.distill_from:
-            from mbert_cli.training.checkpoints import restore_for_inference  # noqa: PLC0415
+            from mbert_cli.training.checkpoints import restore_for_inference, stage_checkpoint_path  # noqa: PLC0415
 
             teacher_cfg, self.teacher, _ = restore_for_inference(self.distill_from, self.name)
+            self.teacher_checkpoint = stage_checkpoint_path(Path(self.distill_from), self.name, "latest")
             if teacher_cfg.finetune.num_classes != len(self.labels):
                 raise MbertError(f"--distill-from {self.distill_from} predicts {teacher_cfg.finetune.num_classes} "
                                  f"classes, this task has {len(self.labels)}",
@@ -65,18 +66,27 @@ class ClassificationTask(FineTuneTask):
                 "distill_weight": self.weight, "steps": self.steps}
 
     def build_inputs(self, ctx: StageContext, phase, input_context, batch_size: int, seed: int):
-        return shard(self.make(self.train, batch_size, True, seed), input_context)
+        if self.teacher is None:
+            return shard(self.make(self.train, batch_size, True, seed), input_context)
+        from mbert_cli.training import soft_labels as sl  # noqa: PLC0415
+
+        if self.soft is None:  # the teacher's logits on every example, once per run (cached on disk)
+            features, labels = sl.ordered_examples(self.make(self.train, 64, False))
+            logits = sl.soft_labels(self.teacher, self.teacher_checkpoint, features, labels,
+                                    ctx.stage.path / sl.CACHE_NAME, ctx.say, write=ctx.dist.is_chief)
+            self.soft = (features, labels, logits)
+        return shard(sl.with_soft_labels(*self.soft, batch_size, seed), input_context)
 
     def build_losses(self, ctx: StageContext, phase):
         import tensorflow as tf  # noqa: PLC0415
 
         from mbert_cli.training import losses  # noqa: PLC0415
 
-        def teacher_fn(batch):
-            return self.teacher(model_inputs(batch[0], MODEL_INPUTS), training=False)["logits"]
+        def teacher_fn(batch):  # the cached soft labels ride along with each example
+            return batch[2]
 
         def loss_fn(batch, teacher_logits=None):
-            features, y = batch
+            features, y = batch[0], batch[1]
             logits = self.outputs(features, training=True)["logits"]
             ce = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
                 labels=tf.cast(tf.reshape(y, [-1]), tf.int32), logits=tf.cast(logits, tf.float32)))

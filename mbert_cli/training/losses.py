@@ -95,6 +95,23 @@ def attention_kl(teacher_probs: tf.Tensor, student_probs: tf.Tensor, input_mask:
     return tf.math.divide_no_nan(tf.reduce_sum(per_row * rows), tf.reduce_sum(rows))
 
 
+def group_heads(teacher_probs: tf.Tensor, student_heads: int) -> tf.Tensor:
+    """Teacher attention [batch, T, query, key] -> [batch, S, query, key] for a student with S heads.
+
+    Student head j learns from the mean of teacher heads j*g .. j*g+g-1 (g = T / S,
+    contiguous groups). A mean of distributions is a distribution, so no renormalisation.
+    Equal head counts pass through unchanged; `compat.check_bert_teacher` rejects
+    counts that do not divide before any model is built.
+    """
+    teacher_heads = teacher_probs.shape[1]
+    if teacher_heads == student_heads:
+        return teacher_probs
+    g = teacher_heads // student_heads
+    shape = tf.shape(teacher_probs)
+    grouped = tf.reshape(teacher_probs, [shape[0], student_heads, g, shape[2], shape[3]])
+    return tf.reduce_mean(grouped, axis=2)
+
+
 def layer_transfer_loss(teacher_hidden: tf.Tensor, student_hidden: tf.Tensor,
                         teacher_attention: tf.Tensor, student_attention: tf.Tensor,
                         input_mask: tf.Tensor, weights: TransferWeights) -> dict[str, tf.Tensor]:

@@ -52,6 +52,8 @@ class StudentTask(StageTask):
             self.student = build_pretrainer(self.cfg.encoder, name="student")
         self.teacher = self.teacher_kind.load(self.teacher_path, self.teacher_cfg)  # frozen: float32
         self.distiller = Distiller(self.student, self.teacher, self.cfg, self.layer_map)
+        for line in self.teacher.notes(self.cfg, self.layer_map):
+            ctx.say(line)
         return self.student.model
 
     def phases(self) -> list:
@@ -62,12 +64,11 @@ class StudentTask(StageTask):
         return f"Resuming the student from {latest}: step {step}, stage {current.name}."
 
     def initialize(self, ctx: StageContext) -> None:
-        same_norm = self.teacher_cfg.encoder.normalization_type == self.cfg.encoder.normalization_type
-        copied = self.teacher.init_student(self.student, same_norm)
+        copied, what = self.teacher.init_student(self.student, self.cfg)
         if ctx.dist.is_chief:
-            write_json(ctx.stage.path / "init.json", {"teacher": str(self.teacher.source), "copied": copied})
-        ctx.say(f"Student initialised from {self.teacher.source}: {len(copied)} tensors copied "
-                "(embedding, MLM and NSP heads).")
+            write_json(ctx.stage.path / "init.json", {"teacher": str(self.teacher.source), "copied": copied,
+                                                      "what": what})
+        ctx.say(f"Student initialised from {self.teacher.source}: {what}.")
 
     def on_start(self, ctx: StageContext, step: int) -> None:
         self.on_checkpoint(ctx, step)

@@ -2,8 +2,9 @@
 
 The student's stage (`student.py`) and the losses (`distiller.py`) use only this interface:
 `check` (can it teach this student; the layer map), `locate` (its checkpoint), `load`
-(build it float32 and restore its weights), `layer_outputs` / `outputs` (what the losses
-compare) and `init_student` (what a fresh student copies). A new kind of teacher (another
+(build it float32 and restore its weights), `notes` (what the log says about how it
+teaches), `has_mlm` (whether its MLM logits are a KD target), `layer_outputs` / `outputs`
+(what the losses compare) and `init_student` (what a fresh student copies). A new kind of teacher (another
 encoder, an imported checkpoint) is a new class in `TEACHERS`.
 """
 
@@ -19,9 +20,16 @@ from mbert_cli.training.session import build_pretrainer, model_inputs
 class MobileBertTeacher:
     """A MobileBERT-kind pre-training model (IB-BERT) trained by `mbert train teacher`."""
 
-    def __init__(self, pretrainer, source: str = ""):
+    has_mlm = True  # its MLM logits are the pre-training distillation's KD target
+
+    def __init__(self, pretrainer, source: str = "", cfg: RunConfig | None = None):
         self.pretrainer = pretrainer
         self.source = source  # the checkpoint it was restored from
+        self.cfg = cfg
+
+    def notes(self, student_cfg: RunConfig, layer_map: list[int]) -> list[str]:
+        """Lines the student's log says once about how this teacher teaches (none: the paper's recipe)."""
+        return []
 
     @staticmethod
     def check(teacher_cfg: RunConfig, student_cfg: RunConfig) -> list[int]:
@@ -46,7 +54,7 @@ class MobileBertTeacher:
         pm = build_pretrainer(cfg.encoder, name="teacher")
         restore(tf.train.Checkpoint(model=pm.model), path)
         pm.model.trainable = False
-        return cls(pm, path)
+        return cls(pm, path, cfg)
 
     def layer_outputs(self, batch: dict, upto: int):
         """(hidden states [embedding, layer 0..upto], attention probabilities per layer)."""
@@ -62,13 +70,90 @@ class MobileBertTeacher:
             keep.update(hidden=list(out["encoder_outputs"]), attention=list(out["attention_scores"]))
         return keep
 
-    def init_student(self, student, same_norm: bool) -> list[str]:
+    def init_student(self, student, student_cfg: RunConfig) -> tuple[list[str], str]:
+        """(tensors copied into the fresh student, what the log says about them)."""
         from mbert_cli.training.weight_init import init_from_teacher  # noqa: PLC0415
 
-        return init_from_teacher(student, self.pretrainer, same_norm)
+        # LayerNorm's gamma/beta scale a normalised vector, NoNorm's do not: copied only between equals
+        same_norm = self.cfg is not None and self.cfg.encoder.normalization_type == student_cfg.encoder.normalization_type
+        copied = init_from_teacher(student, self.pretrainer, same_norm)
+        return copied, f"{len(copied)} tensors copied (embedding, MLM and NSP heads)"
 
 
-TEACHERS = {"mobilebert": MobileBertTeacher}
+class BertTeacher:
+    """A BERT-kind teacher (tf-models `BertEncoderV2`): imported (`mbert import minilm`) or trained.
+
+    Feature maps compare its layer outputs with the student's (equal widths); its attention
+    heads are averaged in contiguous groups onto the student's (`losses.group_heads`). An
+    imported sentence model (MiniLM) has no MLM head (`import.json`): pre-training
+    distillation then trains on the student's own MLM + NSP plus the layer transfer of
+    every mapped layer, with no MLM-logit KD term.
+    """
+
+    def __init__(self, pretrainer, source: str = "", has_mlm: bool = True, cfg: RunConfig | None = None):
+        self.pretrainer, self.source, self.has_mlm, self.cfg = pretrainer, source, has_mlm, cfg
+
+    @staticmethod
+    def check(teacher_cfg: RunConfig, student_cfg: RunConfig) -> list[int]:
+        from mbert_cli.training.compat import check_bert_teacher  # noqa: PLC0415
+
+        return check_bert_teacher(teacher_cfg, student_cfg)
+
+    locate = MobileBertTeacher.locate
+
+    @classmethod
+    def load(cls, path: str, cfg: RunConfig) -> BertTeacher:
+        """Builds the teacher (float32, frozen) and restores it from `path` (run/teacher/checkpoints/ckpt-N)."""
+        import tensorflow as tf  # noqa: PLC0415
+
+        from mbert_cli.training.checkpoints import restore  # noqa: PLC0415
+        from mbert_cli.training.run_dir import read_json  # noqa: PLC0415
+
+        pm = build_pretrainer(cfg.encoder, name="teacher")
+        restore(tf.train.Checkpoint(model=pm.model), path)
+        pm.model.trainable = False
+        imported = read_json(Path(path).parents[2] / "import.json") or {}
+        has_mlm = imported.get("heads", {}).get("mlm", "mapped") == "mapped"
+        return cls(pm, path, has_mlm, cfg)
+
+    def notes(self, student_cfg: RunConfig, layer_map: list[int]) -> list[str]:
+        t, s = self.cfg.encoder, student_cfg.encoder
+        lines = [f"Teacher: BERT-kind ({t.num_layers} layers, {t.hidden_size} wide, {t.num_heads} heads); student "
+                 f"layers 0..{s.num_layers - 1} learn from teacher layers {layer_map}"
+                 + (" (deeper student: teacher layers repeated)" if s.num_layers > t.num_layers else "") + "; "
+                 + (f"attention: each student head against the mean of {t.num_heads // s.num_heads} contiguous "
+                    "teacher heads." if t.num_heads != s.num_heads else "attention: heads one to one.")]
+        if not self.has_mlm:
+            lines.append("The teacher has no MLM head: pre-training distillation = the student's own MLM + NSP "
+                         "+ hidden-state and attention transfer of every layer, no MLM-logit KD term.")
+        return lines
+
+    def layer_outputs(self, batch: dict, upto: int):
+        """(hidden states [embedding, layer 0..upto], attention probabilities per layer)."""
+        from mbert_cli.training.forward import bert_encoder_forward  # noqa: PLC0415
+
+        return bert_encoder_forward(self.pretrainer.encoder, batch, upto, training=False)
+
+    def outputs(self, batch: dict, layers: bool = False) -> dict:
+        """MLM logits when it has an MLM head (+ every layer's hidden states and attention when `layers`)."""
+        keep = {}
+        if layers or not self.has_mlm:
+            hidden, attention = self.layer_outputs(batch, self.cfg.encoder.num_layers - 1)
+            keep.update(hidden=hidden, attention=attention)
+        if self.has_mlm:
+            sequence = keep["hidden"][-1] if keep else self.pretrainer.encoder(
+                model_inputs(batch, ("input_word_ids", "input_mask", "input_type_ids")),
+                training=False)["sequence_output"]
+            keep["mlm_logits"] = self.pretrainer.masked_lm(sequence, masked_positions=batch["masked_lm_positions"])
+        return keep
+
+    def init_student(self, student, student_cfg: RunConfig) -> tuple[list[str], str]:
+        from mbert_cli.training.weight_init import init_from_bert_teacher  # noqa: PLC0415
+
+        return init_from_bert_teacher(student, self.pretrainer, student_cfg.distill.teacher_embedding_init)
+
+
+TEACHERS = {"mobilebert": MobileBertTeacher, "bert": BertTeacher}
 
 
 def teacher_class(teacher_cfg: RunConfig):

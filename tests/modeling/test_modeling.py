@@ -13,6 +13,7 @@ tf = pytest.importorskip("tensorflow")
     ("ib-bert-large", 294_205_184),   # teacher: bottleneck 1024, FFN 4096 x 1, LayerNorm/GELU
     ("bert-base", 109_482_240),       # BertEncoderV2 with pooler, type vocab 2
     ("nano-teacher", None), ("nano-student", None), ("mobilebert-tiny", None),
+    ("minilm-student", 7_327_104),    # 3.1x fewer than the imported MiniLM teacher's 22,713,216
 ])
 def test_built_encoder_parameter_count(name, expected):
     from mbert_cli.modeling.encoders import build_encoder
@@ -23,6 +24,36 @@ def test_built_encoder_parameter_count(name, expected):
     assert built == preset.parameter_count()  # the TF-free formula used by `mbert presets`
     if expected is not None:
         assert built == expected
+
+
+@pytest.mark.parametrize("name", ["minilm-student", "nano-student", "bert-base", "mobilebert"])
+def test_encoder_flops_count_every_built_kernel_once_per_token(name):
+    """`mbert presets`' FLOPs: the dense part equals 2 x tokens x the built model's kernel sizes
+    (the pooler, applied to one token, left out); the attention part is 2 x 2 seq^2 x width per layer."""
+    from mbert_cli.config.param_count import encoder_flops
+    from mbert_cli.modeling.encoders import build_encoder
+
+    cfg = get_preset(name).encoder
+    encoder = build_encoder(cfg)
+    kernels = sum(int(np.prod(w.shape)) for w in encoder.weights if "kernel" in w.name and "pooler" not in w.name)
+    seq = 64
+    width = cfg.hidden_size if cfg.kind == "bert" else cfg.intra_bottleneck_size
+    attention = 2 * cfg.num_layers * 2 * seq * seq * width
+    assert encoder_flops(cfg, seq) == 2 * seq * kernels + attention
+
+
+def test_minilm_student_is_well_below_the_minilm_teacher():
+    from mbert_cli.config.encoder import EncoderConfig
+    from mbert_cli.config.param_count import encoder_flops, encoder_parameter_count
+
+    # all-MiniLM-L6-v2 as `mbert import minilm` builds it (importing/configs.py from its config.json)
+    teacher = EncoderConfig(kind="bert", embedding_size=384, hidden_size=384, num_layers=6, num_heads=12,
+                            intermediate_size=1536, num_feedforward_networks=1, intra_bottleneck_size=384,
+                            key_query_shared_bottleneck=False, normalization_type="layer_norm", activation="gelu")
+    student = get_preset("minilm-student").encoder
+    assert encoder_parameter_count(teacher) == 22_713_216
+    assert encoder_parameter_count(teacher) / encoder_parameter_count(student) > 3.0
+    assert encoder_flops(teacher, 128) / encoder_flops(student, 128) > 3.0
 
 
 def _inputs(batch=2, seq=12, real=8, vocab=100):

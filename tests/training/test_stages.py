@@ -46,9 +46,18 @@ def test_unknown_strategy_is_one_error():
 
 def test_a_teacher_kind_without_a_teacher_class_is_one_error():
     from mbert_cli.config import resolve_config
-    from mbert_cli.training.teachers import TEACHERS, MobileBertTeacher, teacher_class
+    from mbert_cli.training.teachers import TEACHERS, BertTeacher, MobileBertTeacher, teacher_class
 
     assert teacher_class(resolve_config("nano-teacher")) is MobileBertTeacher
-    with pytest.raises(MbertError, match="no distillation teacher of kind 'bert'") as err:
-        teacher_class(resolve_config("bert-base"))
+    assert teacher_class(resolve_config("bert-base")) is BertTeacher
+    other = resolve_config("bert-base")
+    other.encoder.kind = "xlnet"  # a kind with no teacher class (config validation would refuse it earlier)
+    with pytest.raises(MbertError, match="no distillation teacher of kind 'xlnet'") as err:
+        teacher_class(other)
     assert all(kind in err.value.hint for kind in TEACHERS)
+
+
+def test_a_student_deeper_than_its_teacher_repeats_teacher_layers():
+    assert default_layer_map(12, 6) == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert default_layer_map(8, 6) == [0, 1, 2, 2, 3, 4, 5, 5]  # proportional, last onto last
+    assert default_layer_map(6, 6) == list(range(6))
