@@ -35,7 +35,7 @@ def _artifacts(folder: Path) -> list[Path]:
     save_run_config(resolve_config("nano-student"), folder / "config.yaml")
     atomic_write_bytes(folder / "export" / "student_int8_seq64.tflite", b"TFL3" + bytes(60))
     write_manifest(folder / "export", {"source": "test"}, [{"file": "student_int8_seq64.tflite"}])
-    from benchmarks.report import write_atomic  # noqa: PLC0415
+    from benchmarks.report import write_atomic
 
     write_atomic(folder / "bench" / "host.json", b"{}\n")
     return [folder / "config.yaml", folder / "export" / "student_int8_seq64.tflite",

@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"Failed to mmap model {graph}")
     log("INFO", f"Loaded model {graph}")
     log("INFO", "Initialized TensorFlow Lite runtime.", runtime=True)
-    ops = interp._get_ops_details() if hasattr(interp, "_get_ops_details") else []
+    ops = interp._get_ops_details() if hasattr(interp, "_get_ops_details") else []  # noqa: SLF001 - LiteRT has no public op list
     total = len(ops)
     if use_gpu:
         log("INFO", "Created TensorFlow Lite delegate for GPU.", runtime=True)

@@ -130,7 +130,7 @@ class Connection:
             pass
         finally:
             self.drop()
-            self.device._forget(self)
+            self.device._forget(self)  # noqa: SLF001 - the device owns its connection list
 
     def _dispatch(self, msg: Message) -> None:
         faults = self.device.faults
@@ -192,7 +192,7 @@ class Connection:
         self.send(Message(A_OKAY, stream.local_id, stream.remote_id))
         try:
             handler(self, stream, service)
-        except Exception as exc:  # a service bug must not take the device down
+        except Exception as exc:  # noqa: BLE001 - a service bug must not take the device down
             print(f"loopback: {service!r} failed: {exc!r}", file=sys.stderr)
         finally:
             if self.alive:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from android_harness.loopback.protocol import A_CLSE, A_WRTE, Message
 
 
-class StreamClosed(Exception):
+class StreamClosed(Exception):  # noqa: N818 - a normal end of stream, not an error
     """The client closed the stream or the connection dropped."""
 
 

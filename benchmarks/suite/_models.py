@@ -80,13 +80,13 @@ def build_variants(variants: Iterable[Variant], out_dir: str | Path | None = Non
     if not missing:
         return built
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
-    from converters import ExportOptions, convert  # noqa: PLC0415
-    from converters import data as data_mod  # noqa: PLC0415
-    from converters.converter import write_files  # noqa: PLC0415
-    from converters.export_model import build_export_model  # noqa: PLC0415
-    from mbert_cli.config import resolve_config  # noqa: PLC0415
+    from converters import ExportOptions, convert
+    from converters import data as data_mod
+    from converters.converter import write_files
+    from converters.export_model import build_export_model
+    from mbert_cli.config import resolve_config
 
     models: dict[str, object] = {}
     for b in missing:

@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         print("skipped: the adb client is not installed (apt-get install adb)")
         return 0
     try:
-        from android_harness.attach import loopback_adb, write_stand_in_binary  # noqa: PLC0415
-        from android_harness.device import DeviceSession, list_devices, resolve_devices  # noqa: PLC0415
+        from android_harness.attach import loopback_adb, write_stand_in_binary
+        from android_harness.device import DeviceSession, list_devices, resolve_devices
     except ImportError as err:
         print(f"skipped: android_harness is not available ({err})")
         return 0
@@ -48,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         args.tiny = True  # the default: the adb path's cost does not need the big model
     models = resolve_models(args, variants=[_models.SUITE_DYNAMIC], tiny_variants=[_models.TINY_DYNAMIC])
 
-    from benchmarks.device import DeviceBackend, DeviceSettings, run_devices  # noqa: PLC0415
-    from benchmarks.host import HostSettings, run_host  # noqa: PLC0415
+    from benchmarks.device import DeviceBackend, DeviceSettings, run_devices
+    from benchmarks.host import HostSettings, run_host
 
     binary = write_stand_in_binary(Path(tempfile.mkdtemp(prefix="mbert-suite-bin-")) / "benchmark_model")
     print(f"{'model':38s} {'host min':>9s} {'adb min':>9s} {'min x':>6s} {'host mean':>10s} {'adb mean':>9s} "

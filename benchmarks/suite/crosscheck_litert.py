@@ -31,8 +31,8 @@ def crosscheck(model: str, threads: int = 1, runs: int = 50, warmup: int = 5, ro
     With `with_min`, also (our min ms, the tool's min ms) over all rounds: on a shared
     machine the minimum is the figure least touched by other processes.
     """
-    from benchmarks.host import HostSettings, run_host  # noqa: PLC0415
-    from benchmarks.suite.litert_tool import litert_tool_latency  # noqa: PLC0415
+    from benchmarks.host import HostSettings, run_host
+    from benchmarks.suite.litert_tool import litert_tool_latency
 
     ours, theirs, our_min, their_min = [], [], [], []
     for _ in range(rounds):

@@ -51,9 +51,9 @@ def build_files(out: Path, seq_len: int, representative: int, only: set[str] | N
 
 def float_ops(path: Path) -> dict[str, int]:
     """Ops of a file whose output is float32 (what int8 did not quantize), by op name."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
-    from mbert_cli.runtime import load_runtime  # noqa: PLC0415
+    from mbert_cli.runtime import load_runtime
 
     interp = load_runtime().interpreter(str(path), xnnpack=False)
     interp.allocate_tensors()
@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     files = build_files(out, args.seq_len, args.representative, set(filter(None, args.only.split(","))) or None)
 
-    from benchmarks.host import HostSettings, run_host  # noqa: PLC0415
-    from converters.verify import op_histogram  # noqa: PLC0415
+    from benchmarks.host import HostSettings, run_host
+    from converters.verify import op_histogram
 
     by = {(p, label): path for p, label, path in files}
     print("\n== ops (int8 vs dynamic) ==")

@@ -186,12 +186,12 @@ def soak(work: Path, kills: int, seed: int, scale: int = 1, log=print) -> dict:
 
 def _run_child(argv: list[str]) -> None:
     """Runs one mbert command with the classifier head's dropout at 0 (see the module docstring)."""
-    import functools  # noqa: PLC0415
+    import functools
 
-    from mbert_cli.modeling import models  # noqa: PLC0415
+    from mbert_cli.modeling import models
 
     models.build_classifier = functools.partial(models.build_classifier, dropout=0.0)
-    from mbert_cli.cli.app import app  # noqa: PLC0415
+    from mbert_cli.cli.app import app
 
     app(argv, prog_name="mbert")
 
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.kills < 1:
         parser.error("--kills must be at least 1")
-    import tempfile  # noqa: PLC0415
+    import tempfile
 
     work = Path(args.work or tempfile.mkdtemp(prefix="mbert-soak-"))
     report = soak(work, args.kills, args.seed)

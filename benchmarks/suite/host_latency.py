@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     models = resolve_models(args)
 
-    from benchmarks.host import HostSettings, run_host  # noqa: PLC0415
-    from benchmarks.report import fmt_ms, ratios  # noqa: PLC0415
+    from benchmarks.host import HostSettings, run_host
+    from benchmarks.report import fmt_ms, ratios
 
     summary: dict[int, list[float]] = {}
     names: list[str] = []

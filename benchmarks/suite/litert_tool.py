@@ -16,8 +16,8 @@ import logging
 def litert_tool_latency(model: str, threads: int = 1, runs: int = 50, warmup: int = 5, signature: str = "") -> dict:
     """Returns the tool's `latency` dict (avg_ms, median_ms, min_ms, ...) for `model`
     (`signature`: which one the tool runs; default its first)."""
-    import numpy as np  # noqa: PLC0415
-    from ai_edge_litert.tools import benchmark_litert_model as tool  # noqa: PLC0415
+    import numpy as np
+    from ai_edge_litert.tools import benchmark_litert_model as tool
 
     def fill_valid(buffer, details):
         dtype = tool.get_numpy_dtype(details.get("dtype", "float32"))

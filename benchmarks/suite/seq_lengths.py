@@ -54,7 +54,7 @@ def cpu_flags() -> str:
 def build(preset: str, modes: list[str], lengths: tuple[int, ...], designs: list[str], fixed: str,
           out: Path, seed: int = 0) -> list[dict]:
     """Exports the files that are not cached yet; returns [{design, mode, path, lengths}]."""
-    from converters.lengths import LengthSpec  # noqa: PLC0415
+    from converters.lengths import LengthSpec
 
     plan = []
     for mode in modes:
@@ -71,13 +71,13 @@ def build(preset: str, modes: list[str], lengths: tuple[int, ...], designs: list
     missing = [p for p in plan if not p["path"].is_file()]
     if missing:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import tensorflow as tf  # noqa: PLC0415
-        from converters.restore import build_stage_model  # noqa: PLC0415
+        import tensorflow as tf
+        from converters.restore import build_stage_model
 
-        from converters import ExportOptions, convert  # noqa: PLC0415
-        from converters import data as data_mod  # noqa: PLC0415
-        from converters.converter import write_files  # noqa: PLC0415
-        from mbert_cli.config import resolve_config  # noqa: PLC0415
+        from converters import ExportOptions, convert
+        from converters import data as data_mod
+        from converters.converter import write_files
+        from mbert_cli.config import resolve_config
 
         cfg = resolve_config(preset)
         tf.keras.utils.set_random_seed(seed)
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(DEFAULT_CACHE / "seq-lengths"))
     args = parser.parse_args(argv)
 
-    from converters.lengths import parse_lengths  # noqa: PLC0415
+    from converters.lengths import parse_lengths
 
     lengths = parse_lengths(args.lengths).lengths
     designs = [d.strip() for d in args.designs.split(",") if d.strip()]
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"CPU: {cpu_flags()}")
     plan = build(args.preset, modes, lengths, designs, args.fixed, out)
 
-    from benchmarks.host import HostSettings, run_host  # noqa: PLC0415
+    from benchmarks.host import HostSettings, run_host
 
     results = run_host([str(p["path"]) for p in plan],
                        HostSettings(threads=args.threads, runs=args.runs, warmup=args.warmup),
@@ -172,9 +172,9 @@ def main(argv: list[str] | None = None) -> int:
 def crosscheck(plan: list[dict], lengths: tuple[int, ...], args) -> None:
     """Host runner p50 vs LiteRT's own tool at the same signature (fixed-shape signatures only:
     the tool runs a signature as stored, it cannot resize)."""
-    from benchmarks.host import HostSettings, run_host  # noqa: PLC0415
-    from benchmarks.suite.litert_tool import litert_tool_latency  # noqa: PLC0415
-    from converters.lengths import signature_key  # noqa: PLC0415
+    from benchmarks.host import HostSettings, run_host
+    from benchmarks.suite.litert_tool import litert_tool_latency
+    from converters.lengths import signature_key
 
     print("\nhost runner vs LiteRT's benchmark tool, same file and signature "
           f"(median of {args.crosscheck_rounds} alternating rounds; target within 5%):")

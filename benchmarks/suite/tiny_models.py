@@ -34,7 +34,7 @@ def build_tiny_models(out_dir: str | Path, seq_len: int = 16, vocab: int = 64,
     TensorFlow is imported here, not at module top, so importing this module stays cheap.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

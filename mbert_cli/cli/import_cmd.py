@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +26,7 @@ def import_cmd(
     from mbert_cli.importing.importer import import_checkpoint  # noqa: PLC0415
 
     out = console()
-    with out.status("Importing ...") if out.is_terminal else _nothing():
+    with out.status("Importing ...") if out.is_terminal else contextlib.nullcontext():
         report = import_checkpoint(source, run, fmt=fmt, vocab=vocab, say=lambda m: out.print(m, markup=False))
     _render(out, report, run)
 
@@ -47,14 +48,6 @@ def _render(out, report: dict, run: Path) -> None:
     for note in report["notes"]:
         out.print(note, markup=False, highlight=False)
     out.print(f"Wrote {run} (config.yaml, vocab.txt, import.json, checkpoint).", markup=False, highlight=False)
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 @handles_errors

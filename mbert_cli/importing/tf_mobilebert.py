@@ -43,16 +43,18 @@ def tf1_entries(tensors: dict[str, np.ndarray], cfg: EncoderConfig) -> tuple[lis
     """(entries, tensors reshaped as tf-models needs) for every `bert/...` and MLM tensor of a TF1 checkpoint."""
     conv = _converter()
     last = str(cfg.num_feedforward_networks - 1)
+    # tf-models keeps its name table and reshape rules private to the converter script; they are
+    # used as they are (SLF001 below) so the names stay the converter's, not a copy of them.
     # The tool's table with its `--use_model_prefix=false` first entry, as its main() sets it.
-    table = [("bert/", "")] + [(a, b.replace("LAST_FFN_LAYER_ID", last)) for a, b in conv._NAME_REPLACEMENT[1:]]
+    table = [("bert/", "")] + [(a, b.replace("LAST_FFN_LAYER_ID", last)) for a, b in conv._NAME_REPLACEMENT[1:]]  # noqa: SLF001
     entries, shaped = [], {}
     for name, value in tensors.items():
         if name in TF1_MLM:
             entries.append(Entry(name, TF1_MLM[name], COPY))
             shaped[name] = value
         elif name.startswith("bert/"):
-            target = conv._bert_name_replacement(name, table)
-            new_shape = conv._get_new_shape(target, value.shape, cfg.num_heads)
+            target = conv._bert_name_replacement(name, table)  # noqa: SLF001
+            new_shape = conv._get_new_shape(target, value.shape, cfg.num_heads)  # noqa: SLF001
             shaped[name] = np.reshape(value, new_shape) if new_shape else value
             entries.append(Entry(name, f"encoder/{target}", COPY))
     return entries, shaped

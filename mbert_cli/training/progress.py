@@ -29,7 +29,7 @@ class Progress:
             return
         if self.stream.isatty():
             from rich.progress import BarColumn, TextColumn, TimeRemainingColumn  # noqa: PLC0415
-            from rich.progress import Progress as RichProgress
+            from rich.progress import Progress as RichProgress  # noqa: PLC0415
 
             self._rich = RichProgress(TextColumn("[bold]{task.description}"), BarColumn(),
                                       TextColumn("{task.completed}/{task.total}"),

@@ -13,7 +13,7 @@ from android_harness.attach import loopback_adb, write_stand_in_binary
 @pytest.fixture(scope="session")
 def tiny_tflite(tmp_path_factory) -> Path:
     """input_word_ids int32 [1, 8] -> embedding lookup -> dense: a BERT-shaped toy."""
-    import tensorflow as tf  # noqa: PLC0415 - the only TensorFlow use in these tests
+    import tensorflow as tf
 
     class Tiny(tf.Module):
         def __init__(self):

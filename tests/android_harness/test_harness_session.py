@@ -182,7 +182,7 @@ def test_two_devices_in_parallel(fake_binary, tiny_tflite):
                         binary, model, warmup_runs=1, num_runs=1,
                         extra_flags=["--min_secs=1.0", "--warmup_min_secs=0"])
                     spans[serial] = (start, time.monotonic())
-            except Exception as exc:  # surfaced below
+            except Exception as exc:  # noqa: BLE001 - surfaced below
                 errors.append(exc)
 
         threads = [threading.Thread(target=bench, args=(s,)) for s in serials]

@@ -17,11 +17,11 @@ pytest.importorskip("android_harness.device")
 if shutil.which("adb") is None:  # pragma: no cover - the Debian `adb` package is required
     pytest.skip("the adb client is not installed (apt-get install adb)", allow_module_level=True)
 
-from android_harness.attach import loopback_adb  # noqa: E402
-from android_harness.testing import run_dirs  # noqa: E402
-from benchmarks.result import BenchReport  # noqa: E402
-from mbert_cli.cli.app import app  # noqa: E402
-from mbert_cli.cli.bench import PARTIAL_FAILURE  # noqa: E402
+from android_harness.attach import loopback_adb
+from android_harness.testing import run_dirs
+from benchmarks.result import BenchReport
+from mbert_cli.cli.app import app
+from mbert_cli.cli.bench import PARTIAL_FAILURE
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()

@@ -12,19 +12,19 @@ pytest.importorskip("android_harness.device")
 if shutil.which("adb") is None:  # pragma: no cover - the Debian `adb` package is required
     pytest.skip("the adb client is not installed (apt-get install adb)", allow_module_level=True)
 
-from android_harness.attach import (  # noqa: E402
+from android_harness.attach import (
     loopback_adb,
     private_adb,
     wait_for_states,
-    write_stand_in_binary,  # noqa: E402
+    write_stand_in_binary,
 )
-from android_harness.device import BINARY_PLACES, DeviceSession  # noqa: E402
-from android_harness.loopback.device import LoopbackDevice  # noqa: E402
-from android_harness.profiles import get_profile  # noqa: E402
-from android_harness.testing import run_dirs  # noqa: E402
-from benchmarks.result import BenchReport  # noqa: E402
-from mbert_cli.cli.app import app  # noqa: E402
-from mbert_cli.errors import MbertError  # noqa: E402
+from android_harness.device import BINARY_PLACES, DeviceSession
+from android_harness.loopback.device import LoopbackDevice
+from android_harness.profiles import get_profile
+from android_harness.testing import run_dirs
+from benchmarks.result import BenchReport
+from mbert_cli.cli.app import app
+from mbert_cli.errors import MbertError
 
 runner = CliRunner()
 

@@ -11,9 +11,9 @@ pytest.importorskip("android_harness.device")
 if shutil.which("adb") is None:  # pragma: no cover - the Debian `adb` package is required
     pytest.skip("the adb client is not installed (apt-get install adb)", allow_module_level=True)
 
-from android_harness.attach import loopback_adb, write_stand_in_binary  # noqa: E402
-from benchmarks.result import BenchReport  # noqa: E402
-from mbert_cli.cli.app import app  # noqa: E402
+from android_harness.attach import loopback_adb, write_stand_in_binary
+from benchmarks.result import BenchReport
+from mbert_cli.cli.app import app
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from mbert_cli.cli.app import app
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "converters"))
-from export_helpers import make_run  # noqa: E402
-from export_helpers import one_error_line as _error  # noqa: E402
+from export_helpers import make_run
+from export_helpers import one_error_line as _error
 
 runner = CliRunner()
 

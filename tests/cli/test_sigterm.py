@@ -100,7 +100,7 @@ def test_sigterm_mid_training_saves_that_step_and_the_rerun_ends_like_an_uninter
         "Terminated (SIGTERM): stopped cleanly; rerun the same command to resume. Checkpoint saved at step ")
     saved = int(lines[0].split("at step ")[1].rstrip("."))
     assert 10 <= saved < 80  # the step reached, not a periodic checkpoint (every 1000)
-    from mbert_cli.training.checkpoints import checkpoint_step, latest_checkpoint  # noqa: PLC0415
+    from mbert_cli.training.checkpoints import checkpoint_step, latest_checkpoint
 
     assert checkpoint_step(latest_checkpoint(run / "teacher" / "checkpoints")) == saved
     again = subprocess.run(_args(run), cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 pytest.importorskip("tensorflow")
 
-from mbert_cli.cli.app import app  # noqa: E402
+from mbert_cli.cli.app import app
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]

@@ -93,7 +93,7 @@ def test_every_numeric_or_choice_field_declares_a_range():
 
 
 def test_ranges_live_in_the_dataclass_fields():
-    from mbert_cli.config.training import TrainConfig  # noqa: PLC0415
+    from mbert_cli.config.training import TrainConfig
 
     steps = {f.name: f for f in dataclasses.fields(TrainConfig)}["steps"]
     assert field_range(steps) == Range(ge=1)

@@ -102,7 +102,7 @@ def test_int8_float_attention_keeps_attention_float_and_accurate(encoder_and_dat
     interp = load_runtime().interpreter(model_content=f.content, xnnpack=False)
     interp.allocate_tensors()
     dtypes = {t["index"]: np.dtype(t["dtype"]).name for t in interp.get_tensor_details()}
-    ops = interp._get_ops_details()  # noqa: SLF001
+    ops = interp._get_ops_details()
     softmax_out = {dtypes[int(o["outputs"][0])] for o in ops if o["op_name"] == "SOFTMAX"}
     fc_out = {dtypes[int(o["outputs"][0])] for o in ops if o["op_name"] == "FULLY_CONNECTED"}
     assert softmax_out == {"float32"}

@@ -50,14 +50,14 @@ def bert_shapes(c: dict, prefix: str = "bert.", heads: bool = True, pooler: bool
     s[f"{prefix}embeddings.token_type_embeddings.weight"] = (c["type_vocab_size"], h)
     _norm(s, f"{prefix}embeddings.LayerNorm", h)
     for n in range(c["num_hidden_layers"]):
-        L = f"{prefix}encoder.layer.{n}."
+        layer = f"{prefix}encoder.layer.{n}."
         for part in ("query", "key", "value"):
-            _lin(s, f"{L}attention.self.{part}", h, h)
-        _lin(s, f"{L}attention.output.dense", h, h)
-        _norm(s, f"{L}attention.output.LayerNorm", h)
-        _lin(s, f"{L}intermediate.dense", i, h)
-        _lin(s, f"{L}output.dense", h, i)
-        _norm(s, f"{L}output.LayerNorm", h)
+            _lin(s, f"{layer}attention.self.{part}", h, h)
+        _lin(s, f"{layer}attention.output.dense", h, h)
+        _norm(s, f"{layer}attention.output.LayerNorm", h)
+        _lin(s, f"{layer}intermediate.dense", i, h)
+        _lin(s, f"{layer}output.dense", h, i)
+        _norm(s, f"{layer}output.LayerNorm", h)
     if pooler:
         _lin(s, f"{prefix}pooler.dense", h, h)
     if heads:
@@ -79,26 +79,26 @@ def mobilebert_shapes(c: dict, heads: bool = True) -> dict:
     _lin(s, f"{p}embeddings.embedding_transformation", h, 3 * e)
     _norm(s, f"{p}embeddings.LayerNorm", h)
     for n in range(c["num_hidden_layers"]):
-        L = f"{p}encoder.layer.{n}."
-        _lin(s, f"{L}attention.self.query", b, b)
-        _lin(s, f"{L}attention.self.key", b, b)
-        _lin(s, f"{L}attention.self.value", b, b if c["use_bottleneck_attention"] else h)
-        _lin(s, f"{L}attention.output.dense", b, b)
-        _norm(s, f"{L}attention.output.LayerNorm", b)
-        _lin(s, f"{L}intermediate.dense", i, b)
-        _lin(s, f"{L}output.dense", b, i)
-        _norm(s, f"{L}output.LayerNorm", b)
-        _lin(s, f"{L}output.bottleneck.dense", h, b)
-        _norm(s, f"{L}output.bottleneck.LayerNorm", h)
-        _lin(s, f"{L}bottleneck.input.dense", b, h)
-        _norm(s, f"{L}bottleneck.input.LayerNorm", b)
+        layer = f"{p}encoder.layer.{n}."
+        _lin(s, f"{layer}attention.self.query", b, b)
+        _lin(s, f"{layer}attention.self.key", b, b)
+        _lin(s, f"{layer}attention.self.value", b, b if c["use_bottleneck_attention"] else h)
+        _lin(s, f"{layer}attention.output.dense", b, b)
+        _norm(s, f"{layer}attention.output.LayerNorm", b)
+        _lin(s, f"{layer}intermediate.dense", i, b)
+        _lin(s, f"{layer}output.dense", b, i)
+        _norm(s, f"{layer}output.LayerNorm", b)
+        _lin(s, f"{layer}output.bottleneck.dense", h, b)
+        _norm(s, f"{layer}output.bottleneck.LayerNorm", h)
+        _lin(s, f"{layer}bottleneck.input.dense", b, h)
+        _norm(s, f"{layer}bottleneck.input.LayerNorm", b)
         if c["key_query_shared_bottleneck"]:
-            _lin(s, f"{L}bottleneck.attention.dense", b, h)
-            _norm(s, f"{L}bottleneck.attention.LayerNorm", b)
+            _lin(s, f"{layer}bottleneck.attention.dense", b, h)
+            _norm(s, f"{layer}bottleneck.attention.LayerNorm", b)
         for j in range(c["num_feedforward_networks"] - 1):
-            _lin(s, f"{L}ffn.{j}.intermediate.dense", i, b)
-            _lin(s, f"{L}ffn.{j}.output.dense", b, i)
-            _norm(s, f"{L}ffn.{j}.output.LayerNorm", b)
+            _lin(s, f"{layer}ffn.{j}.intermediate.dense", i, b)
+            _lin(s, f"{layer}ffn.{j}.output.dense", b, i)
+            _norm(s, f"{layer}ffn.{j}.output.LayerNorm", b)
     if c["classifier_activation"]:
         _lin(s, f"{p}pooler.dense", h, h)
     if heads:
