@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mbert_cli.modeling.encoders import INPUT_DTYPES
+
 SIGNATURE_KEY = "serving_default"
-INPUT_SPECS = (("input_word_ids", "int32"), ("input_type_ids", "int32"), ("input_mask", "float32"))
+# The serving function's argument order (ids, types, mask); names and dtypes are the model's.
+INPUT_SPECS = tuple((name, INPUT_DTYPES[name]) for name in ("input_word_ids", "input_type_ids", "input_mask"))
 
 
 @dataclass(frozen=True)

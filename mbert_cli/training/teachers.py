@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError
-from mbert_cli.training.session import build_pretrainer, model_inputs
+from mbert_cli.training.session import MODEL_INPUTS, build_pretrainer, model_inputs
 
 
 class MobileBertTeacher:
@@ -142,7 +142,7 @@ class BertTeacher:
             keep.update(hidden=hidden, attention=attention)
         if self.has_mlm:
             sequence = keep["hidden"][-1] if keep else self.pretrainer.encoder(
-                model_inputs(batch, ("input_word_ids", "input_mask", "input_type_ids")),
+                model_inputs(batch, MODEL_INPUTS),
                 training=False)["sequence_output"]
             keep["mlm_logits"] = self.pretrainer.masked_lm(sequence, masked_positions=batch["masked_lm_positions"])
         return keep
