@@ -72,11 +72,11 @@ def build(preset: str, modes: list[str], lengths: tuple[int, ...], designs: list
     if missing:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf
-        from converters.restore import build_stage_model
 
         from converters import ExportOptions, convert
         from converters import data as data_mod
         from converters.converter import write_files
+        from converters.export_model import build_export_model as build_stage_model
         from mbert_cli.config import resolve_config
 
         cfg = resolve_config(preset)

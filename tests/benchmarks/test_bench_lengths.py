@@ -66,10 +66,10 @@ def test_served_latency_refuses_no_rows():
 def length_files(tmp_path_factory):
     """A nano classifier as a seq8/seq16 file and as a dynamic file."""
     import tensorflow as tf
-    from converters.restore import build_stage_model
 
     from converters import ExportOptions, convert
     from converters import data as data_mod
+    from converters.export_model import build_export_model as build_stage_model
     from converters.lengths import LengthSpec
     from mbert_cli.config import resolve_config
 

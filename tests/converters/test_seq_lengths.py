@@ -64,8 +64,8 @@ def test_truncate_rows_keeps_real_tokens():
 @pytest.fixture(scope="module")
 def nano():
     import tensorflow as tf
-    from converters.restore import build_stage_model
 
+    from converters.export_model import build_export_model as build_stage_model
     from mbert_cli.config import resolve_config
 
     tf.keras.utils.set_random_seed(3)
