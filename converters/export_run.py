@@ -62,6 +62,11 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
                               f"{config.encoder.max_sequence_length}")
     if options.representative <= 0:
         raise MbertError("--representative must be positive", hint="100 examples is a good default")
+    n_held = ec.parity_examples if parity_examples is None else parity_examples
+    n_metric = ec.metric_examples if metric_examples is None else metric_examples
+    if n_held <= 0 or n_metric <= 0:  # 0 is a value: refused, never swapped for the config's default
+        raise MbertError(f"parity examples ({n_held}) and metric examples ({n_metric}) must be positive",
+                         hint="pass --parity-examples / --metric-examples 1 or more")
     out = check_writable(out_dir if out_dir is not None else run_dir / "export")
     stage = checkpoints.check_stage(stage or checkpoints.default_stage(run_dir))
     checkpoints.stage_checkpoint_path(run_dir, stage)  # no checkpoint: one clear error before any model is built
@@ -72,8 +77,6 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
     say(f"restoring {stage} from {run_dir}")
     restored = restore_for_export(run_dir, stage)
 
-    n_held = parity_examples or ec.parity_examples
-    n_metric = metric_examples or ec.metric_examples
     data = data or for_run(config, stage, options.seq_len, options.representative, n_held,
                            metric_examples=n_metric, run_dir=run_dir)
     model, model_name, opt_report = restored.model, stage, None

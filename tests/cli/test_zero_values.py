@@ -53,3 +53,14 @@ def test_device_runner_refuses_zero_threads_instead_of_the_profile_count():
 
     with pytest.raises(MbertError, match=r"--threads 0 is invalid"):
         _run_one_device(None, "serial", Profile(), None, [], None, "", DeviceSettings(threads=0), None)
+
+
+def test_export_library_refuses_zero_examples_instead_of_using_the_default(run_dir, tmp_path):
+    from converters import export_run
+    from mbert_cli.errors import MbertError
+
+    for kwargs in ({"parity_examples": 0}, {"metric_examples": 0}):
+        with pytest.raises(MbertError, match="must be positive"):
+            export_run(run_dir, stage="finetune-classification", out_dir=tmp_path / "out",
+                       settings={"modes": ["none"]}, **kwargs)
+        assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
