@@ -20,6 +20,7 @@ from pathlib import Path
 from android_harness.adb import Adb
 from android_harness.elf import MACHINES
 from android_harness.loopback.device import LoopbackDevice
+from mbert_cli.errors import MbertError
 
 # Variables that would point the client at another server or device.
 _SCRUB = ("ANDROID_ADB_SERVER_PORT", "ANDROID_ADB_SERVER_ADDRESS", "ADB_SERVER_SOCKET",
@@ -64,11 +65,13 @@ def private_adb(timeout: float = 30.0) -> Iterator[Adb]:
     env = {key: None for key in _SCRUB}
     env.update(HOME=str(home), ANDROID_SDK_HOME=str(home), ANDROID_USER_HOME=str(home / ".android"),
                TMPDIR=str(home))
-    adb = Adb(server_port=free_port(), env=env, timeout=timeout)
+    adb = None
     try:
+        adb = Adb(server_port=free_port(), env=env, timeout=timeout)
         yield adb
     finally:
-        adb.kill_server()
+        if adb is not None:
+            adb.kill_server()
         shutil.rmtree(home, ignore_errors=True)
 
 
@@ -114,5 +117,6 @@ def wait_for_states(adb: Adb, want: dict[str, str], timeout: float) -> None:
         if all(states.get(s) == st for s, st in want.items()):
             return
         if time.monotonic() > deadline:
-            raise RuntimeError(f"loopback devices did not attach: want {want}, have {states}")
+            raise MbertError(f"loopback devices did not attach within {timeout:g} s: want {want}, have {states}",
+                             hint="check that the adb client works (`adb version`) and nothing else holds the port")
         time.sleep(0.1)

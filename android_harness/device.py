@@ -258,8 +258,8 @@ class DeviceSession:
                 continue
             with tempfile.TemporaryDirectory(prefix="mbert-found-binary-") as tmp:
                 local = Path(tmp) / "benchmark_model"
-                self.adb.pull(self.serial, place, local)
                 try:
+                    self.adb.pull(self.serial, place, local)  # an unreadable place: try the next one
                     abi = self._check_abi(local, f"{place} on the device")
                 except MbertError as err:
                     rejected.append(err)

@@ -28,11 +28,11 @@ class Restored:
 
 
 def find_encoder(model: Any) -> Any:
-    """The MobileBERT encoder inside a model (for its per-layer outputs), or None."""
+    """The MobileBERT or BERT encoder inside a model (for its per-layer outputs), or None."""
     from official.nlp.modeling import networks  # noqa: PLC0415
 
     for m in [model, *model.submodules]:
-        if isinstance(m, networks.MobileBERTEncoder):
+        if isinstance(m, networks.MobileBERTEncoder | networks.BertEncoderV2):
             return m
     return None
 

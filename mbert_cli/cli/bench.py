@@ -139,6 +139,9 @@ def bench_cmd(
         first = report.failures[0]
         if not report.results and len(report.failures) == 1:
             raise MbertError(f"{first.target}: {first.message}", hint=first.hint)
+        if not report.results:  # nothing ran anywhere: a failure, not a partial one
+            raise MbertError(f"all {len(report.failures)} benchmark(s) failed; first: {first.target}: {first.message}",
+                             hint=first.hint)
         raise MbertError(f"{len(report.failures)} benchmark(s) failed; first: {first.target}: {first.message}",
                          hint=first.hint or "the other results were written", exit_code=PARTIAL_FAILURE)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from mbert_cli.errors import MbertError
 from mbert_cli.importing import configs, hf_bert, hf_mobilebert
 from mbert_cli.importing.mapping import from_mbert, named_variables
+from mbert_cli.io_utils import dir_mode
 
 
 def export_hf(run: str | Path, out: str | Path, stage: str | None = None) -> dict:
@@ -56,7 +57,7 @@ def export_hf(run: str | Path, out: str | Path, stage: str | None = None) -> dic
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
     try:
-        tmp.chmod(0o755)
+        tmp.chmod(dir_mode())  # mkdtemp makes it private; the umask decides, as for any folder
         save_file(tensors, str(tmp / "model.safetensors"))
         (tmp / "config.json").write_text(json.dumps(hf_cfg, indent=2) + "\n", encoding="utf-8")
         shutil.copyfile(vocab, tmp / "vocab.txt")

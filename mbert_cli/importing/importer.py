@@ -22,6 +22,7 @@ from mbert_cli.config.encoder import EncoderConfig
 from mbert_cli.errors import MbertError
 from mbert_cli.importing import configs, hf_bert, hf_mobilebert, sources, tf_mobilebert
 from mbert_cli.importing.mapping import ImportReport, apply, named_variables, reject_unexpected
+from mbert_cli.io_utils import dir_mode
 
 # Fine-tuning defaults for a pre-trained BERT-size model (BERT's recipe: AdamW 2e-5..5e-5);
 # the nano presets' 5e-3 would wreck pre-trained weights. One epoch at 5e-5 is what
@@ -268,7 +269,7 @@ def _write_run(run: Path, loaded: Loaded, pm) -> None:
     cfg.validate()
     run.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{run.name}.import-", dir=run.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; a run folder is an ordinary folder
+    tmp.chmod(dir_mode())  # mkdtemp makes it private; a run folder gets the umask's mode like any folder
     try:
         stage = StageDir(tmp, role).make()
         step = tf.Variable(0, dtype=tf.int64, name="global_step")

@@ -45,11 +45,13 @@ def open_run(run_dir) -> RunConfig:
 def default_stage(run) -> str:
     """The last stage trained in a run: finetune-* (newest), else student, else teacher."""
     run = Path(run)
-    tuned = sorted(run.glob("finetune-*/checkpoints"), key=lambda p: p.stat().st_mtime)
+    # A stage folder exists from its first step on; only one with a saved checkpoint counts.
+    tuned = sorted((p for p in run.glob("finetune-*/checkpoints") if (p / "checkpoint").is_file()),
+                   key=lambda p: p.stat().st_mtime)
     if tuned:
         return tuned[-1].parent.name
     for name in ("student", "teacher"):
-        if (run / name / "checkpoints").is_dir():
+        if (run / name / "checkpoints" / "checkpoint").is_file():
             return name
     raise MbertError(f"no trained stage in {run} (no checkpoint in teacher/, student/ or finetune-*/)",
                      hint="train one first with `mbert train ...`, or point --run at another folder")

@@ -63,6 +63,9 @@ def check_bert_teacher(teacher: RunConfig, student: RunConfig) -> list[int]:
                          f"({t.vocab_size} and {s.vocab_size} tokens, or different files): the teacher would read "
                          "other token ids", hint=f"use the teacher's vocab: --set encoder.vocab_size={t.vocab_size} "
                                                  f"--set data.vocab={teacher.data.vocab}")
+    if student.distill.teacher_embedding_init == "pca" and s.embedding_size > t.embedding_size:
+        raise MbertError(f"the student's {s.embedding_size}-wide word embedding cannot start from a projection of "
+                         f"{who}'s {t.embedding_size}-wide one", hint="--set distill.teacher_embedding_init=random")
     if t.max_sequence_length < student.data.seq_len:
         raise MbertError(f"{who} has max sequence length {t.max_sequence_length} but the student reads "
                          f"data.seq_len={student.data.seq_len}", hint=f"--set data.seq_len={t.max_sequence_length}")

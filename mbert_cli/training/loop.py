@@ -163,6 +163,7 @@ class Trainer:
                         self._evaluate(phase, step, best_manager)
                     if self.on_checkpoint:
                         self.on_checkpoint(step)
+            interrupts.check()  # a stop during the phase's last step stops here, not in the next stage
         except interrupts.StopRequested as stop:
             self._save_on_stop(manager, step, stop)
             raise

@@ -39,7 +39,7 @@ def default_layer_map(student_layers: int, teacher_layers: int) -> list[int]:
     """Student layer i learns from teacher layer i (equal depth) or every k-th layer (k = T/S).
 
     A student deeper than its teacher maps proportionally, each teacher layer taught to a
-    run of consecutive student layers (12 onto 6: 0,0,1,1,...,5,5; the last onto the last).
+    run of consecutive student layers (a 6-layer teacher onto 12 student layers: 0,0,1,1,...,5,5).
     """
     if student_layers > teacher_layers:
         return [-(-(i + 1) * teacher_layers // student_layers) - 1 for i in range(student_layers)]

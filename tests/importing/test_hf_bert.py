@@ -151,3 +151,22 @@ def test_no_checkpoint_at_source(tmp_path):
                                         ("onnx", "unknown --format 'onnx'")])
 def test_format_that_does_not_fit(tmp_path, fmt, expect):
     _bad(tmp_path, _tiny(tmp_path), expect, "--format", fmt)
+
+
+def test_imported_bert_teacher_stage_exports_its_encoder(tmp_path):
+    """`mbert export` of a fresh import (stage teacher, a BertEncoderV2) writes the encoder's
+    sequence output, equal to the numpy reference (export once found only MobileBERT encoders)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    weights = ck.random_weights(ck.bert_shapes(ck.TINY_BERT), seed=5)
+    assert _import(ck.write_hf(tmp_path / "hf", ck.TINY_BERT, weights), tmp_path / "run").exit_code == 0
+    result = runner.invoke(app, ["export", "--run", str(tmp_path / "run"), "--quantize", "none", "--seq-len", "10",
+                                 "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    (tflite,) = (tmp_path / "out").glob("*.tflite")
+    ids, mask, types = ck.batch(ck.TINY_BERT["vocab_size"])
+    run = Interpreter(model_path=str(tflite)).get_signature_runner("serving_default")
+    out = run(input_word_ids=ids[:1], input_type_ids=types[:1], input_mask=mask[:1].astype(np.float32))
+    plain = {k[len("bert."):]: v for k, v in weights.items() if k.startswith("bert.")}
+    ref = bert_forward(plain, ck.TINY_BERT, ids[:1], mask[:1], types[:1])
+    assert np.abs(out["sequence_output"] - ref)[mask[:1].astype(bool)].max() < 1e-4

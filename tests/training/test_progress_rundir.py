@@ -45,3 +45,16 @@ def test_metrics_jsonl_lines(tmp_path):
     assert rows[0]["kind"] == "train" and rows[0]["loss"] == 1.25 and rows[0]["step"] == 20
     assert rows[1]["kind"] == "eval" and rows[1]["stage"] == "teacher"
     assert list(stage.tensorboard.glob("events.out.tfevents.*"))
+
+
+def test_default_stage_skips_a_stage_folder_without_a_saved_checkpoint(tmp_path):
+    """A fine-tune stopped before its first save leaves an empty checkpoints/ folder: the run's
+    default stage is still the student that has one."""
+    from mbert_cli.training.checkpoints import default_stage
+
+    (tmp_path / "student" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "student" / "checkpoints" / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n')
+    (tmp_path / "finetune-classification" / "checkpoints").mkdir(parents=True)
+    assert default_stage(tmp_path) == "student"
+    (tmp_path / "finetune-classification" / "checkpoints" / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n')
+    assert default_stage(tmp_path) == "finetune-classification"
