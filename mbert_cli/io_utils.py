@@ -71,6 +71,26 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def atomic_dir(path: str | Path, tag: str) -> Iterator[Path]:
+    """Yields a new temporary folder next to `path` (mode from the umask); on success it
+    replaces `path`, which must be absent or empty; on any failure it is removed."""
+    import shutil  # noqa: PLC0415
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{tag}-", dir=path.parent))
+    try:
+        tmp.chmod(dir_mode())  # mkdtemp's 0700 would follow the folder through the rename
+        yield tmp
+        if path.exists():
+            path.rmdir()  # only an empty folder is replaced
+        tmp.rename(path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

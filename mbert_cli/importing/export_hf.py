@@ -8,13 +8,12 @@ written: mbert's (pooler dense + logits) has no HF counterpart.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 from mbert_cli.errors import MbertError
 from mbert_cli.importing import configs, hf_bert, hf_mobilebert
 from mbert_cli.importing.mapping import from_mbert, named_variables
-from mbert_cli.io_utils import dir_mode
+from mbert_cli.io_utils import atomic_dir
 
 
 def export_hf(run: str | Path, out: str | Path, stage: str | None = None) -> dict:
@@ -54,19 +53,10 @@ def export_hf(run: str | Path, out: str | Path, stage: str | None = None) -> dic
     for e in mlm:
         tensors[e.source] = np.ascontiguousarray(from_mbert(variables[e.target].numpy(), e.transform))
     vocab = resolve_vocab(cfg.data.vocab, enc.vocab_size)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
-    try:
-        tmp.chmod(dir_mode())  # mkdtemp makes it private; the umask decides, as for any folder
+    with atomic_dir(out, "export") as tmp:
         save_file(tensors, str(tmp / "model.safetensors"))
         (tmp / "config.json").write_text(json.dumps(hf_cfg, indent=2) + "\n", encoding="utf-8")
         shutil.copyfile(vocab, tmp / "vocab.txt")
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {"out": str(out), "stage": stage, "architecture": enc.kind, "tensors": len(tensors),
             "parameters": int(sum(v.size for v in tensors.values()))}
 

@@ -11,9 +11,7 @@ BERT-family checkpoints become a `teacher` stage (BertEncoderV2), MobileBERT one
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +20,7 @@ from mbert_cli.config.encoder import EncoderConfig
 from mbert_cli.errors import MbertError
 from mbert_cli.importing import configs, hf_bert, hf_mobilebert, sources, tf_mobilebert
 from mbert_cli.importing.mapping import ImportReport, apply, named_variables, reject_unexpected
-from mbert_cli.io_utils import dir_mode
+from mbert_cli.io_utils import atomic_dir
 
 # Fine-tuning defaults for a pre-trained BERT-size model (BERT's recipe: AdamW 2e-5..5e-5);
 # the nano presets' 5e-3 would wreck pre-trained weights. One epoch at 5e-5 is what
@@ -267,10 +265,7 @@ def _write_run(run: Path, loaded: Loaded, pm) -> None:
     for key, value in FINETUNE_SETTINGS.items():
         setattr(cfg.finetune, key, value)
     cfg.validate()
-    run.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{run.name}.import-", dir=run.parent))
-    tmp.chmod(dir_mode())  # mkdtemp makes it private; a run folder gets the umask's mode like any folder
-    try:
+    with atomic_dir(run, "import") as tmp:
         stage = StageDir(tmp, role).make()
         step = tf.Variable(0, dtype=tf.int64, name="global_step")
         manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=pm.model, step=step),
@@ -280,12 +275,6 @@ def _write_run(run: Path, loaded: Loaded, pm) -> None:
         save_run_config(cfg, tmp / "config.yaml")
         loaded.report.notes.append(f"written as stage {role!r}; fine-tune with --init {run / role}")
         write_json(tmp / "import.json", loaded.report.to_dict())
-        if run.exists():
-            run.rmdir()  # empty (checked above)
-        os.rename(tmp, run)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _is_shipped(vocab: Path, size: int) -> bool:
