@@ -65,15 +65,18 @@ def load_classification(spec: str = "shipped", max_examples: int = 0,
 
 
 def classification_dataset(examples: list[ClassificationExample], tokenizer, seq_len: int, batch_size: int, *,
-                           training: bool, seed: int = 0):
+                           training: bool, seed: int = 0, by_length: bool = False):
     """Batches of (features, labels): input_word_ids/input_mask (float32)/input_type_ids, labels int32.
 
     With `training`, examples are reshuffled each epoch and the last partial batch is
     dropped; the caller repeats for more epochs. Without it, the order is kept.
+    With `by_length` (`data.group_by_length`), batches hold sentences of similar length cut
+    to their longest one (`length_batches`); evaluation batches then go in length order.
     """
     import numpy as np  # noqa: PLC0415
     import tensorflow as tf  # noqa: PLC0415
 
+    from mbert_cli.data import length_batches  # noqa: PLC0415
     from mbert_cli.data.encoding import encode_pairs  # noqa: PLC0415
 
     if not examples:
@@ -82,9 +85,13 @@ def classification_dataset(examples: list[ClassificationExample], tokenizer, seq
                             [e.text_b for e in examples] if any(e.text_b is not None for e in examples) else None,
                             seq_len)
     labels = np.array([e.label for e in examples], np.int32)
+    if by_length and not training:
+        return length_batches.sorted_batches((features, labels), batch_size).prefetch(tf.data.AUTOTUNE)
     ds = tf.data.Dataset.from_tensor_slices((features, labels))
     if training:
         ds = ds.shuffle(len(examples), seed=seed, reshuffle_each_iteration=True)
+    if by_length and training:
+        return length_batches.bucketed_batches(ds, batch_size, seq_len, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
 
 

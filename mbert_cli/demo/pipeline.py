@@ -1,11 +1,19 @@
 """The demo chain: each stage is the same library call as its own `mbert` command.
 
+Two recipes (`mbert demo --teacher`):
+  minilm (default)  the shipped all-MiniLM-L6-v2 (`mbert import minilm`) is the teacher: it is
+                    fine-tuned on the task, the `minilm-student` MobileBERT learns its layers and
+                    attentions on the film corpus, then the task from its soft labels
+                    (`--distill-from`); the same student from random weights is the control.
+  nano              a nano IB-BERT teacher pre-trained here for minutes, the nano student
+                    distilled from it (fast; what the tests run).
+
 Layout under the demo root (default runs/demo):
-  teacher/   run of nano-teacher: teacher/ (pre-training), finetune-classification/, export/
-  student/   run of nano-student: student/ (distillation), finetune-classification/, export/
-  scratch/   nano-student fine-tuned from random weights: the baseline distillation must beat
+  teacher/   the teacher run: teacher/ (imported or pre-trained), finetune-classification/, export/
+  student/   the student run: student/ (distillation), finetune-classification/, export/
+  scratch/   the same student fine-tuned from random weights: the baseline distillation must beat
   bench/     host and loopback-device results (JSON)
-  summary.json, summary.png, demo_state.json
+  baseline.json (TF-IDF + LinearSVC on the same split), summary.json, summary.png, demo_state.json
 """
 
 from __future__ import annotations
@@ -20,13 +28,45 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mbert_cli.config import RunConfig, load_run_config, resolve_config
+from mbert_cli.config.resolve import apply_overrides
 from mbert_cli.demo.state import Ledger, config_hash
-from mbert_cli.demo.summary import SummaryRow, add_speedups, plot, write_json
+from mbert_cli.demo.summary import LATENCY_NOTE, SummaryRow, add_speedups, plot, write_json
 from mbert_cli.errors import MbertError
 
 TASK = "classification"
-TEACHER_PRESET, STUDENT_PRESET = "nano-teacher", "nano-student"
 
+
+@dataclass(frozen=True)
+class Recipe:
+    """Which teacher and student the demo runs, and how each is fine-tuned."""
+
+    name: str
+    student_preset: str
+    teacher_preset: str | None = None  # a teacher pre-trained here ...
+    imported_teacher: str | None = None  # ... or an `mbert import` source, e.g. 'minilm'
+    common: tuple[str, ...] = ()  # overrides for every run of the recipe
+    teacher_finetune: tuple[str, ...] = ()  # overrides for the teacher's fine-tuning only
+    task_distillation: bool = False  # student fine-tuned on the fine-tuned teacher's soft labels
+    teacher_modes: tuple[str, ...] = ("none",)
+    teacher_max_drop: float = 1.0  # accuracy points a quantized teacher file may lose
+    scale_note: str = ""
+
+
+RECIPES = {
+    # MiniLM fine-tuned for one epoch at AdamW 5e-5 (sentence-transformers' mean pooling,
+    # as it was trained); batches grouped by length cut its cost 1.7x. Its full-int8 file loses
+    # about 2.4 points (the imported GELU/LayerNorm BERT has no OPT substitution), so the
+    # teacher's quantized files may lose up to 5: it is a reference, not the shipped model.
+    "minilm": Recipe(
+        "minilm", student_preset="minilm-student", imported_teacher="minilm",
+        common=("data.group_by_length=true",),  # task batches grouped by length (data/length_batches.py)
+        teacher_finetune=("finetune.epochs=1", "finetune.learning_rate=5e-5"),
+        task_distillation=True, teacher_modes=("none", "dynamic", "int8"), teacher_max_drop=5.0,
+        scale_note="teacher: the shipped all-MiniLM-L6-v2 (22.7M parameters) fine-tuned here; student: "
+                   "minilm-student (7.3M) distilled from it for minutes on 2 CPU cores"),
+    "nano": Recipe("nano", teacher_preset="nano-teacher", student_preset="nano-student",
+                   scale_note="nano presets trained for minutes on the shipped data"),
+}
 
 @dataclass
 class DemoOptions:
@@ -34,6 +74,7 @@ class DemoOptions:
 
     root: Path = Path("runs/demo")
     fresh: bool = False
+    teacher: str = "minilm"  # a RECIPES key
     overrides: list[str] = field(default_factory=list)
     teacher_overrides: list[str] = field(default_factory=list)
     student_overrides: list[str] = field(default_factory=list)
@@ -43,8 +84,14 @@ class DemoOptions:
     loopback: bool = True
     stop_after: str | None = None  # for tests and debugging: stop once this stage is done
 
+    @property
+    def recipe(self) -> Recipe:
+        if self.teacher not in RECIPES:
+            raise MbertError(f"unknown demo teacher {self.teacher!r}", hint=f"choose one of: {', '.join(RECIPES)}")
+        return RECIPES[self.teacher]
 
-STAGES = ("teacher", "student", "finetune-student", "finetune-teacher", "finetune-scratch", "export",
+
+STAGES = ("teacher", "finetune-teacher", "student", "finetune-student", "finetune-scratch", "baseline", "export",
           "bench-host", "bench-loopback", "summary")
 
 
@@ -53,6 +100,7 @@ class Demo:
 
     def __init__(self, options: DemoOptions, say: Callable[[str], None] = print):
         self.o = options
+        self.recipe = options.recipe
         self.say = say
         self.root = Path(options.root)
         self.teacher_run = self.root / "teacher"
@@ -61,17 +109,29 @@ class Demo:
         self.hashes: dict[str, str] = {}
 
     # -- configuration -------------------------------------------------------------
-    def configs(self) -> tuple[RunConfig, RunConfig]:
-        teacher = resolve_config(TEACHER_PRESET, overrides=[*self.o.overrides, *self.o.teacher_overrides])
-        student = resolve_config(STUDENT_PRESET, overrides=[*self.o.overrides, *self.o.student_overrides])
+    def configs(self) -> tuple[RunConfig | None, RunConfig]:
+        """(teacher config, None for an imported teacher: it brings its own; student config)."""
+        common = [*self.recipe.common, *self.o.overrides]
+        teacher = None
+        if self.recipe.teacher_preset:
+            teacher = resolve_config(self.recipe.teacher_preset, overrides=[*common, *self.o.teacher_overrides])
+        student = resolve_config(self.recipe.student_preset, overrides=[*common, *self.o.student_overrides])
         return teacher, student
 
-    def check_existing(self, teacher: RunConfig, student: RunConfig) -> None:
+    def teacher_finetune_overrides(self) -> list[str]:
+        return [*self.recipe.common, *self.recipe.teacher_finetune, *self.o.overrides, *self.o.teacher_overrides]
+
+    def check_existing(self, teacher: RunConfig | None, student: RunConfig) -> None:
         """A demo folder made with other presets or settings is refused, not silently mixed."""
         for run, cfg in ((self.teacher_run, teacher), (self.student_run, student)):
             if not (run / "config.yaml").is_file():
                 continue
             old = load_run_config(run)
+            if cfg is None:  # an imported teacher: the folder must hold the same import
+                if (run / "import.json").is_file():
+                    continue
+                raise MbertError(f"{run} holds a teacher of preset {old.preset}, not the {self.recipe.name} import",
+                                 hint=f"rerun with --fresh to start over in {self.root}")
             if old.preset != cfg.preset or dataclasses.asdict(old.encoder) != dataclasses.asdict(cfg.encoder):
                 raise MbertError(f"{run} holds a run of preset {old.preset} with another architecture than "
                                  f"{cfg.preset}", hint=f"rerun with --fresh to start over in {self.root}")
@@ -85,24 +145,27 @@ class Demo:
         teacher_cfg, student_cfg = self.configs()
         self.check_existing(teacher_cfg, student_cfg)
         ledger = Ledger(self.root)
+        teacher_key = dataclasses.asdict(teacher_cfg) if teacher_cfg else ["import", self.recipe.imported_teacher]
+        ft = f"finetune-{TASK}"
         plan = [
-            ("teacher", [dataclasses.asdict(teacher_cfg)], self.teacher_run / "teacher" / "checkpoints",
-             lambda: self._train_teacher(teacher_cfg)),
+            ("teacher", [teacher_key], self.teacher_run / "teacher" / "checkpoints",
+             lambda: self._teacher(teacher_cfg)),
+            ("finetune-teacher", ["teacher", self.teacher_finetune_overrides()],
+             self.teacher_run / ft / "checkpoints", self._finetune_teacher),
             ("student", [dataclasses.asdict(student_cfg), "teacher"], self.student_run / "student" / "checkpoints",
              lambda: self._train_student(student_cfg)),
-            ("finetune-student", ["student"], self.student_run / f"finetune-{TASK}" / "checkpoints",
-             lambda: self._finetune(self.student_run, self.student_run / "student")),
-            ("finetune-teacher", ["teacher"], self.teacher_run / f"finetune-{TASK}" / "checkpoints",
-             lambda: self._finetune(self.teacher_run, self.teacher_run / "teacher")),
-            ("finetune-scratch", [dataclasses.asdict(student_cfg)], self.scratch_run / f"finetune-{TASK}" / "checkpoints",
+            ("finetune-student", ["student", "finetune-teacher" if self.recipe.task_distillation else "-"],
+             self.student_run / ft / "checkpoints", self._finetune_student),
+            ("finetune-scratch", [dataclasses.asdict(student_cfg)], self.scratch_run / ft / "checkpoints",
              lambda: self._finetune_scratch(student_cfg)),
-            ("export", ["finetune-student", "finetune-teacher", list(self.o.modes)],
+            ("baseline", [student_cfg.data.task_data], self.root / "baseline.json", self._baseline),
+            ("export", ["finetune-student", "finetune-teacher", list(self.o.modes), list(self.recipe.teacher_modes)],
              self.student_run / "export" / "manifest.json", self._export),
             ("bench-host", ["export", self.o.bench_runs, self.o.bench_threads],
              self.root / "bench" / "host.json", self._bench_host),
             ("bench-loopback", ["export", self.o.bench_runs, self.o.loopback],
              self.root / "bench" / "loopback.json", self._bench_loopback),
-            ("summary", ["bench-host", "bench-loopback", "finetune-scratch"], self.root / "summary.json",
+            ("summary", ["bench-host", "bench-loopback", "finetune-scratch", "baseline"], self.root / "summary.json",
              self._summary),
         ]
         timings = {}
@@ -151,6 +214,16 @@ class Demo:
                                   "command: finished stages are skipped, this one resumes") from None
 
     # -- stages (each one library call, as its command makes) ------------------------
+    def _teacher(self, cfg: RunConfig | None) -> dict:
+        if cfg is not None:
+            return self._train_teacher(cfg)
+        from mbert_cli.importing.importer import import_checkpoint  # noqa: PLC0415
+
+        if self.teacher_run.exists():  # a half-made import (the stage was not marked done): start it again
+            shutil.rmtree(self.teacher_run)
+        import_checkpoint(self.recipe.imported_teacher, self.teacher_run, say=self.say)
+        return {}
+
     def _train_teacher(self, cfg: RunConfig) -> dict:
         from mbert_cli.training.teacher import train_teacher  # noqa: PLC0415
 
@@ -173,12 +246,20 @@ class Demo:
             dst.parent.mkdir(parents=True, exist_ok=True)
             dst.symlink_to(src.resolve(), target_is_directory=True)
 
-    def _finetune(self, run: Path, init: Path) -> dict:
+    def _finetune(self, run: Path, init: Path, overrides: list[str] = (), distill_from: Path | None = None) -> dict:
         from mbert_cli.training.finetune import train_finetune  # noqa: PLC0415
 
-        cfg = load_run_config(run)
-        summary = train_finetune(run, cfg, init, TASK, say=self.say)
+        cfg = apply_overrides(load_run_config(run), overrides=overrides)
+        summary = train_finetune(run, cfg, init, TASK, distill_from=distill_from, say=self.say)
         return {"summary": _jsonable(summary)}
+
+    def _finetune_teacher(self) -> dict:
+        overrides = self.teacher_finetune_overrides() if self.recipe.imported_teacher else []
+        return self._finetune(self.teacher_run, self.teacher_run / "teacher", overrides)
+
+    def _finetune_student(self) -> dict:
+        teacher = self.teacher_run if self.recipe.task_distillation else None
+        return self._finetune(self.student_run, self.student_run / "student", distill_from=teacher)
 
     def _finetune_scratch(self, cfg: RunConfig) -> dict:
         from mbert_cli.training.finetune import train_finetune  # noqa: PLC0415
@@ -186,21 +267,36 @@ class Demo:
         summary = train_finetune(self.scratch_run, cfg, None, TASK, say=self.say)
         return {"summary": _jsonable(summary)}
 
+    def _baseline(self) -> dict:
+        """TF-IDF character n-grams + LinearSVC on the same split: what the student must beat."""
+        from mbert_cli.baselines.tfidf_svm import tfidf_svm_accuracy  # noqa: PLC0415
+        from mbert_cli.data.classification import load_classification  # noqa: PLC0415
+        from mbert_cli.io_utils import atomic_write_text  # noqa: PLC0415
+
+        train, validation, _ = load_classification(load_run_config(self.student_run).data.task_data)
+        accuracy = tfidf_svm_accuracy(train, validation)
+        self.say(f"TF-IDF char 2-5 + LinearSVC: {100 * accuracy:.1f}% on the {len(validation)} validation sentences")
+        atomic_write_text(self.root / "baseline.json", json.dumps(
+            {"model": "TF-IDF char 2-5 + LinearSVC", "accuracy": round(100 * accuracy, 2),
+             "validation_examples": len(validation), "train_examples": len(train)}, indent=2))
+        return {}
+
     def _export(self) -> dict:
         from converters import ExportOptions, export_run  # noqa: PLC0415
 
         stage = f"finetune-{TASK}"
-        student_cfg = load_run_config(self.student_run)
-        seq_len = student_cfg.data.seq_len
+        seq_len = load_run_config(self.student_run).data.seq_len
         student = export_run(self.student_run, stage=stage, progress=self.say,
                              options=ExportOptions(modes=tuple(self.o.modes), seq_len=seq_len))
+        # The teacher at the student's length, so latencies compare like with like.
         teacher = export_run(self.teacher_run, stage=stage, progress=self.say,
-                             options=ExportOptions(modes=("none",), seq_len=seq_len))
+                             options=ExportOptions(modes=self.recipe.teacher_modes, seq_len=seq_len,
+                                                   max_drop=self.recipe.teacher_max_drop))
         return {"student_files": [str(student.out_dir / f.file) for f in student.files],
                 "teacher_files": [str(teacher.out_dir / f.file) for f in teacher.files]}
 
     def _exported_files(self) -> list[Path]:
-        """Teacher float32 first (the ratio base), then the student's files in mode order."""
+        """Teacher files first (its float32 is the ratio base), then the student's, in mode order."""
         files = []
         for run in (self.teacher_run, self.student_run):
             manifest = json.loads((run / "export" / "manifest.json").read_text())
@@ -251,14 +347,18 @@ class Demo:
         host = BenchReport.from_dict(json.loads((self.root / "bench" / "host.json").read_text())).results
         loop = BenchReport.from_dict(json.loads((self.root / "bench" / "loopback.json").read_text())).results
         rows = build_rows(self, host, loop)
-        add_speedups(rows, "teacher float32")
+        add_speedups(rows)
+        baseline = json.loads((self.root / "baseline.json").read_text())
         comparison = {"distilled_student": _finetune_accuracy(self.student_run),
                       "scratch_student": _finetune_accuracy(self.scratch_run),
                       "teacher": _finetune_accuracy(self.teacher_run),
+                      "tfidf_svm": baseline["accuracy"],
                       "split": "whole validation split, TensorFlow"}
+        note = f"{self.recipe.scale_note}; {LATENCY_NOTE}"
         write_json(rows, self.root / "summary.json",
-                   {"accuracy_tf": comparison, "timings_s": Ledger(self.root).data.get("stages", {})})
-        plot(rows, self.root / "summary.png")
+                   {"teacher": self.recipe.name, "accuracy_tf": comparison,
+                    "timings_s": Ledger(self.root).data.get("stages", {})}, note=note)
+        plot(rows, self.root / "summary.png", note=note)
         return {}
 
 
@@ -276,11 +376,13 @@ def _latency_by_file(results) -> dict[str, tuple[float | None, float | None, flo
 
 def build_rows(demo: Demo, host, loop) -> list[SummaryRow]:
     """Joins accuracies (fine-tune evals, export manifests) with host and loopback latency."""
-    from mbert_cli.config import get_preset  # noqa: PLC0415
+    from mbert_cli.config.param_count import encoder_parameter_count  # noqa: PLC0415
 
     host_lat, loop_lat = _latency_by_file(host), _latency_by_file(loop)
     rows: list[SummaryRow] = []
-    for label, run, preset in (("teacher", demo.teacher_run, TEACHER_PRESET), ("student", demo.student_run, STUDENT_PRESET)):
+    params = {}
+    for label, run in (("teacher", demo.teacher_run), ("student", demo.student_run)):
+        params[label] = encoder_parameter_count(load_run_config(run).encoder)
         manifest = json.loads((run / "export" / "manifest.json").read_text())
         order = {"none": 0, "float16": 1, "dynamic": 2, "int8": 3}
         for entry in sorted(manifest["files"], key=lambda e: order.get(e["mode"], 9)):
@@ -290,16 +392,21 @@ def build_rows(demo: Demo, host, loop) -> list[SummaryRow]:
             p50, p90, _ = host_lat.get(key, (None, None, None))
             lp = loop_lat.get(key)
             rows.append(SummaryRow(
-                model=f"{label} {mode}", parameters=get_preset(preset).parameter_count(),
+                model=f"{label} {mode}", parameters=params[label],
                 # Both accuracies from the export's own check: the same validation rows.
                 file_mb=round(entry["size_bytes"] / 1e6, 3), accuracy_tf=metric.get("tensorflow"),
                 accuracy_tflite=metric.get("tflite"), host_p50_ms=p50, host_p90_ms=p90,
                 loopback_ms=lp[2] if lp else None))
-    # Like with like: the distilled and the from-scratch student on the whole validation split.
+    # Like with like: the distilled and the from-scratch student on the whole validation split,
+    # and the classic baseline on the same split.
     for label, run in (("student distilled", demo.student_run), ("student from scratch", demo.scratch_run)):
-        rows.append(SummaryRow(model=label, parameters=get_preset(STUDENT_PRESET).parameter_count(),
-                               file_mb=None, accuracy_tf=_finetune_accuracy(run), accuracy_tflite=None,
-                               host_p50_ms=None, host_p90_ms=None, loopback_ms=None, note="TF, whole validation split"))
+        rows.append(SummaryRow(model=label, parameters=params["student"], file_mb=None,
+                               accuracy_tf=_finetune_accuracy(run), accuracy_tflite=None, host_p50_ms=None,
+                               host_p90_ms=None, loopback_ms=None, note="TF, whole validation split"))
+    baseline = json.loads((demo.root / "baseline.json").read_text())
+    rows.append(SummaryRow(model="TF-IDF + LinearSVC", parameters=None, file_mb=None,
+                           accuracy_tf=baseline["accuracy"], accuracy_tflite=None, host_p50_ms=None,
+                           host_p90_ms=None, loopback_ms=None, note="char 2-5 n-grams, same split"))
     return rows
 
 

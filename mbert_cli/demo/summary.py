@@ -12,8 +12,8 @@ from pathlib import Path
 
 from mbert_cli.io_utils import atomic_path, atomic_write_text
 
-SCALE_NOTE = ("nano presets trained for minutes on the shipped data; latency: host CPU (LiteRT) and the "
-              "loopback adb device (LiteRT on this host, not a phone)")
+LATENCY_NOTE = "latency: host CPU (LiteRT) and the loopback adb device (LiteRT on this host, not a phone)"
+SCALE_NOTE = f"nano presets trained for minutes on the shipped data; {LATENCY_NOTE}"
 
 
 @dataclass
@@ -32,15 +32,19 @@ class SummaryRow:
     note: str = ""
 
 
-def add_speedups(rows: list[SummaryRow], teacher_model: str) -> None:
-    """Sets speedup = teacher host p50 / row host p50 (how many times faster than the teacher)."""
-    base = next((r.host_p50_ms for r in rows if r.model == teacher_model and r.host_p50_ms), None)
+def add_speedups(rows: list[SummaryRow], teacher: str = "teacher") -> None:
+    """Sets speedup = teacher host p50 / row host p50 at the same precision ("student int8" against
+    "teacher int8"), against the teacher's float32 where the teacher has no file of that precision."""
+    base = {r.model.split(" ", 1)[1]: r.host_p50_ms for r in rows
+            if r.model.startswith(teacher + " ") and r.host_p50_ms}
     for r in rows:
-        r.speedup_vs_teacher = round(base / r.host_p50_ms, 2) if base and r.host_p50_ms else None
+        mode = r.model.rsplit(" ", 1)[-1]
+        ref = base.get(mode) or base.get("float32")
+        r.speedup_vs_teacher = round(ref / r.host_p50_ms, 2) if ref and r.host_p50_ms else None
 
 
-def write_json(rows: list[SummaryRow], path: Path, extra: dict) -> Path:
-    payload = {"note": SCALE_NOTE, **extra, "rows": [asdict(r) for r in rows]}
+def write_json(rows: list[SummaryRow], path: Path, extra: dict, note: str = SCALE_NOTE) -> Path:
+    payload = {"note": note, **extra, "rows": [asdict(r) for r in rows]}
     atomic_write_text(path, json.dumps(payload, indent=2))
     return path
 
@@ -49,13 +53,13 @@ def _fmt(value, spec: str = ".2f", suffix: str = "") -> str:
     return "-" if value is None else f"{value:{spec}}{suffix}"
 
 
-def render_table(rows: list[SummaryRow], console) -> None:
+def render_table(rows: list[SummaryRow], console, note: str = SCALE_NOTE) -> None:
     """Prints the rich summary table."""
     from rich.table import Table  # noqa: PLC0415
 
-    table = Table(title="mbert demo summary", caption=SCALE_NOTE)
+    table = Table(title="mbert demo summary", caption=note)
     for col in ("model", "params", "file MB", "acc TF %", "acc TFLite %", "host p50 ms", "host p90 ms",
-                "loopback ms", "x teacher"):
+                "loopback ms", "x teacher (same precision)"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for r in rows:
         table.add_row(r.model + (f" ({r.note})" if r.note else ""),
@@ -87,7 +91,7 @@ def label_offsets(points: list[tuple[float, float]]) -> list[tuple[int, int]]:
     return offsets
 
 
-def plot(rows: list[SummaryRow], path: Path) -> Path:
+def plot(rows: list[SummaryRow], path: Path, note: str = SCALE_NOTE) -> Path:
     """Two panels: task accuracy vs host latency (baselines without a file as dashed lines),
     and host p50/p90 latency per model."""
     import matplotlib  # noqa: PLC0415
@@ -109,7 +113,7 @@ def plot(rows: list[SummaryRow], path: Path) -> Path:
                       textcoords="offset points", xytext=(4, 4), fontsize=8, color="gray")
     left.set_xlabel("host latency p50 (ms, LiteRT, CPU)")
     left.set_ylabel("sentiment accuracy (%)")
-    left.set_title("accuracy vs latency (nano scale; points: TFLite on the export check rows)", fontsize=10)
+    left.set_title("accuracy vs latency (points: TFLite on the export check rows)", fontsize=10)
     left.grid(alpha=0.3)
     names = [r.model for r in timed]
     xs = range(len(timed))
@@ -120,7 +124,7 @@ def plot(rows: list[SummaryRow], path: Path) -> Path:
     right.set_ylabel("ms")
     right.set_title("host latency per model")
     right.legend()
-    fig.suptitle("mbert demo: " + SCALE_NOTE, fontsize=8)
+    fig.suptitle("mbert demo: " + note, fontsize=8)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)

@@ -52,7 +52,7 @@ def evaluate_classification(model, dataset) -> dict:
     """Accuracy and mean cross-entropy of a classifier over (features, labels) batches."""
     import tensorflow as tf  # noqa: PLC0415
 
-    @tf.function
+    @tf.function(reduce_retracing=True)  # length-grouped batches (data.group_by_length) vary in width
     def batch_stats(features, labels):
         logits = tf.cast(model(model_inputs(features, MODEL_INPUTS), training=False)["logits"], tf.float32)
         labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)

@@ -71,11 +71,12 @@ class ClassificationTask(FineTuneTask):
         from mbert_cli.training import soft_labels as sl  # noqa: PLC0415
 
         if self.soft is None:  # the teacher's logits on every example, once per run (cached on disk)
-            features, labels = sl.ordered_examples(self.make(self.train, 64, False))
+            features, labels = sl.ordered_examples(self.make(self.train, 64, False, by_length=False))
             logits = sl.soft_labels(self.teacher, self.teacher_checkpoint, features, labels,
                                     ctx.stage.path / sl.CACHE_NAME, ctx.say, write=ctx.dist.is_chief)
             self.soft = (features, labels, logits)
-        return shard(sl.with_soft_labels(*self.soft, batch_size, seed), input_context)
+        by_length = self.cfg.data.seq_len if self.cfg.data.group_by_length else 0
+        return shard(sl.with_soft_labels(*self.soft, batch_size, seed, by_length=by_length), input_context)
 
     def build_losses(self, ctx: StageContext, phase):
         import tensorflow as tf  # noqa: PLC0415

@@ -150,8 +150,10 @@ def classification_data(cfg: RunConfig, data: str | None, max_examples: int = 0)
                          hint="point --data at a CSV/TSV with text and label columns")
     tokenizer = task_tokenizer(cfg)
 
-    def make(examples, batch_size, training, seed=0):
-        ds = classification_dataset(examples, tokenizer, cfg.data.seq_len, batch_size, training=training, seed=seed)
+    def make(examples, batch_size, training, seed=0, by_length=None):
+        by_length = cfg.data.group_by_length if by_length is None else by_length
+        ds = classification_dataset(examples, tokenizer, cfg.data.seq_len, batch_size, training=training, seed=seed,
+                                    by_length=by_length)
         return ds.repeat() if training else ds
 
     return train, validation, list(labels), make
@@ -176,7 +178,7 @@ def _synthetic_classification(cfg: RunConfig, n_train: int = 512, n_val: int = 1
             out.append(([_FIRST_ID + (start + step * k) % span for k in range(length)], label))
         return out
 
-    def make(exs, batch_size, training, seed=0):
+    def make(exs, batch_size, training, seed=0, by_length=None):  # same call as the real data
         ids = np.zeros((len(exs), seq), np.int32)
         mask = np.zeros((len(exs), seq), np.float32)
         for i, (toks, _) in enumerate(exs):

@@ -49,7 +49,9 @@ def soft_labels(teacher, teacher_checkpoint: str, features: dict, labels, cache:
                 write: bool = True, batch_size: int = 64):
     """The teacher's logits [N, classes] for `features`, from `cache` when its key matches, else computed (and cached)."""
     import numpy as np  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415
 
+    from mbert_cli.data import length_batches  # noqa: PLC0415
     from mbert_cli.io_utils import atomic_path  # noqa: PLC0415
 
     key = hashlib.sha256((checkpoint_digest(teacher_checkpoint) + _features_digest(features, labels)).encode())
@@ -64,9 +66,10 @@ def soft_labels(teacher, teacher_checkpoint: str, features: dict, labels, cache:
         except (OSError, ValueError, KeyError):
             pass
         say(f"Soft labels: {cache} was made from another teacher or data (hash differs): recomputing.")
-    logits = np.concatenate([
-        teacher({k: v[i:i + batch_size] for k, v in features.items()}, training=False)["logits"].numpy()
-        for i in range(0, n, batch_size)]).astype(np.float32)
+    # In length order, each batch cut to its longest sentence: same logits, a fraction of the padding.
+    forward = tf.function(lambda batch: teacher(batch, training=False)["logits"], reduce_retracing=True)
+    logits = length_batches.predict_by_length(
+        lambda batch: forward(batch).numpy(), features, batch_size).astype(np.float32)
     if write:
         with atomic_path(cache) as tmp, open(tmp, "wb") as f:
             np.savez(f, key=np.array(key), logits=logits)
@@ -74,10 +77,19 @@ def soft_labels(teacher, teacher_checkpoint: str, features: dict, labels, cache:
     return logits
 
 
-def with_soft_labels(features: dict, labels, logits, batch_size: int, seed: int):
-    """Training batches of (features, labels, teacher logits), shuffled each epoch as `classification_dataset` does."""
+def with_soft_labels(features: dict, labels, logits, batch_size: int, seed: int, *, by_length: int = 0):
+    """Training batches of (features, labels, teacher logits), shuffled each epoch as `classification_dataset` does.
+
+    `by_length` = the padded length to group batches by length up to (`data.group_by_length`), 0 = off.
+    """
     import tensorflow as tf  # noqa: PLC0415
+
+    from mbert_cli.data import length_batches  # noqa: PLC0415
 
     ds = tf.data.Dataset.from_tensor_slices((features, labels, logits))
     ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size, drop_remainder=True).repeat().prefetch(tf.data.AUTOTUNE)
+    if by_length:
+        ds = length_batches.bucketed_batches(ds, batch_size, by_length, drop_remainder=True)
+    else:
+        ds = ds.batch(batch_size, drop_remainder=True)
+    return ds.repeat().prefetch(tf.data.AUTOTUNE)

@@ -12,10 +12,13 @@ import pytest
 from typer.testing import CliRunner
 
 from mbert_cli.cli.app import app
-from mbert_cli.demo.pipeline import Demo, DemoOptions
+from mbert_cli.demo.pipeline import STAGES, Demo, DemoOptions
 from mbert_cli.demo.state import Ledger, config_hash
 
 runner = CliRunner()
+# Accuracy points by which the MiniLM-distilled student beats the random-weights one in the
+# slow demo test; the measured lead and its spread over seeds are in the README.
+DISTILLED_MARGIN = 2.0
 QUICK = ["train.steps=12", "distill.steps_per_layer=3", "distill.pretrain_distill_steps=6", "finetune.steps=8",
          "data.max_documents=120", "train.log_every=4", "train.checkpoint_every=4"]
 
@@ -37,7 +40,7 @@ def test_ledger_needs_hash_and_artifact(tmp_path):
 
 def test_interrupted_demo_resumes_without_redoing_finished_stages(tmp_path):
     messages: list[str] = []
-    opts = DemoOptions(root=tmp_path / "demo", overrides=QUICK, stop_after="teacher")
+    opts = DemoOptions(root=tmp_path / "demo", teacher="nano", overrides=QUICK, stop_after="teacher")
     Demo(opts, say=messages.append).run()
     ckpt_dir = tmp_path / "demo" / "teacher" / "teacher" / "checkpoints"
     before = sorted(p.name for p in ckpt_dir.iterdir())
@@ -59,9 +62,9 @@ def test_interrupted_demo_resumes_without_redoing_finished_stages(tmp_path):
 
 
 def test_folder_from_another_preset_is_refused_with_fresh_hint(tmp_path):
-    opts = DemoOptions(root=tmp_path / "demo", overrides=QUICK, stop_after="teacher")
+    opts = DemoOptions(root=tmp_path / "demo", teacher="nano", overrides=QUICK, stop_after="teacher")
     Demo(opts, say=lambda m: None).run()
-    result = runner.invoke(app, ["demo", "--run", str(tmp_path / "demo"), "--set", "encoder.hidden_size=96",
+    result = runner.invoke(app, ["demo", "--run", str(tmp_path / "demo"), "--teacher", "nano", "--set", "encoder.hidden_size=96",
                                  "--set", "encoder.intra_bottleneck_size=96"])
     assert result.exit_code == 1
     assert "Error:" in result.output and "--fresh" in result.output
@@ -69,7 +72,7 @@ def test_folder_from_another_preset_is_refused_with_fresh_hint(tmp_path):
 
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path):
-    """The real `make demo` chain with its default settings, through the CLI."""
+    """The real `make demo` chain with its default settings (the imported MiniLM teaches), through the CLI."""
     root = tmp_path / "demo"
     result = runner.invoke(app, ["demo", "--run", str(root), "--bench-runs", "20"])
     assert result.exit_code == 0, result.output
@@ -77,34 +80,48 @@ def test_demo_end_to_end(tmp_path):
     summary = json.loads((root / "summary.json").read_text())
     rows = {r["model"]: r for r in summary["rows"]}
     assert (root / "summary.png").stat().st_size > 10_000
-    # The distilled student learned the task: far above the majority-class rate. Against the
-    # student fine-tuned from random weights it measures a tie at nano scale (75.2 vs 75.5,
-    # fine-tuning noise is ~2 points, see the issue notes); the bound catches a chain that makes
-    # distillation clearly harmful, as pre-training on off-domain text with a [CLS] head did (-4).
-    from mbert_cli.data.classification import load_classification
-
-    _, validation, _ = load_classification("shipped")
-    positives = sum(ex.label for ex in validation) / len(validation)
-    majority = 100 * max(positives, 1 - positives)
     acc = summary["accuracy_tf"]
-    assert acc["distilled_student"] > majority + 10.0
-    assert acc["distilled_student"] >= acc["scratch_student"] - 3.0
+    # Distillation from the pre-trained teacher is worth points: the distilled student beats the
+    # same student fine-tuned from random weights by more than the seed spread (see the margin's
+    # measurement in benchmarks/suite/demo_quality.py and the README).
+    assert acc["distilled_student"] >= acc["scratch_student"] + DISTILLED_MARGIN, acc
+    assert acc["teacher"] > acc["distilled_student"] - 3.0 and acc["tfidf_svm"] > 70.0
     # int8 passed the export's accuracy gate and every latency is a positive measurement.
     int8 = rows["student int8"]
     assert int8["accuracy_tf"] - int8["accuracy_tflite"] <= 1.0
-    for name in ("teacher float32", "student float32", "student dynamic", "student int8"):
+    for name in ("teacher float32", "teacher int8", "student float32", "student dynamic", "student int8"):
         assert rows[name]["host_p50_ms"] > 0 and rows[name]["loopback_ms"] > 0
         assert rows[name]["host_p50_ms"] <= rows[name]["host_p90_ms"]
-    # The nano student is smaller and faster than the nano teacher, as measured.
-    assert rows["student float32"]["file_mb"] < rows["teacher float32"]["file_mb"]
-    assert rows["student float32"]["speedup_vs_teacher"] > 1.0
+    # The student is smaller and faster than the teacher at the same precision, as measured.
+    assert rows["student float32"]["parameters"] < rows["teacher float32"]["parameters"] / 2
+    assert rows["student float32"]["file_mb"] < rows["teacher float32"]["file_mb"] / 2
+    assert rows["student float32"]["speedup_vs_teacher"] > 1.5 and rows["student int8"]["speedup_vs_teacher"] > 1.5
     loop = json.loads((root / "bench" / "loopback.json").read_text())
     assert all(r["runner"]["loopback"] for r in loop["results"])
 
     # Rerunning skips every stage.
     again = runner.invoke(app, ["demo", "--run", str(root), "--bench-runs", "20"])
     assert again.exit_code == 0
-    assert again.output.count("done earlier, skipped") == 9
+    assert again.output.count("done earlier, skipped") == len(STAGES)
+
+
+def test_nano_demo_runs_every_stage(tmp_path):
+    """`--teacher nano` with tiny settings: every stage, the summary's rows and the speed-up columns."""
+    root = tmp_path / "demo"
+    sets = sum((["--set", s] for s in QUICK), [])
+    result = runner.invoke(app, ["demo", "--run", str(root), "--teacher", "nano", "--bench-runs", "3",
+                                 "--no-loopback", *sets])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((root / "summary.json").read_text())
+    assert summary["teacher"] == "nano" and "nano presets" in summary["note"]
+    rows = {r["model"]: r for r in summary["rows"]}
+    assert set(rows) == {"teacher float32", "student float32", "student dynamic", "student int8",
+                         "student distilled", "student from scratch", "TF-IDF + LinearSVC"}
+    assert rows["TF-IDF + LinearSVC"]["accuracy_tf"] == summary["accuracy_tf"]["tfidf_svm"] > 70.0
+    # No teacher int8 here: every student file is compared with the teacher's float32.
+    base = rows["teacher float32"]["host_p50_ms"]
+    for name in ("student float32", "student int8"):
+        assert rows[name]["speedup_vs_teacher"] == pytest.approx(base / rows[name]["host_p50_ms"], rel=0.01)
 
 
 def test_unwritable_demo_folder_is_one_line_and_writes_nothing(tmp_path):
@@ -128,7 +145,7 @@ def test_disk_full_in_a_stage_is_one_line_and_the_stage_is_not_marked_done(tmp_p
 
     monkeypatch.setattr(Demo, "_train_teacher", disk_full)
     root = tmp_path / "demo"
-    result = runner.invoke(app, ["demo", "--run", str(root), *sum((["--set", s] for s in QUICK), [])])
+    result = runner.invoke(app, ["demo", "--run", str(root), "--teacher", "nano", *sum((["--set", s] for s in QUICK), [])])
     assert result.exit_code == 1
     assert "stage teacher stopped on a file-system error: No space left on device" in result.output
     assert "rerun the same command" in result.output and "Traceback" not in result.output
@@ -139,7 +156,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     """A real SIGINT to a running `mbert demo`: exit 130, one line, the stage not marked finished."""
     root = tmp_path / "demo"
     sets = sum((["--set", s] for s in [*QUICK, "train.steps=400"]), [])
-    cmd = [sys.executable, "-m", "mbert_cli.cli.app", "demo", "--run", str(root), *sets]
+    cmd = [sys.executable, "-m", "mbert_cli.cli.app", "demo", "--run", str(root), "--teacher", "nano", *sets]
     # preexec_fn: Ctrl-C enabled in the child even when the tests run with SIGINT ignored
     # (a background `make test &` passes SIG_IGN on, and mbert then rightly leaves it ignored).
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -181,3 +198,17 @@ def test_summary_plot_labels_of_coinciding_points_do_not_overlap():
     assert offsets[2] == (5, -7)  # stacked below the float32 label
     assert label_offsets([(1.0, 70.0)] * 3) == [(5, 5), (5, -7), (5, -19)]
     assert label_offsets([]) == []
+
+
+def test_speedups_compare_like_with_like():
+    """Each student file against the teacher file of its precision; float32 where the teacher has none."""
+    from mbert_cli.demo.summary import SummaryRow, add_speedups
+
+    def row(model, p50):
+        return SummaryRow(model=model, parameters=1, file_mb=1.0, accuracy_tf=80.0, accuracy_tflite=80.0,
+                          host_p50_ms=p50, host_p90_ms=p50, loopback_ms=None)
+
+    rows = [row("teacher float32", 12.0), row("teacher int8", 6.0), row("student float32", 4.0),
+            row("student dynamic", 3.0), row("student int8", 1.5), row("student from scratch", None)]
+    add_speedups(rows)
+    assert [r.speedup_vs_teacher for r in rows] == [1.0, 1.0, 3.0, 4.0, 4.0, None]
