@@ -64,6 +64,10 @@ class DistillConfig:
     # BERT-kind teacher (wider word embeddings than the student's): 'pca' starts the student's
     # word table from the PCA projection of the teacher's to encoder.embedding_size; 'random' does not
     teacher_embedding_init: str = setting("pca", choices=("pca", "random"))
+    # Which of the teacher run's stages teaches the layers: its pre-trained encoder (the paper),
+    # or the encoder fine-tuned on the task (TinyBERT's task-specific distillation: hidden
+    # states and attentions that already carry the task's features).
+    teacher_stage: str = setting("teacher", choices=("teacher", "finetune-classification"))
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
 
 
@@ -82,5 +86,10 @@ class FinetuneConfig:
     # task distillation weight with --distill-from
     distill_weight: float = setting(0.0, ge=0.0, le=1.0, note="0 = 0.5")
     max_examples: int = setting(0, ge=0, note="0 = all")
+    # Task distillation's transfer set (with --distill-from; data/transfer_set.py): masked copies
+    # of each training sentence and unlabelled sentences ('plots' = the film corpus's plot
+    # sentences, or a .txt file), all labelled by the teacher. Steps still count labelled epochs.
+    transfer_masked_copies: int = setting(0, ge=0)
+    transfer_unlabelled: str = ""
     doc_stride: int = setting(64, ge=1)
     max_query_length: int = setting(32, ge=1)

@@ -85,12 +85,17 @@ def movie_documents() -> list[Document]:
     reviews: dict[str, Document] = {}
     for category, text, film in rows:
         if category == "plot":
-            sentences = [s for s in _SENTENCE_END.split(text) if s]
+            sentences = split_sentences(text)
             if sentences:
                 plots.append(sentences)
         elif text in train_texts:
             reviews.setdefault(film, []).append(text)
     return _interleave(plots, list(reviews.values()))
+
+
+def split_sentences(text: str) -> list[str]:
+    """A synopsis split at sentence ends (., ! or ? before a capital or a quote)."""
+    return [s for s in _SENTENCE_END.split(text) if s]
 
 
 def kjv_documents() -> list[Document]:

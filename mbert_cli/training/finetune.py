@@ -71,12 +71,39 @@ class ClassificationTask(FineTuneTask):
         from mbert_cli.training import soft_labels as sl  # noqa: PLC0415
 
         if self.soft is None:  # the teacher's logits on every example, once per run (cached on disk)
-            features, labels = sl.ordered_examples(self.make(self.train, 64, False, by_length=False))
+            features, labels = self.transfer_set(ctx)
             logits = sl.soft_labels(self.teacher, self.teacher_checkpoint, features, labels,
                                     ctx.stage.path / sl.CACHE_NAME, ctx.say, write=ctx.dist.is_chief)
             self.soft = (features, labels, logits)
         by_length = self.cfg.data.seq_len if self.cfg.data.group_by_length else 0
         return shard(sl.with_soft_labels(*self.soft, batch_size, seed, by_length=by_length), input_context)
+
+    def transfer_set(self, ctx: StageContext):
+        """The labelled training rows, then the teacher-only rows of finetune.transfer_* (label UNLABELLED)."""
+        import numpy as np  # noqa: PLC0415
+
+        from mbert_cli.data import transfer_set as ts  # noqa: PLC0415
+        from mbert_cli.data.classification import ClassificationExample  # noqa: PLC0415
+        from mbert_cli.data.task_sets import task_tokenizer  # noqa: PLC0415
+        from mbert_cli.training import soft_labels as sl  # noqa: PLC0415
+
+        ft = self.cfg.finetune
+        features, labels = sl.ordered_examples(self.make(self.train, 64, False, by_length=False))
+        parts, n_labelled = [features], len(labels)
+        if ft.transfer_masked_copies:
+            mask_id = task_tokenizer(self.cfg).mask_id
+            parts.append(ts.masked_copies(features, ft.transfer_masked_copies, mask_id, seed=self.cfg.seed))
+        if ft.transfer_unlabelled:
+            sentences = ts.unlabelled_sentences(ft.transfer_unlabelled)
+            examples = [ClassificationExample(text, None, 0) for text in sentences]
+            parts.append(sl.ordered_examples(self.make(examples, 64, False, by_length=False))[0])
+        if len(parts) == 1:
+            return features, labels
+        merged = {name: np.concatenate([p[name] for p in parts]) for name in features}
+        total = len(merged["input_word_ids"])
+        ctx.say(f"Transfer set: {n_labelled} labelled sentences + {total - n_labelled} the teacher labels alone "
+                f"({ft.transfer_masked_copies} masked copies each, unlabelled: {ft.transfer_unlabelled or 'none'}).")
+        return merged, np.concatenate([labels, np.full(total - n_labelled, ts.UNLABELLED, labels.dtype)])
 
     def build_losses(self, ctx: StageContext, phase):
         import tensorflow as tf  # noqa: PLC0415
@@ -87,12 +114,9 @@ class ClassificationTask(FineTuneTask):
             return batch[2]
 
         def loss_fn(batch, teacher_logits=None):
-            features, y = batch[0], batch[1]
+            features, y = batch[0], tf.cast(tf.reshape(batch[1], [-1]), tf.int32)
             logits = self.outputs(features, training=True)["logits"]
-            ce = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-                labels=tf.cast(tf.reshape(y, [-1]), tf.int32), logits=tf.cast(logits, tf.float32)))
-            acc = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
-                                                  tf.cast(tf.reshape(y, [-1]), tf.int32)), tf.float32))
+            ce, acc = masked_cross_entropy(logits, y)
             terms = {"cross_entropy": ce, "accuracy": acc, "loss": ce}
             if teacher_logits is not None:
                 kd = losses.classification_kd(logits, teacher_logits)
@@ -108,6 +132,20 @@ class ClassificationTask(FineTuneTask):
         from mbert_cli.training.evaluate import evaluate_classification  # noqa: PLC0415
 
         return evaluate_classification(self.model, self.make(self.validation, ctx.per_replica, False))
+
+
+def masked_cross_entropy(logits, labels):
+    """(mean cross-entropy, accuracy) over the rows with a label: transfer-set rows (UNLABELLED = -1)
+    get the KD term only."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+    labelled = tf.cast(labels >= 0, tf.float32)
+    count = tf.maximum(tf.reduce_sum(labelled), 1.0)
+    per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.maximum(labels, 0),
+                                                                 logits=tf.cast(logits, tf.float32))
+    hits = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32)
+    return tf.reduce_sum(per_example * labelled) / count, tf.reduce_sum(hits * labelled) / count
 
 
 def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path | None, task: str = "classification", *,

@@ -34,7 +34,7 @@ class StudentTask(StageTask):
         self.teacher_cfg = load_run_config(self.teacher_run)
         self.teacher_kind = teacher_class(self.teacher_cfg)
         self.layer_map = self.teacher_kind.check(self.teacher_cfg, cfg)
-        self.teacher_path = self.teacher_kind.locate(self.teacher_run)
+        self.teacher_path = self.teacher_kind.locate(self.teacher_run, cfg.distill.teacher_stage)
         self.stages = build_schedule(cfg.distill, cfg.encoder.num_layers, self.layer_map)
         previous = latest_checkpoint(StageDir(Path(run), "student").checkpoints)
         if previous:  # before any model is built: a changed schedule is a quick, clear error

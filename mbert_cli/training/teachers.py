@@ -38,22 +38,18 @@ class MobileBertTeacher:
         return check_teacher_compatible(teacher_cfg, student_cfg)
 
     @staticmethod
-    def locate(run: Path) -> str:
+    def locate(run: Path, stage: str = "teacher") -> str:
         """The checkpoint to learn from (a clear error before any model is built when there is none)."""
         from mbert_cli.training.checkpoints import stage_checkpoint_path  # noqa: PLC0415
 
-        return stage_checkpoint_path(run, "teacher", "latest")
+        if stage != "teacher":
+            stage_checkpoint_path(run, "teacher", "latest")  # its heads come from the pre-trained stage
+        return stage_checkpoint_path(run, stage, "latest")
 
     @classmethod
     def load(cls, path: str, cfg: RunConfig) -> MobileBertTeacher:
         """Builds the teacher (float32, frozen) and restores it from `path`."""
-        import tensorflow as tf  # noqa: PLC0415
-
-        from mbert_cli.training.checkpoints import restore  # noqa: PLC0415
-
-        pm = build_pretrainer(cfg.encoder, name="teacher")
-        restore(tf.train.Checkpoint(model=pm.model), path)
-        pm.model.trainable = False
+        pm = restore_teacher(path, cfg)
         return cls(pm, path, cfg)
 
     def layer_outputs(self, batch: dict, upto: int):
@@ -103,15 +99,10 @@ class BertTeacher:
 
     @classmethod
     def load(cls, path: str, cfg: RunConfig) -> BertTeacher:
-        """Builds the teacher (float32, frozen) and restores it from `path` (run/teacher/checkpoints/ckpt-N)."""
-        import tensorflow as tf  # noqa: PLC0415
-
-        from mbert_cli.training.checkpoints import restore  # noqa: PLC0415
+        """Builds the teacher (float32, frozen) and restores it from `path` (run/STAGE/checkpoints/ckpt-N)."""
         from mbert_cli.training.run_dir import read_json  # noqa: PLC0415
 
-        pm = build_pretrainer(cfg.encoder, name="teacher")
-        restore(tf.train.Checkpoint(model=pm.model), path)
-        pm.model.trainable = False
+        pm = restore_teacher(path, cfg)
         imported = read_json(Path(path).parents[2] / "import.json") or {}
         has_mlm = imported.get("heads", {}).get("mlm", "mapped") == "mapped"
         return cls(pm, path, has_mlm, cfg)
@@ -154,6 +145,31 @@ class BertTeacher:
 
 
 TEACHERS = {"mobilebert": MobileBertTeacher, "bert": BertTeacher}
+
+
+def restore_teacher(path: str, cfg: RunConfig):
+    """The frozen float32 pre-training model of a teacher checkpoint `run/STAGE/checkpoints/ckpt-N`.
+
+    From a fine-tuned stage (`distill.teacher_stage=finetune-classification`) the encoder is
+    the fine-tuned one and the MLM/NSP heads (absent from a task checkpoint) come from the
+    run's pre-trained `teacher` stage.
+    """
+    import tensorflow as tf  # noqa: PLC0415
+
+    from mbert_cli.training.checkpoints import restore, stage_checkpoint_path  # noqa: PLC0415
+
+    pm = build_pretrainer(cfg.encoder, name="teacher")
+    stage_dir = Path(path).parents[1]
+    if stage_dir.name == "teacher":
+        restore(tf.train.Checkpoint(model=pm.model), path)
+    else:
+        from mbert_cli.modeling.models import build_classifier  # noqa: PLC0415
+
+        restore(tf.train.Checkpoint(model=pm.model), stage_checkpoint_path(stage_dir.parent, "teacher", "latest"))
+        task_model, _ = build_classifier(cfg.encoder, cfg.finetune.num_classes, encoder=pm.encoder)
+        restore(tf.train.Checkpoint(model=task_model), path)  # refills the shared encoder's variables
+    pm.model.trainable = False
+    return pm
 
 
 def teacher_class(teacher_cfg: RunConfig):

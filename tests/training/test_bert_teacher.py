@@ -269,3 +269,34 @@ def test_minilm_student_distils_from_the_imported_minilm(tmp_path):
     train = [r for r in records if r["kind"] == "train"]
     assert [r["stage"] for r in train] == [f"layer_{i}" for i in range(6)] + ["distill", "distill"]
     assert all(np.isfinite(r["loss"]) and r["attention_kl"] > 0 for r in train)
+
+
+def test_fine_tuned_teacher_stage_teaches_with_its_fine_tuned_encoder(teacher_run, tmp_path):
+    """distill.teacher_stage=finetune-classification: the encoder is the fine-tuned one, weight for weight."""
+    import shutil
+
+    from mbert_cli.config import load_run_config
+    from mbert_cli.config.resolve import apply_overrides
+    from mbert_cli.training.checkpoints import restore_for_inference
+    from mbert_cli.training.finetune import train_finetune
+    from mbert_cli.training.teachers import BertTeacher
+
+    run = tmp_path / "teacher"
+    shutil.copytree(teacher_run, run)
+    with pytest.raises(MbertError, match="no checkpoint for stage 'finetune-classification'"):
+        BertTeacher.locate(run, "finetune-classification")
+    cfg = apply_overrides(load_run_config(run), overrides=[
+        "data.task_data=synthetic", "data.seq_len=16", "finetune.steps=3", "finetune.learning_rate=0.01",
+        "train.log_every=1"])
+    train_finetune(run, cfg, run / "teacher", progress=False, say=lambda *_: None)
+    path = BertTeacher.locate(run, "finetune-classification")
+    teacher = BertTeacher.load(path, load_run_config(run))
+    _, tuned, _ = restore_for_inference(run, "finetune-classification")
+    pretrained = BertTeacher.load(BertTeacher.locate(run), load_run_config(run))
+    moved = 0
+    for var in teacher.pretrainer.encoder.weights:
+        reference = next(v for v in tuned.weights if v.name.split("/", 1)[-1] == var.name.split("/", 1)[-1])
+        np.testing.assert_array_equal(var.numpy(), reference.numpy())
+        before = next(v for v in pretrained.pretrainer.encoder.weights if v.name == var.name)
+        moved += not np.array_equal(var.numpy(), before.numpy())
+    assert moved > 0 and not teacher.pretrainer.model.trainable

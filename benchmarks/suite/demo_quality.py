@@ -1,0 +1,115 @@
+"""What distilling from the real teacher is worth: the demo's student arms over fine-tune seeds.
+
+Takes a finished `mbert demo` folder (its fine-tuned MiniLM teacher and its distilled
+student) and fine-tunes, once per seed, each arm with the demo's fine-tuning settings:
+
+  full            layer-wise + pre-training distillation, then task distillation (the demo's student)
+  task-only       random weights, task distillation only (the teacher's soft labels)
+  scratch         random weights, labels only (the demo's control)
+  progressive / joint / auxiliary   the distillation strategy (`--strategies`; each distils a
+                  student first), then task distillation
+
+Each run evaluates on the whole validation split. Prints JSON lines as it goes, then the
+mean +- std per arm, and writes demo_quality.json. Takes 2-4 minutes per fine-tune on 2 cores.
+
+    nice python -m benchmarks.suite.demo_quality --demo runs/demo --out runs/bench-demo-quality \
+        [--seeds 42,1,2] [--arms full,task-only,scratch] [--strategies joint,auxiliary]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+ARMS = ("full", "task-only", "scratch")
+
+
+def _finetune(out: Path, cfg, init, distill_from, seed: int) -> dict:
+    from mbert_cli.training.finetune import train_finetune
+
+    out.mkdir(parents=True, exist_ok=True)
+    cfg.seed = seed
+    started = time.time()
+    result = train_finetune(out, cfg, init, "classification", distill_from=distill_from, progress=False,
+                            say=lambda *_: None)
+    return {"accuracy": 100 * result["eval"]["accuracy"], "examples": result["eval"]["examples"],
+            "steps": result["steps"], "seconds": round(time.time() - started, 1)}
+
+
+def _distil(out: Path, demo: Path, strategy: str) -> Path:
+    """A student distilled from the demo's imported teacher with `strategy`, else as the demo does."""
+    import dataclasses
+
+    from mbert_cli.config import load_run_config
+    from mbert_cli.training.student import train_student
+
+    run = out / f"student-{strategy}"
+    if not (run / "student" / "summary.json").is_file():
+        cfg = load_run_config(demo / "student")
+        fresh = dataclasses.replace(cfg)
+        fresh.distill.strategy = strategy
+        train_student(run, fresh, demo / "teacher", progress=False, say=lambda *_: None)
+    return run
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--demo", default="runs/demo", help="a finished `mbert demo` folder (MiniLM teacher)")
+    parser.add_argument("--out", default="runs/bench-demo-quality")
+    parser.add_argument("--seeds", default="42,1,2", help="fine-tuning seeds, comma-separated")
+    parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated, of {', '.join(ARMS)}")
+    parser.add_argument("--strategies", default="", help="distillation strategies to compare, e.g. "
+                                                         "progressive,joint,auxiliary ('' = none)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from mbert_cli.config import load_run_config, resolve_config
+
+    demo, out = Path(args.demo), Path(args.out)
+    if not (demo / "summary.json").is_file():
+        raise SystemExit(f"{demo} holds no finished demo: run `mbert demo --run {demo}` first")
+    student_cfg = load_run_config(demo / "student")
+    teacher = demo / "teacher"
+    seeds = [int(s) for s in args.seeds.split(",") if s]
+    arms = [a for a in args.arms.split(",") if a]
+    plan = []
+    for arm in arms:
+        if arm == "full":
+            plan.append((arm, demo / "student" / "student", teacher))
+        elif arm == "task-only":
+            plan.append((arm, None, teacher))
+        elif arm == "scratch":
+            plan.append((arm, None, None))
+        else:
+            raise SystemExit(f"unknown arm {arm!r}: choose from {', '.join(ARMS)}")
+    for strategy in [s for s in args.strategies.split(",") if s]:
+        plan.append((strategy, _distil(out, demo, strategy) / "student", teacher))
+
+    runs = []
+    for arm, init, distill_from in plan:
+        for seed in seeds:
+            cfg = resolve_config(student_cfg.preset)
+            cfg.data, cfg.finetune = student_cfg.data, student_cfg.finetune  # the demo's settings
+            row = {"arm": arm, "seed": seed, **_finetune(out / f"{arm}-seed{seed}", cfg, init, distill_from, seed)}
+            runs.append(row)
+            print(json.dumps(row), flush=True)
+    summary = {}
+    for arm in dict.fromkeys(r["arm"] for r in runs):
+        accs = [r["accuracy"] for r in runs if r["arm"] == arm]
+        summary[arm] = {"mean": round(statistics.mean(accs), 2), "std": round(statistics.pstdev(accs), 2),
+                        "runs": len(accs)}
+    teacher_acc = json.loads((demo / "summary.json").read_text())["accuracy_tf"]
+    results = {"demo": str(demo), "seeds": seeds, "split": "whole validation split, TensorFlow",
+               "demo_accuracies": teacher_acc, "arms": summary, "runs": runs}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "demo_quality.json").write_text(json.dumps(results, indent=2) + "\n")
+    for arm, s in summary.items():
+        print(f"{arm:>12}: {s['mean']:.2f} +- {s['std']:.2f} % ({s['runs']} seeds)")
+    return results
+
+
+if __name__ == "__main__":
+    main()
