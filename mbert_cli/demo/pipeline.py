@@ -46,27 +46,34 @@ class Recipe:
     imported_teacher: str | None = None  # ... or an `mbert import` source, e.g. 'minilm'
     common: tuple[str, ...] = ()  # overrides for every run of the recipe
     teacher_finetune: tuple[str, ...] = ()  # overrides for the teacher's fine-tuning only
+    student: tuple[str, ...] = ()  # overrides for the student (and the from-scratch control)
     task_distillation: bool = False  # student fine-tuned on the fine-tuned teacher's soft labels
     teacher_modes: tuple[str, ...] = ("none",)
-    teacher_max_drop: float = 1.0  # accuracy points a quantized teacher file may lose
+    # Quantized teacher files that fail the export gates are still written (and marked in the
+    # summary): the teacher is a latency reference, not the model that ships.
+    teacher_force: bool = False
     scale_note: str = ""
 
 
 RECIPES = {
-    # MiniLM fine-tuned for one epoch at AdamW 5e-5 (sentence-transformers' mean pooling,
-    # as it was trained); batches grouped by length cut its cost 1.7x. Its full-int8 file loses
-    # about 2.4 points (the imported GELU/LayerNorm BERT has no OPT substitution), so the
-    # teacher's quantized files may lose up to 5: it is a reference, not the shipped model.
+    # MiniLM fine-tuned for one epoch at AdamW 5e-5 (mean pooling, as sentence-transformers
+    # trained it), batches grouped by length (1.5x faster at seq 64). Then the student learns
+    # the fine-tuned teacher's layers and attentions (TinyBERT's task-specific distillation,
+    # distill.teacher_stage) on the film corpus, and the task from its soft labels. MiniLM's
+    # full-int8 file fails the export gates (parity cosine 0.91, -2.2 points: a GELU/LayerNorm
+    # BERT has no OPT substitution); it is written anyway as the int8 latency reference.
     "minilm": Recipe(
         "minilm", student_preset="minilm-student", imported_teacher="minilm",
         common=("data.group_by_length=true",),  # task batches grouped by length (data/length_batches.py)
         teacher_finetune=("finetune.epochs=1", "finetune.learning_rate=5e-5"),
-        task_distillation=True, teacher_modes=("none", "dynamic", "int8"), teacher_max_drop=5.0,
+        student=("distill.teacher_stage=finetune-classification",),
+        task_distillation=True, teacher_modes=("none", "int8"), teacher_force=True,
         scale_note="teacher: the shipped all-MiniLM-L6-v2 (22.7M parameters) fine-tuned here; student: "
                    "minilm-student (7.3M) distilled from it for minutes on 2 CPU cores"),
     "nano": Recipe("nano", teacher_preset="nano-teacher", student_preset="nano-student",
                    scale_note="nano presets trained for minutes on the shipped data"),
 }
+
 
 @dataclass
 class DemoOptions:
@@ -115,7 +122,8 @@ class Demo:
         teacher = None
         if self.recipe.teacher_preset:
             teacher = resolve_config(self.recipe.teacher_preset, overrides=[*common, *self.o.teacher_overrides])
-        student = resolve_config(self.recipe.student_preset, overrides=[*common, *self.o.student_overrides])
+        student = resolve_config(self.recipe.student_preset,
+                                 overrides=[*common, *self.recipe.student, *self.o.student_overrides])
         return teacher, student
 
     def teacher_finetune_overrides(self) -> list[str]:
@@ -291,7 +299,7 @@ class Demo:
         # The teacher at the student's length, so latencies compare like with like.
         teacher = export_run(self.teacher_run, stage=stage, progress=self.say,
                              options=ExportOptions(modes=self.recipe.teacher_modes, seq_len=seq_len,
-                                                   max_drop=self.recipe.teacher_max_drop))
+                                                   force=self.recipe.teacher_force))
         return {"student_files": [str(student.out_dir / f.file) for f in student.files],
                 "teacher_files": [str(teacher.out_dir / f.file) for f in teacher.files]}
 
@@ -396,7 +404,8 @@ def build_rows(demo: Demo, host, loop) -> list[SummaryRow]:
                 # Both accuracies from the export's own check: the same validation rows.
                 file_mb=round(entry["size_bytes"] / 1e6, 3), accuracy_tf=metric.get("tensorflow"),
                 accuracy_tflite=metric.get("tflite"), host_p50_ms=p50, host_p90_ms=p90,
-                loopback_ms=lp[2] if lp else None))
+                loopback_ms=lp[2] if lp else None,
+                note="fails the export gates: latency reference" if entry.get("gate_failures") else ""))
     # Like with like: the distilled and the from-scratch student on the whole validation split,
     # and the classic baseline on the same split.
     for label, run in (("student distilled", demo.student_run), ("student from scratch", demo.scratch_run)):
