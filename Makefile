@@ -10,7 +10,7 @@ PYTEST_ARGS ?= -q -p no:cacheprovider --timeout=1200
 .PHONY: install adb test test-fast demo bench lint lock clean help
 
 help:
-	@echo "make demo   - the whole chain on the shipped data (train, distill, fine-tune, export, bench)"
+	@echo "make demo   - the whole chain on the shipped data (MiniLM teacher, distilled student, export, bench)"
 	@echo "make test   - the test suite (installs everything first)"
 	@echo "make bench  - the performance suite under benchmarks/suite"
 	@echo "make lint   - ruff"

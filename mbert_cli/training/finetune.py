@@ -67,7 +67,8 @@ class ClassificationTask(FineTuneTask):
 
     def build_inputs(self, ctx: StageContext, phase, input_context, batch_size: int, seed: int):
         if self.teacher is None:
-            return shard(self.make(self.train, batch_size, True, seed), input_context)
+            return shard(self.make(self.train, batch_size, True, seed, by_length=self.cfg.data.group_by_length),
+                         input_context)
         from mbert_cli.training import soft_labels as sl  # noqa: PLC0415
 
         if self.soft is None:  # the teacher's logits on every example, once per run (cached on disk)
@@ -88,7 +89,7 @@ class ClassificationTask(FineTuneTask):
         from mbert_cli.training import soft_labels as sl  # noqa: PLC0415
 
         ft = self.cfg.finetune
-        features, labels = sl.ordered_examples(self.make(self.train, 64, False, by_length=False))
+        features, labels = sl.ordered_examples(self.make(self.train, 64, False))
         parts, n_labelled = [features], len(labels)
         if ft.transfer_masked_copies:
             mask_id = task_tokenizer(self.cfg).mask_id
@@ -96,7 +97,7 @@ class ClassificationTask(FineTuneTask):
         if ft.transfer_unlabelled:
             sentences = ts.unlabelled_sentences(ft.transfer_unlabelled)
             examples = [ClassificationExample(text, None, 0) for text in sentences]
-            parts.append(sl.ordered_examples(self.make(examples, 64, False, by_length=False))[0])
+            parts.append(sl.ordered_examples(self.make(examples, 64, False))[0])
         if len(parts) == 1:
             return features, labels
         merged = {name: np.concatenate([p[name] for p in parts]) for name in features}
@@ -131,7 +132,8 @@ class ClassificationTask(FineTuneTask):
     def evaluate(self, ctx: StageContext) -> dict:
         from mbert_cli.training.evaluate import evaluate_classification  # noqa: PLC0415
 
-        return evaluate_classification(self.model, self.make(self.validation, ctx.per_replica, False))
+        return evaluate_classification(self.model, self.make(self.validation, ctx.per_replica, False,
+                                                             by_length=self.cfg.data.group_by_length))
 
 
 def masked_cross_entropy(logits, labels):

@@ -136,7 +136,8 @@ def classification_data(cfg: RunConfig, data: str | None, max_examples: int = 0)
     """(train examples, validation examples, label names) for the classification task.
 
     Returns a tokenize-and-batch function alongside: `make(examples, batch, training)` ->
-    tf.data of (features, labels).
+    tf.data of (features, labels) padded to data.seq_len; with `by_length=True` (what
+    fine-tuning passes for data.group_by_length) batches of similar lengths, trimmed.
     """
     spec = data or cfg.data.task_data
     if spec == SYNTHETIC:
@@ -150,8 +151,7 @@ def classification_data(cfg: RunConfig, data: str | None, max_examples: int = 0)
                          hint="point --data at a CSV/TSV with text and label columns")
     tokenizer = task_tokenizer(cfg)
 
-    def make(examples, batch_size, training, seed=0, by_length=None):
-        by_length = cfg.data.group_by_length if by_length is None else by_length
+    def make(examples, batch_size, training, seed=0, by_length=False):
         ds = classification_dataset(examples, tokenizer, cfg.data.seq_len, batch_size, training=training, seed=seed,
                                     by_length=by_length)
         return ds.repeat() if training else ds
@@ -178,7 +178,7 @@ def _synthetic_classification(cfg: RunConfig, n_train: int = 512, n_val: int = 1
             out.append(([_FIRST_ID + (start + step * k) % span for k in range(length)], label))
         return out
 
-    def make(exs, batch_size, training, seed=0, by_length=None):  # same call as the real data
+    def make(exs, batch_size, training, seed=0, by_length=False):  # same call as the real data
         ids = np.zeros((len(exs), seq), np.int32)
         mask = np.zeros((len(exs), seq), np.float32)
         for i, (toks, _) in enumerate(exs):
