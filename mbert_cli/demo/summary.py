@@ -34,12 +34,11 @@ class SummaryRow:
 
 def add_speedups(rows: list[SummaryRow], teacher: str = "teacher") -> None:
     """Sets speedup = teacher host p50 / row host p50 at the same precision ("student int8" against
-    "teacher int8"), against the teacher's float32 where the teacher has no file of that precision."""
+    "teacher int8"); none where the teacher has no file of that precision (no cross-precision ratio)."""
     base = {r.model.split(" ", 1)[1]: r.host_p50_ms for r in rows
             if r.model.startswith(teacher + " ") and r.host_p50_ms}
     for r in rows:
-        mode = r.model.rsplit(" ", 1)[-1]
-        ref = base.get(mode) or base.get("float32")
+        ref = base.get(r.model.rsplit(" ", 1)[-1])
         r.speedup_vs_teacher = round(ref / r.host_p50_ms, 2) if ref and r.host_p50_ms else None
 
 
