@@ -15,7 +15,7 @@ def demo_cmd(
     fresh: bool = typer.Option(False, "--fresh", help="Delete the demo folder and start over."),
     teacher: str = typer.Option("minilm", "--teacher",
                                 help="minilm: the shipped pre-trained all-MiniLM-L6-v2 teaches the minilm-student "
-                                     "(about 12 minutes on 2 cores); nano: a nano teacher pre-trained here for "
+                                     "(about 14 minutes on 2 cores); nano: a nano teacher pre-trained here for "
                                      "minutes teaches the nano student (fast, what the tests run)."),
     overrides: list[str] = typer.Option([], "--set", help="Config override for every run, e.g. train.steps=50."),
     bench_runs: int = typer.Option(30, "--bench-runs", help="Timed runs per model on the host and the loopback device."),
@@ -26,7 +26,7 @@ def demo_cmd(
     """Teacher -> distilled MobileBERT student -> fine-tune -> export (float32/dynamic/int8) -> bench -> summary.
 
     Finished stages are skipped when their artifacts and settings are unchanged; an
-    interrupted stage resumes from its last checkpoint. Takes minutes on 2 CPU cores.
+    interrupted stage resumes from its last checkpoint.
     """
     quiet_tensorflow()
     from mbert_cli.demo.pipeline import Demo, DemoOptions  # noqa: PLC0415

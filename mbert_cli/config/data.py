@@ -28,7 +28,7 @@ class DataConfig:
     max_documents: int = setting(0, ge=0, note="0 = all")  # small values make quick runs
     task_data: str = "shipped"  # classification CSV/TSV or SQuAD JSON
     # Task batches of similar-length sentences cut to the longest (data/length_batches.py):
-    # 1.7x faster fine-tuning of MiniLM on the shipped sentences at seq 48.
+    # MiniLM fine-tunes at 57 sentences/s grouped up to seq 64 vs 39/s padded to 48.
     group_by_length: bool = False
     eval_fraction: float = setting(0.1, ge=0.0, lt=1.0)
     seed: int = setting(12345, ge=0)

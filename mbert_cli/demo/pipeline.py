@@ -57,11 +57,12 @@ class Recipe:
 
 RECIPES = {
     # MiniLM fine-tuned for one epoch at AdamW 5e-5 (mean pooling, as sentence-transformers
-    # trained it), batches grouped by length (1.5x faster at seq 64). Then the student learns
+    # trained it), batches grouped by length. Then the student learns
     # the fine-tuned teacher's layers and attentions (TinyBERT's task-specific distillation,
     # distill.teacher_stage) on the film corpus, and the task from its soft labels. MiniLM's
     # full-int8 file fails the export gates (parity cosine 0.91, -2.2 points: a GELU/LayerNorm
-    # BERT has no OPT substitution); it is written anyway as the int8 latency reference.
+    # BERT has no OPT substitution; -5.7 in another run); it is written anyway as the int8
+    # latency reference.
     "minilm": Recipe(
         "minilm", student_preset="minilm-student", imported_teacher="minilm",
         common=("data.group_by_length=true",),  # task batches grouped by length (data/length_batches.py)
