@@ -16,9 +16,12 @@ from mbert_cli.demo.pipeline import STAGES, Demo, DemoOptions
 from mbert_cli.demo.state import Ledger, config_hash
 
 runner = CliRunner()
-# Accuracy points by which the MiniLM-distilled student beats the random-weights one in the
-# slow demo test; the measured lead and its spread over seeds are in the README.
-DISTILLED_MARGIN = 2.0
+# The MiniLM-distilled student against the same student from random weights, in points. On
+# the demo's 2-core budget the lead is small and within the seed spread (README: 80.0/80.3
+# vs 79.2/79.8 in single runs; `benchmarks/suite/demo_quality.py` for the seeds), so the slow
+# test can only hold it to "distillation costs nothing": it catches a chain that makes the
+# student clearly worse (a broken teacher, soft labels or layer map), not the +2 target.
+DISTILLED_MARGIN = -1.0
 QUICK = ["train.steps=12", "distill.steps_per_layer=3", "distill.pretrain_distill_steps=6", "finetune.steps=8",
          "data.max_documents=120", "train.log_every=4", "train.checkpoint_every=4"]
 
@@ -81,10 +84,8 @@ def test_demo_end_to_end(tmp_path):
     rows = {r["model"]: r for r in summary["rows"]}
     assert (root / "summary.png").stat().st_size > 10_000
     acc = summary["accuracy_tf"]
-    # Distillation from the pre-trained teacher is worth points: the distilled student beats the
-    # same student fine-tuned from random weights by more than the seed spread (see the margin's
-    # measurement in benchmarks/suite/demo_quality.py and the README).
     assert acc["distilled_student"] >= acc["scratch_student"] + DISTILLED_MARGIN, acc
+    assert acc["distilled_student"] > acc["tfidf_svm"], acc  # and above the classic baseline
     assert acc["teacher"] > acc["distilled_student"] - 3.0 and acc["tfidf_svm"] > 70.0
     # int8 passed the export's accuracy gate and every latency is a positive measurement.
     int8 = rows["student int8"]
