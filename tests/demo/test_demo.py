@@ -214,3 +214,9 @@ def test_speedups_compare_like_with_like():
             row("student dynamic", 3.0), row("student int8", 1.5), row("student from scratch", None)]
     add_speedups(rows)
     assert [r.speedup_vs_teacher for r in rows] == [1.0, 1.0, 3.0, None, 4.0, None]
+
+
+def test_unknown_demo_teacher_is_one_line_naming_the_choices(tmp_path):
+    result = runner.invoke(app, ["demo", "--run", str(tmp_path / "demo"), "--teacher", "bert-large"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "unknown demo teacher 'bert-large'" in result.output and "minilm, nano" in result.output
