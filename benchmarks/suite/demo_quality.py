@@ -42,17 +42,14 @@ def _finetune(out: Path, cfg, init, distill_from, seed: int) -> dict:
 
 def _distil(out: Path, demo: Path, strategy: str) -> Path:
     """A student distilled from the demo's imported teacher with `strategy`, else as the demo does."""
-    import dataclasses
-
     from mbert_cli.config import load_run_config
     from mbert_cli.training.student import train_student
 
     run = out / f"student-{strategy}"
     if not (run / "student" / "summary.json").is_file():
-        cfg = load_run_config(demo / "student")
-        fresh = dataclasses.replace(cfg)
-        fresh.distill.strategy = strategy
-        train_student(run, fresh, demo / "teacher", progress=False, say=lambda *_: None)
+        cfg = load_run_config(demo / "student")  # a fresh copy: changing it changes no file
+        cfg.distill.strategy = strategy
+        train_student(run, cfg, demo / "teacher", progress=False, say=lambda *_: None)
     return run
 
 

@@ -107,17 +107,14 @@ class ClassificationTask(FineTuneTask):
         return merged, np.concatenate([labels, np.full(total - n_labelled, ts.UNLABELLED, labels.dtype)])
 
     def build_losses(self, ctx: StageContext, phase):
-        import tensorflow as tf  # noqa: PLC0415
-
         from mbert_cli.training import losses  # noqa: PLC0415
 
         def teacher_fn(batch):  # the cached soft labels ride along with each example
             return batch[2]
 
         def loss_fn(batch, teacher_logits=None):
-            features, y = batch[0], tf.cast(tf.reshape(batch[1], [-1]), tf.int32)
-            logits = self.outputs(features, training=True)["logits"]
-            ce, acc = masked_cross_entropy(logits, y)
+            logits = self.outputs(batch[0], training=True)["logits"]
+            ce, acc = masked_cross_entropy(logits, batch[1])
             terms = {"cross_entropy": ce, "accuracy": acc, "loss": ce}
             if teacher_logits is not None:
                 kd = losses.classification_kd(logits, teacher_logits)
