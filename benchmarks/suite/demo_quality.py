@@ -14,6 +14,7 @@ mean +- std per arm, and writes demo_quality.json. Takes 2-4 minutes per fine-tu
 
     nice python -m benchmarks.suite.demo_quality --demo runs/demo --out runs/bench-demo-quality \
         [--seeds 42,1,2] [--arms full,task-only,scratch] [--strategies joint,auxiliary]
+        [--distill-set distill.steps_per_layer=100 --distill-set distill.pretrain_distill_steps=400 --tag -x4]
 """
 
 from __future__ import annotations
@@ -40,15 +41,18 @@ def _finetune(out: Path, cfg, init, distill_from, seed: int) -> dict:
             "steps": result["steps"], "seconds": round(time.time() - started, 1)}
 
 
-def _distil(out: Path, demo: Path, strategy: str) -> Path:
-    """A student distilled from the demo's imported teacher with `strategy`, else as the demo does."""
+def _distil(out: Path, demo: Path, strategy: str, overrides: tuple[str, ...] = (), tag: str = "") -> Path:
+    """A student distilled from the demo's imported teacher with `strategy` (and `overrides`),
+    else as the demo does."""
     from mbert_cli.config import load_run_config
+    from mbert_cli.config.resolve import apply_overrides
     from mbert_cli.training.student import train_student
 
-    run = out / f"student-{strategy}"
+    run = out / f"student-{strategy}{tag}"
     if not (run / "student" / "summary.json").is_file():
         cfg = load_run_config(demo / "student")  # a fresh copy: changing it changes no file
         cfg.distill.strategy = strategy
+        apply_overrides(cfg, overrides=overrides)
         train_student(run, cfg, demo / "teacher", progress=False, say=lambda *_: None)
     return run
 
@@ -61,6 +65,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated, of {', '.join(ARMS)}")
     parser.add_argument("--strategies", default="", help="distillation strategies to compare, e.g. "
                                                          "progressive,joint,auxiliary ('' = none)")
+    parser.add_argument("--distill-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override for the --strategies students' distillation, e.g. "
+                             "distill.pretrain_distill_steps=400 (repeatable)")
+    parser.add_argument("--tag", default="", help="suffix of the --strategies arms' names and folders")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from mbert_cli.config import load_run_config, resolve_config
@@ -83,7 +91,8 @@ def main(argv=None) -> dict:
         else:
             raise SystemExit(f"unknown arm {arm!r}: choose from {', '.join(ARMS)}")
     for strategy in [s for s in args.strategies.split(",") if s]:
-        plan.append((strategy, _distil(out, demo, strategy) / "student", teacher))
+        run = _distil(out, demo, strategy, tuple(args.distill_set), args.tag)
+        plan.append((strategy + args.tag, run / "student", teacher))
 
     runs = []
     for arm, init, distill_from in plan:

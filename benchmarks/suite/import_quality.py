@@ -7,7 +7,7 @@ every run, and the settings. Where every nano model ends at 0.75-0.76, a pre-tra
 should reach >= 0.84.
 
     nice python -m benchmarks.suite.import_quality --out runs/bench-import-quality \
-        [--seeds 42,1,2] [--epochs 2] [--lr 3e-5] [--seq-len 64] [--threads 2]
+        [--seeds 42,1,2] [--epochs 2] [--lr 3e-5] [--seq-len 64] [--threads 2] [--no-group-by-length]
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--pooling", default="mean", choices=("mean", "cls"),
                         help="classifier input: mean of the tokens (as MiniLM was trained) or the pooled [CLS]")
     parser.add_argument("--threads", type=int, default=0, help="TF intra-op threads (0 = TF's default)")
+    parser.add_argument("--group-by-length", action=argparse.BooleanOptionalAction, default=True,
+                        help="batches of similar lengths, trimmed to their longest sentence (as the demo does)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
@@ -48,7 +50,8 @@ def main(argv=None) -> dict:
     if not (source / "config.yaml").is_file():
         import_checkpoint("minilm", source, say=lambda *_: None)
     settings = {"epochs": args.epochs, "learning_rate": args.lr, "batch_size": args.batch_size,
-                "seq_len": args.seq_len, "pooling": args.pooling, "threads": args.threads or "default"}
+                "seq_len": args.seq_len, "pooling": args.pooling, "threads": args.threads or "default",
+                "group_by_length": args.group_by_length}
     runs = []
     for seed in [int(s) for s in args.seeds.split(",") if s]:
         target = out / f"finetune-seed{seed}"
@@ -56,6 +59,7 @@ def main(argv=None) -> dict:
         cfg = load_run_config(source)
         cfg.seed = seed
         cfg.data.seq_len = args.seq_len
+        cfg.data.group_by_length = args.group_by_length
         cfg.encoder.classifier_pooling = args.pooling
         cfg.finetune.epochs, cfg.finetune.learning_rate = args.epochs, args.lr
         cfg.finetune.batch_size = args.batch_size
