@@ -197,6 +197,8 @@ class Trainer:
         collective and a SIGTERM reaches one worker, so the workers vote after every step
         (`make_stop_vote`: one scalar all-reduce); all of them raise at the same boundary and
         save that step together (the chief into the run folder, the others into scratch).
+        The strategy's start replaces Python's SIGTERM handler with TensorFlow's own (which
+        only records the signal; training ran on), so `make_distribution` re-arms mbert's.
         A second signal, or one outside the step loop (data set-up, evaluation), still ends
         that worker at once; its peers then fail at their next collective, and the rerun
         resumes from the last checkpoint.
