@@ -46,6 +46,7 @@ class StopRequested(KeyboardInterrupt):
 
 _requested: int | None = None
 _deferring = 0
+_installed: tuple = ()  # the signals `catching_stop_signals` handles now
 
 
 def _on_signal(signum, frame) -> None:
@@ -77,13 +78,26 @@ def deferring(active: bool) -> None:
     _deferring = max(0, _deferring + (1 if active else -1))
 
 
+def rearm() -> None:
+    """Installs the stop handler again for the signals this command catches (main thread only).
+
+    TensorFlow's MultiWorkerMirroredStrategy replaces the process's SIGTERM handler in C++
+    when it starts (its coordination service's preemption notifier, which records the signal
+    and lets training run on); `signal.getsignal` still names ours, so only setting it again
+    brings it back. mbert does its own agreement on the stop (`distribute.make_stop_vote`).
+    """
+    if threading.current_thread() is threading.main_thread():
+        for sig in _installed:
+            signal.signal(sig, _on_signal)
+
+
 @contextmanager
 def catching_stop_signals() -> Iterator[None]:
     """Installs the handler for SIGINT and SIGTERM for one command (main thread only), then restores the old ones.
 
     A signal the process was started with ignored (SIGINT under nohup or `cmd &`) stays ignored.
     """
-    global _requested, _deferring
+    global _requested, _deferring, _installed
     _requested, _deferring = None, 0
     if threading.current_thread() is not threading.main_thread():
         yield  # not ours to handle: signals reach the main thread only
@@ -92,12 +106,13 @@ def catching_stop_signals() -> Iterator[None]:
     for sig in STOP_SIGNALS:
         if signal.getsignal(sig) is not signal.SIG_IGN:
             previous[sig] = signal.signal(sig, _on_signal)
+    _installed = tuple(previous)
     try:
         yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        _requested, _deferring = None, 0
+        _requested, _deferring, _installed = None, 0, ()
 
 
 # The name the Ctrl-C-only version had.

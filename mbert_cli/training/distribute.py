@@ -11,6 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 
+from mbert_cli import interrupts
 from mbert_cli.errors import MbertError
 
 CHOICES = ("default", "mirrored", "multiworker", "tpu")
@@ -71,6 +72,7 @@ def make_distribution(name: str = "default") -> Distribution:
     if name == "multiworker":
         cfg = parse_tf_config(os.environ.get("TF_CONFIG"))
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        interrupts.rearm()  # the strategy's start replaced our SIGTERM handler with TensorFlow's
         task = cfg["task"]
         has_chief = bool(cfg["cluster"].get("chief"))
         is_chief = task["type"] == "chief" or (not has_chief and task["type"] == "worker" and task["index"] == 0)
@@ -91,3 +93,35 @@ def check_batch(global_batch: int, dist: Distribution, what: str = "batch size")
         raise MbertError(f"{what} {global_batch} is not divisible by the {dist.replicas} replicas",
                          hint=f"use a multiple of {dist.replicas}, e.g. --set ...batch_size={dist.replicas * max(1, global_batch // dist.replicas)}")
     return global_batch // dist.replicas
+
+
+def make_stop_vote(dist: Distribution):
+    """A collective vote on a stop signal: `vote(local_signum or 0)` -> the signal any worker got, or 0.
+
+    Every worker must call it at the same point (the loop does, after each step), so all of
+    them leave at the same step boundary and take part in the one collective save. The vote
+    is a SUM all-reduce of [stopped, stopped by SIGTERM] (TensorFlow's collectives reduce by
+    sum only); SIGTERM wins over Ctrl-C, so a worker that got no signal exits as its peer does.
+    """
+    import signal  # noqa: PLC0415
+
+    import tensorflow as tf  # noqa: PLC0415
+
+    strategy = dist.strategy
+
+    @tf.function
+    def _vote(flags):
+        def replica_fn(f):
+            # identity: places the input on this replica's device (an unplaced tensor has no reduce destination)
+            return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, tf.identity(f))
+
+        return strategy.experimental_local_results(strategy.run(replica_fn, args=(flags,)))[0]
+
+    def vote(signum: int) -> int:
+        flags = [float(signum != 0), float(signum == signal.SIGTERM)]
+        stopped, by_term = (float(x) for x in _vote(tf.constant(flags, tf.float32)).numpy())
+        if not stopped:
+            return 0
+        return int(signal.SIGTERM if by_term else signum or signal.SIGINT)
+
+    return vote

@@ -4,6 +4,11 @@ A stage is one or more `Phase`s over consecutive global steps (the student has o
 per distillation stage). The loop owns the global step variable, checkpoints it with the
 model and the phase's optimizers, logs each loss term, the learning rate and examples/s,
 and stops on a non-finite loss without saving (so the last good checkpoint stays latest).
+
+Ctrl-C and SIGTERM stop at a step boundary and checkpoint that step (`Trainer._save_on_stop`),
+in one process and in a multi-worker run alike: there the workers vote after every step
+(`distribute.make_stop_vote`), so a signal to any one worker makes all of them stop at the
+same step and save it together.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from pathlib import Path
 from mbert_cli import interrupts
 from mbert_cli.errors import MbertError
 from mbert_cli.training.checkpoints import restore
-from mbert_cli.training.distribute import Distribution
+from mbert_cli.training.distribute import Distribution, make_stop_vote
 from mbert_cli.training.optim import current_lr
 from mbert_cli.training.progress import Progress
 from mbert_cli.training.run_dir import MetricsLog, StageDir, read_json, write_json
@@ -110,6 +115,8 @@ class Trainer:
         self.on_checkpoint = on_checkpoint
         self.keep = keep
         self._scratch = None if dist.is_chief else tempfile.mkdtemp(prefix="mbert-worker-")
+        # Several processes: a stop must be agreed on (see `_save_on_stop`); one process decides alone.
+        self._vote = make_stop_vote(dist) if dist.name == "multiworker" else None
 
     def _dir(self, sub) -> str:
         if self._scratch is None:
@@ -143,7 +150,8 @@ class Trainer:
         interrupts.deferring(True)  # Ctrl-C/SIGTERM stop at the next step boundary, saved there
         try:
             while step < phase.end:
-                interrupts.check()  # Ctrl-C whose KeyboardInterrupt a finaliser swallowed
+                if self._vote is None:
+                    interrupts.check()  # Ctrl-C whose KeyboardInterrupt a finaliser swallowed
                 out = phase.step_fn()
                 values = {k: float(v) for k, v in out.items()}
                 step += 1
@@ -163,7 +171,10 @@ class Trainer:
                         self._evaluate(phase, step, best_manager)
                     if self.on_checkpoint:
                         self.on_checkpoint(step)
-            interrupts.check()  # a stop during the phase's last step stops here, not in the next stage
+                if self._vote is not None:
+                    self._stop_together()
+            if self._vote is None:
+                interrupts.check()  # a stop during the phase's last step stops here, not in the next stage
         except interrupts.StopRequested as stop:
             self._save_on_stop(manager, step, stop)
             raise
@@ -172,25 +183,56 @@ class Trainer:
             self.progress.stop()
         return last
 
+    def _stop_together(self) -> None:
+        """Multi-worker: raises StopRequested on every worker at once if any worker got a signal."""
+        signum = self._vote(interrupts.requested() or 0)
+        if signum:
+            raise interrupts.StopRequested(signum, at_boundary=True)
+
     def _save_on_stop(self, manager, step: int, stop: interrupts.StopRequested) -> None:
         """Checkpoints the step reached when a stop signal arrived, so the rerun resumes there.
 
-        Only at a step boundary (model, optimizer and step counter agree). A single process
-        only: under MultiWorkerMirroredStrategy a save is collective, and a SIGTERM reaches
-        one worker, so that worker alone cannot save without the others (their agreeing on a
-        step is what `tf.train.experimental.PreemptionCheckpointHandler` coordinates); there
-        (and on TPU pods) the rerun resumes from the last periodic checkpoint. That handler is
-        not used for one process: it supports only MultiWorkerMirroredStrategy and TPUStrategy,
-        takes over checkpointing (its own CheckpointManager) and ends the process itself
-        (`sys.exit(42)` by default, for an auto-restarting cluster), where mbert keeps periodic
-        + best checkpoints, prints how to resume and exits 143.
+        Only at a step boundary, where model, optimizer and step counter agree. One process
+        (default, mirrored) decides alone. Under MultiWorkerMirroredStrategy a save is
+        collective and a SIGTERM reaches one worker, so the workers vote after every step
+        (`make_stop_vote`: one scalar all-reduce); all of them raise at the same boundary and
+        save that step together (the chief into the run folder, the others into scratch).
+        The strategy's start replaces Python's SIGTERM handler with TensorFlow's own (which
+        only records the signal; training ran on), so `make_distribution` re-arms mbert's.
+        A second signal, or one outside the step loop (data set-up, evaluation), still ends
+        that worker at once; its peers then fail at their next collective, and the rerun
+        resumes from the last checkpoint.
+
+        Why not `tf.distribute.experimental.PreemptionCheckpointHandler` (read in TF 2.20):
+        fitting it needs a decoy checkpoint (it adds its own `checkpointed_runs` counter and
+        restores it per worker, so a non-chief worker's scratch folder would count from 0
+        while the chief's resumes), private methods to stop its two threads at a normal end,
+        and it can serve one stage per process only (its coordination-service keys are
+        cluster-wide and never cleared); above all, on a GCP CPU VM or Cloud TPU
+        (`detect_platform()` -> GCE_CPU/GCE_TPU) its `run()`/`save_checkpoint_if_preempted()`
+        do nothing, so a rented machine would silently get no save. The vote is a few lines,
+        works wherever the collectives do, and keeps mbert's periodic and best checkpoints,
+        resume, exit code and message unchanged.
+
+        TPU (untested: no TPU here): TPUStrategy runs one Python client that does every save,
+        so the one-process path applies when the SIGTERM reaches that client; a signal to
+        another host of a pod slice is not seen by mbert (the TPU runtime fails the step, and
+        the rerun resumes from the last periodic checkpoint). If the save itself fails (a
+        preempted accelerator already gone) the message says so and the last checkpoint stays.
         """
-        if not stop.at_boundary or self.dist.name in ("multiworker", "tpu"):
+        if not stop.at_boundary:
             return
         if manager.latest_checkpoint and manager.latest_checkpoint.endswith(f"-{step}"):
             stop.detail = f"checkpoint of step {step} kept"
             return
-        manager.save(checkpoint_number=step)
+        import tensorflow as tf  # noqa: PLC0415
+
+        try:
+            manager.save(checkpoint_number=step)
+        except tf.errors.OpError as err:
+            stop.detail = f"no checkpoint could be saved at step {step} ({str(err).splitlines()[0]}); " \
+                          "the rerun resumes from the last one"
+            return
         if self.on_checkpoint:
             self.on_checkpoint(step)
         self.metrics.log(step, {"stopped": signal_name(stop.signum)}, kind="stop")

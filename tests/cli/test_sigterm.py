@@ -53,6 +53,20 @@ def test_inside_the_loop_the_first_signal_waits_for_the_step_boundary_a_second_f
         interrupts.deferring(False)
 
 
+def test_rearm_takes_the_handler_back_from_a_library_that_replaced_it():
+    with interrupts.catching_stop_signals():
+        ours = signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as MultiWorkerMirroredStrategy's C++ handler does
+        interrupts.rearm()
+        assert signal.getsignal(signal.SIGTERM) is ours
+        interrupts.deferring(True)
+        signal.raise_signal(signal.SIGTERM)  # would end the test process without ours
+        assert interrupts.requested() == signal.SIGTERM
+        interrupts.deferring(False)
+    interrupts.rearm()  # outside a command: nothing to take back
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
 def test_an_ignored_sigterm_stays_ignored():
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     with interrupts.catching_stop_signals():
