@@ -103,6 +103,13 @@ def _load_hf(src: sources.Source) -> Loaded:
         report.heads["pooler"] = "mapped" if enc.classifier_activation else "none (classifier_activation false)"
     if prefix:
         report.notes.append(f"source names carry the {prefix!r} prefix (stripped)")
+    report.source_dtypes = sources.to_float32(tensors, lambda n: any(n.startswith(p) for p in ignorable), file_label)
+    cast = {d: n for d, n in report.source_dtypes.items() if d != "float32"}
+    if cast:
+        read = ", ".join(f"{n} {d}" for d, n in sorted(cast.items()))
+        how = "rounding float64" if "float64" in cast else "exact: every float16/bfloat16 value is a float32 value"
+        report.notes.append(f"read {read} tensors and cast them to float32 ({how}); mbert trains and exports "
+                            "in float32")
     if emb in tensors and tensors[emb].shape[0] != enc.vocab_size:
         raise MbertError(f"{emb} has {tensors[emb].shape[0]} rows but config.json vocab_size is {enc.vocab_size}",
                          hint="config.json and the weights come from different models; use the pair released together")
