@@ -64,6 +64,8 @@ def export_hf_cmd(
     result = export_hf(run, out, stage)
     console().print(f"Wrote {result['out']}: {result['tensors']} tensors, {result['parameters']:,} parameters "
                     f"({result['architecture']}, stage {result['stage']}).", markup=False, highlight=False)
+    for note in result["notes"]:
+        console().print(f"Note: {note}", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -35,6 +35,10 @@ class EncoderConfig:
     type_vocab_size: int = setting(2, ge=1)
     initializer_range: float = setting(0.02, gt=0.0)
     classifier_activation: bool = False  # tanh pooler on [CLS]
+    # The MLM head's transform activation (dense -> act -> norm). Published checkpoints apply
+    # their hidden_act there (transformers, google-research, tf-models `model_utils`), which
+    # `mbert import` sets; mbert's own presets have always used gelu, whatever `activation` is.
+    mlm_activation: str = setting("gelu", choices=("gelu", "relu"))
     # What the classification head reads: the [CLS] vector (BERT/MobileBERT) or the mean
     # of the real (unpadded) tokens' final vectors (better for small models whose NSP
     # pre-training never taught [CLS] to summarise the sentence).

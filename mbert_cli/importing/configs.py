@@ -19,6 +19,10 @@ ACTIVATIONS = {"gelu": "gelu", "relu": "relu"}
 # tf-models hard-codes LayerNorm epsilon 1e-12 (BertEncoderV2 embeddings and blocks,
 # MobileBERT's layer_norm); another value would change every output slightly.
 TF_MODELS_EPSILON = 1e-12
+# An mbert run's MLM head may apply gelu over a relu encoder (mbert's presets do); HF's config
+# has no field for that, so `mbert export-hf` adds this key (transformers keeps unknown keys
+# as attributes and ignores them: its head applies hidden_act).
+MLM_ACT_KEY = "mbert_mlm_hidden_act"
 
 
 def read_json(path: Path) -> dict:
@@ -74,6 +78,18 @@ def _activation(cfg: dict, label: str) -> str:
     return ACTIVATIONS[act]
 
 
+def _mlm_activation(cfg: dict, label: str) -> str:
+    """The MLM head's activation: the source's hidden_act, which every published head applies, unless
+    `MLM_ACT_KEY` (written by `mbert export-hf` for mbert runs whose head differs) says otherwise."""
+    if MLM_ACT_KEY not in cfg:
+        return _activation(cfg, label)
+    act = cfg[MLM_ACT_KEY]
+    if act not in ACTIVATIONS:
+        raise MbertError(f"{label} {MLM_ACT_KEY} {act!r} is not supported",
+                         hint=f"mbert's MLM head applies one of: {', '.join(ACTIVATIONS)} (remove the key to use hidden_act)")
+    return ACTIVATIONS[act]
+
+
 def _epsilon(cfg: dict, label: str) -> None:
     eps = float(cfg.get("layer_norm_eps", TF_MODELS_EPSILON))
     if abs(eps - TF_MODELS_EPSILON) > 1e-15:
@@ -100,7 +116,7 @@ def bert_encoder_config(cfg: dict, label: str, has_pooler: bool) -> EncoderConfi
         max_sequence_length=_get(cfg, "max_position_embeddings", label),
         type_vocab_size=_get(cfg, "type_vocab_size", label, 2),
         initializer_range=_get(cfg, "initializer_range", label, 0.02, float),
-        classifier_activation=has_pooler)
+        classifier_activation=has_pooler, mlm_activation=_mlm_activation(cfg, label))
     _validate(enc, label)
     return enc
 
@@ -133,7 +149,8 @@ def mobilebert_encoder_config(cfg: dict, label: str) -> EncoderConfig:
         max_sequence_length=_get(cfg, "max_position_embeddings", label, 512),
         type_vocab_size=_get(cfg, "type_vocab_size", label, 2),
         initializer_range=_get(cfg, "initializer_range", label, 0.02, float),
-        classifier_activation=_get(cfg, "classifier_activation", label, True, bool))
+        classifier_activation=_get(cfg, "classifier_activation", label, True, bool),
+        mlm_activation=_mlm_activation(cfg, label))
     _validate(enc, label)
     return enc
 
@@ -161,4 +178,10 @@ def hf_config_dict(enc: EncoderConfig) -> dict:
         "max_position_embeddings": enc.max_sequence_length, "type_vocab_size": enc.type_vocab_size,
         "initializer_range": enc.initializer_range, "layer_norm_eps": TF_MODELS_EPSILON,
         "classifier_activation": enc.classifier_activation, "pad_token_id": 0,
+        **mlm_activation_entry(enc),
     }
+
+
+def mlm_activation_entry(enc: EncoderConfig) -> dict:
+    """`{MLM_ACT_KEY: ...}` when the run's MLM head does not apply hidden_act (only mbert reads the key)."""
+    return {} if enc.mlm_activation == enc.activation else {MLM_ACT_KEY: enc.mlm_activation}

@@ -57,8 +57,13 @@ def export_hf(run: str | Path, out: str | Path, stage: str | None = None) -> dic
         save_file(tensors, str(tmp / "model.safetensors"))
         (tmp / "config.json").write_text(json.dumps(hf_cfg, indent=2) + "\n", encoding="utf-8")
         shutil.copyfile(vocab, tmp / "vocab.txt")
+    notes = []
+    if enc.mlm_activation != enc.activation:
+        notes.append(f"the MLM head applies {enc.mlm_activation} where hidden_act is {enc.activation}: config.json "
+                     f"says so under {configs.MLM_ACT_KEY!r}, which mbert import reads; transformers applies "
+                     "hidden_act, so its MLM logits differ (the encoder's outputs do not)")
     return {"out": str(out), "stage": stage, "architecture": enc.kind, "tensors": len(tensors),
-            "parameters": int(sum(v.size for v in tensors.values()))}
+            "parameters": int(sum(v.size for v in tensors.values())), "notes": notes}
 
 
 def _bert_config(enc) -> dict:
@@ -68,4 +73,5 @@ def _bert_config(enc) -> dict:
             "hidden_act": enc.activation, "hidden_dropout_prob": enc.hidden_dropout,
             "attention_probs_dropout_prob": enc.attention_dropout, "max_position_embeddings": enc.max_sequence_length,
             "type_vocab_size": enc.type_vocab_size, "initializer_range": enc.initializer_range,
-            "layer_norm_eps": configs.TF_MODELS_EPSILON, "position_embedding_type": "absolute", "pad_token_id": 0}
+            "layer_norm_eps": configs.TF_MODELS_EPSILON, "position_embedding_type": "absolute", "pad_token_id": 0,
+            **configs.mlm_activation_entry(enc)}

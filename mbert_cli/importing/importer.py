@@ -103,6 +103,13 @@ def _load_hf(src: sources.Source) -> Loaded:
         report.heads["pooler"] = "mapped" if enc.classifier_activation else "none (classifier_activation false)"
     if prefix:
         report.notes.append(f"source names carry the {prefix!r} prefix (stripped)")
+    report.source_dtypes = sources.to_float32(tensors, lambda n: any(n.startswith(p) for p in ignorable), file_label)
+    cast = {d: n for d, n in report.source_dtypes.items() if d != "float32"}
+    if cast:
+        read = ", ".join(f"{n} {d}" for d, n in sorted(cast.items()))
+        how = "rounding float64" if "float64" in cast else "exact: every float16/bfloat16 value is a float32 value"
+        report.notes.append(f"read {read} tensors and cast them to float32 ({how}); mbert trains and exports "
+                            "in float32")
     if emb in tensors and tensors[emb].shape[0] != enc.vocab_size:
         raise MbertError(f"{emb} has {tensors[emb].shape[0]} rows but config.json vocab_size is {enc.vocab_size}",
                          hint="config.json and the weights come from different models; use the pair released together")
@@ -120,7 +127,7 @@ def _load_hf(src: sources.Source) -> Loaded:
         apply(entries + (mlm if has_mlm else []), tensors, variables, enc.num_heads, report, file_label, config_label)
         used = {e.source for e in entries} | ({e.source for e in mlm} if has_mlm else set())
         reject_unexpected(tensors, used, ignorable, report, file_label, config_label)
-        _heads(report, has_mlm, any(k.startswith("cls.seq_relationship.") for k in tensors), enc.activation)
+        _heads(report, has_mlm, any(k.startswith("cls.seq_relationship.") for k in tensors), enc.mlm_activation)
 
     return Loaded(enc, report, fill, vocab, pooling)
 
@@ -162,7 +169,7 @@ def _load_tf1(src: sources.Source) -> Loaded:
             raise MbertError(f"{file_label} has no tensor for {missing[0]} ({len(missing)} encoder weights missing)",
                              hint="the checkpoint is incomplete or from another config; use the files released together")
         reject_unexpected(tensors, {e.source for e in entries}, tf_mobilebert.TF1_IGNORABLE, report, file_label, label)
-        _heads(report, has_mlm, any(k.startswith("cls/seq_relationship/") for k in tensors), enc.activation)
+        _heads(report, has_mlm, any(k.startswith("cls/seq_relationship/") for k in tensors), enc.mlm_activation)
         report.heads["pooler"] = "mapped" if enc.classifier_activation else "none (classifier_activation false)"
 
     return Loaded(enc, report, fill, vocab, "cls")
@@ -204,7 +211,7 @@ def _load_tf2(src: sources.Source) -> Loaded:
             top = key.split("/", 1)[0]
             if top not in items and not key.startswith("_CHECKPOINTABLE_OBJECT_GRAPH"):
                 report.dropped[key] = "not part of the encoder or MLM head (NSP head, optimizer or step)"
-        _heads(report, has_mlm, any("next_sentence" in k or "seq_relationship" in k for k in names), enc.activation)
+        _heads(report, has_mlm, any("next_sentence" in k or "seq_relationship" in k for k in names), enc.mlm_activation)
         report.heads["pooler"] = "mapped" if enc.classifier_activation else "none (classifier_activation false)"
 
     return Loaded(enc, report, fill, vocab, "cls")
@@ -235,12 +242,11 @@ def _pooling(folder: Path) -> str:
     return "cls"
 
 
-def _heads(report: ImportReport, has_mlm: bool, has_nsp: bool, activation: str = "gelu") -> None:
+def _heads(report: ImportReport, has_mlm: bool, has_nsp: bool, mlm_activation: str) -> None:
     report.heads["mlm"] = "mapped" if has_mlm else "absent (new MLM head: MLM metrics are meaningless until trained)"
-    if has_mlm and activation != "gelu":
-        report.notes.append(f"MLM head: mbert's head applies gelu in its transform (modeling/models.py) where the "
-                            f"source applies hidden_act {activation!r}; the encoder matches the source, the MLM "
-                            "logits do not")
+    if has_mlm:
+        report.notes.append(f"MLM head: its transform applies {mlm_activation}, as the source's does "
+                            "(encoder.mlm_activation)")
     report.heads["nsp"] = "dropped (new NSP head)" if has_nsp else "absent (new NSP head)"
     report.new["next_sentence"] = "mbert's NSP head (pooler dense + logits) has no counterpart in the source"
     if not has_mlm:

@@ -92,6 +92,7 @@ class ImportReport:
     new: dict[str, str] = field(default_factory=dict)  # mbert part left at its initial values -> why
     heads: dict[str, str] = field(default_factory=dict)  # mlm / nsp / pooler -> mapped | absent | dropped
     parameters_mapped: int = 0
+    source_dtypes: dict[str, int] = field(default_factory=dict)  # stored dtype -> tensor count (all cast to float32)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:

@@ -108,8 +108,19 @@ def read_tf1(prefix: str) -> dict[str, np.ndarray]:
                          hint="the .index/.data files are damaged or incomplete: copy them again") from None
 
 
+# Weight dtypes mbert reads; every one becomes float32 exactly (bf16 and f16 widen without rounding).
+FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
+
+
 def read_safetensors(path: Path) -> dict[str, np.ndarray]:
-    """Every tensor of a safetensors file as numpy; a damaged file is one error."""
+    """Every tensor of a safetensors file as numpy, in its stored dtype; a damaged file is one error.
+
+    bfloat16 files (many published checkpoints) are read by the same `safetensors.numpy`
+    call: importing `ml_dtypes` registers its `bfloat16` dtype with numpy, which is the
+    dtype safetensors' numpy backend asks numpy for. Without it the read fails with
+    "data type 'bfloat16' not understood", unless TensorFlow happened to be imported first.
+    """
+    import ml_dtypes  # noqa: F401, PLC0415  (registers numpy's 'bfloat16'; see above)
     from safetensors import SafetensorError  # noqa: PLC0415
     from safetensors.numpy import load_file  # noqa: PLC0415
 
@@ -121,6 +132,27 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     if not tensors:
         raise MbertError(f"{path} holds no tensors", hint="download the checkpoint again")
     return tensors
+
+
+def to_float32(tensors: dict[str, np.ndarray], skip=lambda name: False, label: str = "the file") -> dict[str, int]:
+    """Casts every floating tensor to float32 in place; returns how many tensors of each dtype were read.
+
+    A tensor of another dtype (an int8 or float8 weight) is an error unless `skip(name)`
+    (buffers such as `position_ids` that the import drops).
+    """
+    read: dict[str, int] = {}
+    for name in sorted(tensors):
+        dtype = tensors[name].dtype.name
+        if dtype not in FLOAT_DTYPES:
+            if skip(name):
+                continue
+            raise MbertError(f"tensor {name!r} in {label} is stored as {dtype}; mbert reads float32, float16 and "
+                             "bfloat16 weights",
+                             hint="use the checkpoint's unquantized float release (or convert it to float32 first)")
+        read[dtype] = read.get(dtype, 0) + 1
+        if dtype != "float32":
+            tensors[name] = tensors[name].astype(np.float32)
+    return read
 
 
 def check_vocab(vocab: Path | None, rows: int, embedding_name: str) -> list[str]:

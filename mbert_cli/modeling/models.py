@@ -39,11 +39,11 @@ def build_pretraining_model(cfg: EncoderConfig, name: str = "pretrainer") -> Pre
     init = tf_keras.initializers.TruncatedNormal(stddev=cfg.initializer_range)
     if cfg.kind == "mobilebert":
         masked_lm = layers.MobileBertMaskedLM(
-            embedding_table=encoder.get_embedding_table(), activation=_gelu(),
+            embedding_table=encoder.get_embedding_table(), activation=_activation(cfg.mlm_activation),
             initializer=init, output="logits", name=MLM_HEAD)
     else:
         masked_lm = layers.MaskedLM(
-            embedding_table=encoder.get_embedding_table(), activation=_gelu(),
+            embedding_table=encoder.get_embedding_table(), activation=_activation(cfg.mlm_activation),
             initializer=init, output="logits", name=MLM_HEAD)
     nsp = layers.ClassificationHead(inner_dim=cfg.hidden_size, num_classes=2,
                                     activation="tanh", initializer=init, name=NSP_HEAD)
@@ -105,7 +105,8 @@ def keras_inputs() -> dict:
     return {name: tf_keras.Input(shape=(None,), dtype=dtype, name=name) for name, dtype in INPUT_DTYPES.items()}
 
 
-def _gelu():
+def _activation(name: str):
+    """tf_keras' activation by name ('gelu' is the exact erf form, as HF's 'gelu')."""
     import tf_keras  # noqa: PLC0415
 
-    return tf_keras.activations.get("gelu")
+    return tf_keras.activations.get(name)

@@ -113,6 +113,24 @@ def test_classifier_pooling_is_checked():
         resolve_config("nano-student", overrides=["encoder.classifier_pooling=max"])
 
 
+def test_mlm_activation_defaults_to_gelu_and_is_checked(tmp_path):
+    """Every preset (and a config.yaml written before the field existed) keeps the gelu MLM head
+    its checkpoints were trained with; `mbert import` sets the source's hidden_act instead."""
+    import yaml
+
+    assert {name: get_preset(name).run_config().encoder.mlm_activation for name in PRESETS} == \
+        {name: "gelu" for name in PRESETS}
+    cfg = resolve_config("nano-student", overrides=["encoder.mlm_activation=relu"])
+    assert cfg.encoder.mlm_activation == "relu"
+    save_run_config(cfg, tmp_path / "config.yaml")
+    old = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    del old["encoder"]["mlm_activation"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
+    assert load_run_config(tmp_path).encoder.mlm_activation == "gelu"
+    with pytest.raises(MbertError, match=r"encoder.mlm_activation=.tanh. is invalid: valid values: gelu, relu"):
+        resolve_config("nano-student", overrides=["encoder.mlm_activation=tanh"])
+
+
 def test_pretraining_weight_decay_reaches_lamb():
     from mbert_cli.training.optim import build_optimizer
 

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from mbert_cli.cli.app import app
@@ -73,13 +74,15 @@ def test_hf_mobilebert_matches_numpy(tmp_path, variant):
     ref = mobilebert_forward(plain, cfg, ids, mask, types)
     diff = np.abs(ours["sequence_output"] - ref)[mask.astype(bool)].max()
     assert diff < 1e-4, diff
-    mlm_note = any(n.startswith("MLM head: mbert's head applies gelu") for n in report["notes"])
-    assert mlm_note == (cfg["hidden_act"] != "gelu")
-    if cfg["hidden_act"] == "gelu":
-        # mbert's MLM head applies gelu in its transform (models.py); HF/google-research apply
-        # hidden_act, so MLM logits agree only for gelu configs (see import.json notes).
-        logits = _mlm_reference(weights, cfg, ref, positions)
-        assert np.abs(ours["mlm_logits"].reshape(logits.shape) - logits).max() < 1e-4
+    # The MLM head applies hidden_act as transformers' does (relu for the OPT layout, where
+    # mbert's own presets apply gelu): the run's config says so and the logits match.
+    assert f"MLM head: its transform applies {cfg['hidden_act']}, as the source's does (encoder.mlm_activation)" \
+        in report["notes"]
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["encoder"]["mlm_activation"] == \
+        cfg["hidden_act"]
+    logits = _mlm_reference(weights, cfg, ref, positions)
+    mlm_diff = np.abs(ours["mlm_logits"].reshape(logits.shape) - logits).max()
+    assert mlm_diff < 1e-4, mlm_diff
 
 
 def _mbert_mobilebert_run(run):
@@ -112,6 +115,10 @@ def test_round_trip_mbert_to_hf_and_back(tmp_path):
     written = load_file(str(tmp_path / "hf" / "model.safetensors"))
     # The exported file has the published layout (minus the NSP head mbert does not share).
     hf_cfg = json.loads((tmp_path / "hf" / "config.json").read_text())
+    # nano-student: relu encoder, gelu MLM head; HF's config cannot say so, mbert's extra key does.
+    assert (cfg.encoder.activation, cfg.encoder.mlm_activation) == ("relu", "gelu")
+    assert hf_cfg["hidden_act"] == "relu" and hf_cfg["mbert_mlm_hidden_act"] == "gelu"
+    assert "Note: the MLM head applies gelu where hidden_act is relu" in result.output
     expected = {k for k in ck.mobilebert_shapes(hf_cfg) if not k.startswith("cls.seq_relationship.")}
     assert set(written) == expected
     assert all(tuple(written[k].shape) == ck.mobilebert_shapes(hf_cfg)[k] for k in written)
