@@ -20,7 +20,7 @@ import numpy as np
 from converters import quantize, verify
 from converters.attention_mask import DEFAULT_CLIP, clip_attention_masks
 from converters.data import ExportData
-from converters.lengths import LengthSpec, truncate_rows
+from converters.lengths import LengthSpec, calibration_windows, truncate_rows
 from converters.signatures import SIGNATURE_KEY, build_serving_functions
 from mbert_cli.errors import MbertError
 
@@ -166,14 +166,17 @@ def convert_bytes(serving: Any, mode: str, data: ExportData | None, representati
 
 
 def _representative(serving: Any, data: ExportData, count: int):
-    """Calibration rows; with one signature per length, every signature is calibrated on
-    the rows cut to its length (the calibrator takes (signature key, inputs) pairs then)."""
+    """Calibration rows; with one signature per length, the longest is calibrated on the
+    first `count` rows and every shorter one on those rows' windows (`calibration_windows`:
+    same words seen, same word-table scale, one stored table); the calibrator takes
+    (signature key, inputs) pairs then."""
     functions = getattr(serving, "functions", None) or {}
     fixed = {k: n for k, (_fn, n) in functions.items() if n}
     if len(functions) <= 1:
         return quantize.representative_dataset(data.representative, count)
-    per_key = {k: quantize.representative_dataset(truncate_rows(data.representative, n), count)
-               for k, n in fixed.items()}
+    rows = {name: np.asarray(arr[:count]) for name, arr in data.representative.items()}
+    windows = {k: calibration_windows(rows, n) for k, n in fixed.items()}
+    per_key = {k: quantize.representative_dataset(w, len(w["input_word_ids"])) for k, w in windows.items()}
 
     def gen():
         for key, rows in per_key.items():
