@@ -134,6 +134,19 @@ def test_nano_demo_runs_every_stage(tmp_path):
     assert rows["student float32"]["speedup_vs_teacher"] == pytest.approx(base / rows["student float32"]["host_p50_ms"],
                                                                           rel=0.01)
     assert rows["student int8"]["speedup_vs_teacher"] is None
+    # The student file serves 16, 32 and 64 tokens (nano data.seq_len): the summary has its
+    # latency over the shipped validation lengths beside the fixed-length (64) p50.
+    assert sorted(summary["task_lengths"], key=lambda t: t["model"])[0]["model"].endswith("_seq16-32-64.tflite")
+    for t in summary["task_lengths"]:
+        assert t["requests"] == 1275 and sum(t["served"].values()) == 1275
+        assert set(t["served"]) <= {"16", "32", "64"} and t["fixed_seq_len"] == 64
+    for name, mode in (("student float32", "none"), ("student dynamic", "dynamic"), ("student int8", "int8")):
+        row = rows[name]
+        (t,) = [t for t in summary["task_lengths"] if f"_{mode}_seq" in t["model"]]
+        assert 0 < row["task_p50_ms"] == t["p50_ms"] <= row["task_p90_ms"] == t["p90_ms"], (row, t)
+        assert t["fixed_p50_ms"] == pytest.approx(row["host_p50_ms"], rel=0.05)
+    assert rows["teacher float32"]["task_p50_ms"] is None
+    assert "task p50 / p90 ms" in result.output
 
 
 def test_unwritable_demo_folder_is_one_line_and_writes_nothing(tmp_path):
