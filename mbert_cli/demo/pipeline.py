@@ -321,22 +321,24 @@ class Demo:
         return {"student_files": [str(student.out_dir / f.file) for f in student.files],
                 "teacher_files": [str(teacher.out_dir / f.file) for f in teacher.files]}
 
+    def export_entries(self, run: Path) -> list[dict]:
+        """The run's manifest entries of the files the last export stage wrote (the manifest
+        also keeps files an earlier export left in the folder, e.g. a single-length file)."""
+        manifest = json.loads((run / "export" / "manifest.json").read_text())
+        info = Ledger(self.root).data.get("stages", {}).get("export", {})
+        wrote = {str(Path(f).resolve()) for f in info.get("student_files", []) + info.get("teacher_files", [])}
+        return [e for e in manifest["files"]
+                if not wrote or str((run / "export" / e["file"]).resolve()) in wrote]
+
     def _exported_files(self) -> list[Path]:
         """Teacher files first (its float32 is the ratio base), then the student's, in mode order."""
-        files = []
-        for run in (self.teacher_run, self.student_run):
-            manifest = json.loads((run / "export" / "manifest.json").read_text())
-            files += [run / "export" / entry["file"] for entry in manifest["files"]]
-        return files
+        return [run / "export" / entry["file"] for run in (self.teacher_run, self.student_run)
+                for entry in self.export_entries(run)]
 
     def _file_lengths(self) -> dict[Path, tuple[int, ...]]:
         """Each exported file's fixed lengths (one for a single-length file), from the manifests."""
-        out = {}
-        for run in (self.teacher_run, self.student_run):
-            manifest = json.loads((run / "export" / "manifest.json").read_text())
-            for entry in manifest["files"]:
-                out[run / "export" / entry["file"]] = tuple(entry.get("seq_lens") or [entry["seq_len"]])
-        return out
+        return {run / "export" / entry["file"]: tuple(entry.get("seq_lens") or [entry["seq_len"]])
+                for run in (self.teacher_run, self.student_run) for entry in self.export_entries(run)}
 
     def _bench_host(self) -> dict:
         """Every file at its longest length; a multi-length (student) file at each of its
@@ -442,9 +444,8 @@ def build_rows(demo: Demo, host, loop, task_lengths=()) -> list[SummaryRow]:
     params = {}
     for label, run in (("teacher", demo.teacher_run), ("student", demo.student_run)):
         params[label] = encoder_parameter_count(load_run_config(run).encoder)
-        manifest = json.loads((run / "export" / "manifest.json").read_text())
         order = {"none": 0, "float16": 1, "dynamic": 2, "int8": 3}
-        for entry in sorted(manifest["files"], key=lambda e: order.get(e["mode"], 9)):
+        for entry in sorted(demo.export_entries(run), key=lambda e: order.get(e["mode"], 9)):
             mode = {"none": "float32"}.get(entry["mode"], entry["mode"])
             metric = entry.get("task_metric") or {}
             key = str((run / "export" / entry["file"]).resolve())
