@@ -131,8 +131,12 @@ def check_writable(out_dir: str | Path, create: bool = False) -> Path:
 
 
 def convert_bytes(serving: Any, mode: str, data: ExportData | None, representative: int,
-                  float_attention: bool = False) -> bytes:
-    """Runs the TFLite converter for one mode; Select TF ops are let through so they can be named."""
+                  float_attention: bool = False, float_model: bytes | None = None) -> bytes:
+    """Runs the TFLite converter for one mode; Select TF ops are let through so they can be named.
+
+    `float_model`: this serving function's float32 file if already converted (int8 with
+    float attention reads the mask-add names from it instead of converting it again).
+    """
     import tensorflow as tf  # noqa: PLC0415
 
     rec = quantize.recipe(mode)
@@ -151,7 +155,7 @@ def convert_bytes(serving: Any, mode: str, data: ExportData | None, representati
     converter.target_spec.supported_ops = ops | {tf.lite.OpsSet.SELECT_TF_OPS}
     nodes = None
     if mode == "int8" and float_attention:
-        nodes = quantize.mask_add_nodes(convert_bytes(serving, "none", data, representative))
+        nodes = quantize.mask_add_nodes(float_model or convert_bytes(serving, "none", data, representative))
     try:
         with warnings.catch_warnings():
             # int8 calibration runs TF's own (deprecated) tf.lite.Interpreter: not ours to fix.
@@ -225,9 +229,13 @@ def convert(model: Any, *, model_name: str, options: ExportOptions, data: Export
     checks = _checks(serving, spec, data)
     shown = "dynamic" if spec.dynamic else ",".join(map(str, spec.lengths))
     results = []
+    float_model = None
     for mode in modes:
         say(f"converting {mode} (seq {shown})")
-        content = convert_bytes(serving, mode, data, options.representative, options.int8_float_attention)
+        content = convert_bytes(serving, mode, data, options.representative, options.int8_float_attention,
+                                float_model=float_model)
+        if mode == "none":
+            float_model = content  # int8's float-attention recipe needs it: converted once, not twice
         results.append(verify_bytes(content, mode, model_name, options, data, checks[-1].reference,
                                     checks[-1].float_metric, say, checks=checks))
     return results
