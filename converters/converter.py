@@ -20,7 +20,7 @@ import numpy as np
 from converters import quantize, verify
 from converters.attention_mask import DEFAULT_CLIP, clip_attention_masks
 from converters.data import ExportData
-from converters.lengths import LengthSpec, truncate_rows
+from converters.lengths import LengthSpec, calibration_windows, truncate_rows
 from converters.signatures import SIGNATURE_KEY, build_serving_functions
 from mbert_cli.errors import MbertError
 
@@ -131,8 +131,12 @@ def check_writable(out_dir: str | Path, create: bool = False) -> Path:
 
 
 def convert_bytes(serving: Any, mode: str, data: ExportData | None, representative: int,
-                  float_attention: bool = False) -> bytes:
-    """Runs the TFLite converter for one mode; Select TF ops are let through so they can be named."""
+                  float_attention: bool = False, float_model: bytes | None = None) -> bytes:
+    """Runs the TFLite converter for one mode; Select TF ops are let through so they can be named.
+
+    `float_model`: this serving function's float32 file if already converted (int8 with
+    float attention reads the mask-add names from it instead of converting it again).
+    """
     import tensorflow as tf  # noqa: PLC0415
 
     rec = quantize.recipe(mode)
@@ -151,7 +155,7 @@ def convert_bytes(serving: Any, mode: str, data: ExportData | None, representati
     converter.target_spec.supported_ops = ops | {tf.lite.OpsSet.SELECT_TF_OPS}
     nodes = None
     if mode == "int8" and float_attention:
-        nodes = quantize.mask_add_nodes(convert_bytes(serving, "none", data, representative))
+        nodes = quantize.mask_add_nodes(float_model or convert_bytes(serving, "none", data, representative))
     try:
         with warnings.catch_warnings():
             # int8 calibration runs TF's own (deprecated) tf.lite.Interpreter: not ours to fix.
@@ -166,14 +170,17 @@ def convert_bytes(serving: Any, mode: str, data: ExportData | None, representati
 
 
 def _representative(serving: Any, data: ExportData, count: int):
-    """Calibration rows; with one signature per length, every signature is calibrated on
-    the rows cut to its length (the calibrator takes (signature key, inputs) pairs then)."""
+    """Calibration rows; with one signature per length, the longest is calibrated on the
+    first `count` rows and every shorter one on those rows' windows (`calibration_windows`:
+    same words seen, same word-table scale, one stored table); the calibrator takes
+    (signature key, inputs) pairs then."""
     functions = getattr(serving, "functions", None) or {}
     fixed = {k: n for k, (_fn, n) in functions.items() if n}
     if len(functions) <= 1:
         return quantize.representative_dataset(data.representative, count)
-    per_key = {k: quantize.representative_dataset(truncate_rows(data.representative, n), count)
-               for k, n in fixed.items()}
+    rows = {name: np.asarray(arr[:count]) for name, arr in data.representative.items()}
+    windows = {k: calibration_windows(rows, n) for k, n in fixed.items()}
+    per_key = {k: quantize.representative_dataset(w, len(w["input_word_ids"])) for k, w in windows.items()}
 
     def gen():
         for key, rows in per_key.items():
@@ -222,9 +229,13 @@ def convert(model: Any, *, model_name: str, options: ExportOptions, data: Export
     checks = _checks(serving, spec, data)
     shown = "dynamic" if spec.dynamic else ",".join(map(str, spec.lengths))
     results = []
+    float_model = None
     for mode in modes:
         say(f"converting {mode} (seq {shown})")
-        content = convert_bytes(serving, mode, data, options.representative, options.int8_float_attention)
+        content = convert_bytes(serving, mode, data, options.representative, options.int8_float_attention,
+                                float_model=float_model)
+        if mode == "none":
+            float_model = content  # int8's float-attention recipe needs it: converted once, not twice
         results.append(verify_bytes(content, mode, model_name, options, data, checks[-1].reference,
                                     checks[-1].float_metric, say, checks=checks))
     return results

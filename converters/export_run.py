@@ -98,21 +98,28 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
                         data_source=data.source)
 
 
+DYNAMIC_CHECK_LEN = 128
+
+
 def options_from_config(ec, *, modes=None, seq_len: str | int | None = None, representative: int | None = None,
                         max_drop: float | None = None, force: bool = False, allow_flex: bool = False,
                         int8_full: bool = False, max_len: int | None = None) -> ExportOptions:
     """ExportOptions from a run's `export` config, with the values a command line gave (None: the config's).
 
-    `seq_len` is one length, a list (`32,64,128`: one signature per length) or `dynamic`,
-    checked against `max_len` (the model's position table).
+    `seq_len` (else the config's `export.seq_len`) is one length, a list (`32,64,128`: one
+    signature per length) or `dynamic`, checked against `max_len` (the model's position table).
     """
     from converters.lengths import parse_lengths  # noqa: PLC0415
 
-    spec = None if seq_len is None else parse_lengths(seq_len, max_len)
     # `is None`, not `or`: an explicit value (even 0) is the user's, never swapped for a default.
+    spec = parse_lengths(ec.seq_len if seq_len is None else seq_len, max_len,
+                         option="--seq-len" if seq_len is not None else "export.seq_len")
+    # A dynamic file is checked at the export data's length and a quarter of it: the
+    # config's own length when it names one, else the default 128 (within the table).
+    data_len = ec.longest_seq_len() or min(DYNAMIC_CHECK_LEN, max_len or DYNAMIC_CHECK_LEN)
     return ExportOptions(modes=tuple(modes or ec.modes),
-                         seq_len=ec.seq_len if spec is None or spec.dynamic else spec.max_len,
-                         lengths=spec if spec is not None and (spec.multi or spec.dynamic) else None,
+                         seq_len=data_len if spec.dynamic else spec.max_len,
+                         lengths=spec if spec.multi or spec.dynamic else None,
                          representative=ec.representative_examples if representative is None else representative,
                          max_drop=ec.max_drop if max_drop is None else max_drop, force=force,
                          allow_flex=allow_flex or ec.allow_flex, mask_clip=ec.mask_clip,

@@ -130,3 +130,42 @@ def truncate_rows(rows: dict[str, np.ndarray], length: int) -> dict[str, np.ndar
                              hint="build the export data at the longest length")
         out[name] = np.ascontiguousarray(arr[:, :length]) if arr.ndim >= 2 else arr
     return out
+
+
+def calibration_windows(rows: dict[str, np.ndarray], length: int) -> dict[str, np.ndarray]:
+    """Rows made at a longer length, tiled into `length`-token windows (the last one ends at
+    the row's end): the int8 calibration rows of a shorter signature in a multi-length file.
+
+    Why windows and not `truncate_rows`: the quantizer takes the word table's scale from
+    the calibrated range of the embedding lookup, so a signature calibrated on the first
+    `length` tokens only sees fewer words, gets a (slightly) different scale and the
+    converter stores a second copy of the table (measured on mobilebert: +3.9 MB, 1.21x the
+    single-length file). The windows hold every token the longest signature sees, so every
+    signature gets the same range and shares the table. Windows with no real token are
+    dropped except the first such one (it holds the padding id the full rows hold too), so
+    short real data does not multiply calibration time by padding.
+    """
+    ids = np.asarray(rows["input_word_ids"])
+    full = ids.shape[1]
+    if full < length:
+        raise MbertError(f"rows of {full} tokens cannot be cut to {length}",
+                         hint="build the export data at the longest length")
+    if full == length:
+        return {name: np.asarray(arr) for name, arr in rows.items()}
+    starts = list(range(0, full - length + 1, length))
+    if starts[-1] + length < full:
+        starts.append(full - length)
+    mask = np.asarray(rows["input_mask"]) if "input_mask" in rows else np.ones_like(ids)
+    keep: list[tuple[int, int]] = []
+    padding_kept = False
+    for i in range(len(ids)):
+        for s in starts:
+            real = bool(mask[i, s:s + length].any())
+            if real or not padding_kept:
+                keep.append((i, s))
+                padding_kept = padding_kept or not real
+    out = {}
+    for name, arr in rows.items():
+        arr = np.asarray(arr)
+        out[name] = np.stack([arr[i, s:s + length] for i, s in keep]) if arr.ndim >= 2 else arr
+    return out

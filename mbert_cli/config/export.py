@@ -15,7 +15,10 @@ class ExportConfig:
     """How a trained run becomes verified TFLite files."""
 
     modes: list[str] = setting(default_factory=lambda: ["none"], choices=("none", "dynamic", "int8", "float16"))
-    seq_len: int = setting(128, ge=1)  # at most the position table (RunConfig.validate)
+    # One length (one `serving_default` signature), a list (one signature per length,
+    # shared weights) or `dynamic` (resizable), as `mbert export --seq-len` takes; each
+    # length at most the position table (RunConfig.validate).
+    seq_len: int | list[int] | str = setting(128, ge=1, words=("dynamic",), distinct=True)
     representative_examples: int = setting(100, ge=1)
     parity_examples: int = setting(32, ge=1)
     # validation rows for the task-metric gate (32 rows = 3-point steps)
@@ -28,3 +31,9 @@ class ExportConfig:
     # 2 partitions instead of 50; measured 0.93x of dynamic range vs 2.03x for all-int8
     # (mobilebert seq 128, 1 thread; benchmarks/suite/export_latency.py).
     int8_float_attention: bool = True
+
+    def longest_seq_len(self) -> int | None:
+        """The longest fixed length `seq_len` names (None for `dynamic`)."""
+        if isinstance(self.seq_len, list):
+            return max(self.seq_len)
+        return self.seq_len if isinstance(self.seq_len, int) else None

@@ -30,6 +30,28 @@ class Range:
     lt: float | None = None
     choices: tuple[str, ...] = ()
     note: str = ""  # what a special value means, e.g. "0 = all"
+    # Words a field takes alone instead of a number (`dynamic`); with `distinct`, a list of
+    # numbers (each in range, none twice) is valid too: `export.seq_len` = 128 | [32, 128] | dynamic.
+    words: tuple[str, ...] = ()
+    distinct: bool = False
+
+    def problem(self, value: Any) -> str | None:
+        """Why `value` (a scalar or a list) is outside the range, or None when it is inside."""
+        if isinstance(value, list):
+            if self.distinct and not value:
+                return "the list is empty"
+            for item in value:
+                if isinstance(item, str) and item in self.words:
+                    return f"{item!r} must be alone"
+                if not self.accepts(item):
+                    return f"{item!r} is outside it"
+            dupes = sorted({x for x in value if value.count(x) > 1}, key=str)
+            if self.distinct and dupes:
+                return f"{', '.join(map(str, dupes))} listed more than once"
+            return None
+        if isinstance(value, str) and self.words and value not in self.words:
+            return f"{value!r} is not a whole number or {' / '.join(self.words)}"
+        return None if self.accepts(value) else ""
 
     def accepts(self, value: Any) -> bool:
         if self.choices:
@@ -55,6 +77,10 @@ class Range:
             body = ("<= " if high[-1] == "]" else "< ") + high[:-1]
         else:
             body = "any"
+        if self.distinct:
+            body += ", a list of distinct such values"
+        if self.words:
+            body += f", or {' / '.join(self.words)}"
         return f"{body} ({self.note})" if self.note else body
 
 
@@ -64,9 +90,10 @@ def _num(x: float) -> str:
 
 def setting(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,
             ge: float | None = None, gt: float | None = None, le: float | None = None, lt: float | None = None,
-            choices: Sequence[str] = (), note: str = "") -> Any:
+            choices: Sequence[str] = (), note: str = "", words: Sequence[str] = (), distinct: bool = False) -> Any:
     """A dataclass field whose metadata holds its valid range (checked by `check_settings`)."""
-    rng = Range(ge=ge, gt=gt, le=le, lt=lt, choices=tuple(choices), note=note)
+    rng = Range(ge=ge, gt=gt, le=le, lt=lt, choices=tuple(choices), note=note, words=tuple(words),
+                distinct=distinct)
     return dataclasses.field(default=default, default_factory=default_factory, metadata={_KEY: rng})
 
 
@@ -89,12 +116,17 @@ def check_settings(config: Any, prefix: str = "") -> None:
         rng = field_range(f)
         if rng is None:
             continue
+        valid = f"valid values: {', '.join(rng.choices)}" if rng.choices else f"valid range {rng.text()}"
+        hint = f"pass a valid value with --set {key}=... or in the --config file"
+        if rng.words or rng.distinct:
+            why = rng.problem(value)
+            if why is not None:
+                raise MbertError(f"{key}={value!r} is invalid{f' ({why})' if why else ''}: {valid}", hint=hint)
+            continue
         for item in (value if isinstance(value, list) else [value]):
             if not rng.accepts(item):
                 shown = f"{item!r} in {value!r}" if isinstance(value, list) else repr(value)
-                valid = f"valid values: {', '.join(rng.choices)}" if rng.choices else f"valid range {rng.text()}"
-                raise MbertError(f"{key}={shown} is invalid: {valid}",
-                                 hint=f"pass a valid value with --set {key}=... or in the --config file")
+                raise MbertError(f"{key}={shown} is invalid: {valid}", hint=hint)
 
 
 def describe_settings(config: Any) -> list[dict[str, Any]]:

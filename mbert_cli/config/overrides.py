@@ -7,6 +7,7 @@ never be silently ignored.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,13 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
     elif annotation is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
+    elif origin in (typing.Union, types.UnionType):
+        # `int | list[int] | str` (export.seq_len): the first member type the value fits.
+        for member in typing.get_args(annotation):
+            try:
+                return _coerce(value, member, key)
+            except MbertError:
+                continue
     elif origin is list:
         (item_type,) = typing.get_args(annotation)
         if isinstance(value, str):

@@ -47,7 +47,8 @@ class RunConfig:
                 f"{self.encoder.max_sequence_length} (encoder.max_sequence_length, the position table)",
                 hint=f"use --set data.seq_len={self.encoder.max_sequence_length} or less",
             )
-        if self.export.seq_len > self.encoder.max_sequence_length:
+        longest = self.export.longest_seq_len()
+        if longest is not None and longest > self.encoder.max_sequence_length:
             raise MbertError(
                 f"export.seq_len={self.export.seq_len} exceeds the preset's maximum "
                 f"{self.encoder.max_sequence_length} (encoder.max_sequence_length, the position table)",

@@ -34,6 +34,10 @@ from mbert_cli.demo.summary import LATENCY_NOTE, SummaryRow, add_speedups, plot,
 from mbert_cli.errors import MbertError
 
 TASK = "classification"
+# The student file also serves these shorter lengths (one signature each, shared weights):
+# a request runs on the smallest that holds it, and the summary reports the latency over
+# the task's own validation lengths beside the fixed-length (data.seq_len) figure.
+STUDENT_SHORT_LENGTHS = (16, 32)
 
 
 @dataclass(frozen=True)
@@ -172,7 +176,8 @@ class Demo:
             ("finetune-scratch", [dataclasses.asdict(student_cfg)], self.scratch_run / ft / "checkpoints",
              lambda: self._finetune_scratch(student_cfg)),
             ("baseline", [student_cfg.data.task_data], self.root / "baseline.json", self._baseline),
-            ("export", ["finetune-student", "finetune-teacher", list(self.o.modes), list(self.recipe.teacher_modes)],
+            ("export", ["finetune-student", "finetune-teacher", list(self.o.modes), list(self.recipe.teacher_modes),
+                        list(self.student_lengths(student_cfg.data.seq_len))],
              self.student_run / "export" / "manifest.json", self._export),
             ("bench-host", ["export", self.o.bench_runs, self.o.bench_threads],
              self.root / "bench" / "host.json", self._bench_host),
@@ -294,13 +299,21 @@ class Demo:
              "validation_examples": len(validation), "train_examples": len(train)}, indent=2))
         return {}
 
+    @staticmethod
+    def student_lengths(seq_len: int) -> tuple[int, ...]:
+        """The lengths the student file serves: the short buckets below its training length, and it."""
+        return tuple(sorted({n for n in STUDENT_SHORT_LENGTHS if n < seq_len} | {seq_len}))
+
     def _export(self) -> dict:
         from converters import ExportOptions, export_run  # noqa: PLC0415
+        from converters.lengths import LengthSpec  # noqa: PLC0415
 
         stage = f"finetune-{TASK}"
         seq_len = load_run_config(self.student_run).data.seq_len
+        lengths = self.student_lengths(seq_len)
         student = export_run(self.student_run, stage=stage, progress=self.say,
-                             options=ExportOptions(modes=tuple(self.o.modes), seq_len=seq_len))
+                             options=ExportOptions(modes=tuple(self.o.modes), seq_len=seq_len,
+                                                   lengths=LengthSpec(lengths) if len(lengths) > 1 else None))
         # The teacher at the student's length, so latencies compare like with like.
         teacher = export_run(self.teacher_run, stage=stage, progress=self.say,
                              options=ExportOptions(modes=self.recipe.teacher_modes, seq_len=seq_len,
@@ -308,22 +321,43 @@ class Demo:
         return {"student_files": [str(student.out_dir / f.file) for f in student.files],
                 "teacher_files": [str(teacher.out_dir / f.file) for f in teacher.files]}
 
+    def export_entries(self, run: Path) -> list[dict]:
+        """The run's manifest entries of the files the last export stage wrote (the manifest
+        also keeps files an earlier export left in the folder, e.g. a single-length file)."""
+        manifest = json.loads((run / "export" / "manifest.json").read_text())
+        info = Ledger(self.root).data.get("stages", {}).get("export", {})
+        wrote = {str(Path(f).resolve()) for f in info.get("student_files", []) + info.get("teacher_files", [])}
+        return [e for e in manifest["files"]
+                if not wrote or str((run / "export" / e["file"]).resolve()) in wrote]
+
     def _exported_files(self) -> list[Path]:
         """Teacher files first (its float32 is the ratio base), then the student's, in mode order."""
-        files = []
-        for run in (self.teacher_run, self.student_run):
-            manifest = json.loads((run / "export" / "manifest.json").read_text())
-            files += [run / "export" / entry["file"] for entry in manifest["files"]]
-        return files
+        return [run / "export" / entry["file"] for run in (self.teacher_run, self.student_run)
+                for entry in self.export_entries(run)]
+
+    def _file_lengths(self) -> dict[Path, tuple[int, ...]]:
+        """Each exported file's fixed lengths (one for a single-length file), from the manifests."""
+        return {run / "export" / entry["file"]: tuple(entry.get("seq_lens") or [entry["seq_len"]])
+                for run in (self.teacher_run, self.student_run) for entry in self.export_entries(run)}
 
     def _bench_host(self) -> dict:
+        """Every file at its longest length; a multi-length (student) file at each of its
+        lengths too, and the task's latency through them (`task_lengths` in host.json)."""
         from benchmarks.host import HostSettings, run_host  # noqa: PLC0415
         from benchmarks.report import write_json as write_bench  # noqa: PLC0415
         from benchmarks.result import BenchReport  # noqa: PLC0415
+        from benchmarks.task_lengths import prepare_task  # noqa: PLC0415
 
-        results = run_host(self._exported_files(),
-                           HostSettings(threads=self.o.bench_threads, runs=self.o.bench_runs, warmup=3))
-        write_bench(BenchReport(results=results), self.root / "bench" / "host.json")
+        files = self._exported_files()
+        lengths = self._file_lengths()
+        multi = [f for f in files if len(lengths.get(f, ())) > 1]
+        task = prepare_task(load_run_config(self.student_run).data.task_data, multi) if multi else None
+        results = run_host(files, HostSettings(threads=self.o.bench_threads, runs=self.o.bench_runs, warmup=3),
+                           lengths_per_model=[lengths[f] if f in multi else None for f in files])
+        report = BenchReport(results=results)
+        if task is not None:
+            report.task_lengths = task.summarise(results)
+        write_bench(report, self.root / "bench" / "host.json")
         return {}
 
     def _bench_loopback(self) -> dict:
@@ -345,8 +379,12 @@ class Demo:
         binary = write_stand_in_binary(self.root / "bench" / "loopback-tools" / "benchmark_model")
         with loopback_adb(n_devices=1) as (adb, _serials):
             backend = harness_backend(adb=adb)
-            report = run_devices(self._exported_files(), "pixel4", binary,
-                                 DeviceSettings(runs=self.o.bench_runs, warmup=3, threads=self.o.bench_threads),
+            files = self._exported_files()
+            # Each file at its longest length (a multi-length file would run its first, shortest).
+            longest = {max(n) for n in self._file_lengths().values()}
+            report = run_devices(files, "pixel4", binary,
+                                 DeviceSettings(runs=self.o.bench_runs, warmup=3, threads=self.o.bench_threads,
+                                                seq_lens=tuple(longest) if len(longest) == 1 else None),
                                  backend=backend)
         if report.failures:
             raise MbertError(f"loopback benchmark failed: {report.failures[0]}",
@@ -357,9 +395,10 @@ class Demo:
     def _summary(self) -> dict:
         from benchmarks.result import BenchReport  # noqa: PLC0415
 
-        host = BenchReport.from_dict(json.loads((self.root / "bench" / "host.json").read_text())).results
+        host_report = BenchReport.from_dict(json.loads((self.root / "bench" / "host.json").read_text()))
+        host = host_report.results
         loop = BenchReport.from_dict(json.loads((self.root / "bench" / "loopback.json").read_text())).results
-        rows = build_rows(self, host, loop)
+        rows = build_rows(self, host, loop, host_report.task_lengths)
         add_speedups(rows)
         baseline = json.loads((self.root / "baseline.json").read_text())
         comparison = {"distilled_student": _finetune_accuracy(self.student_run),
@@ -370,6 +409,7 @@ class Demo:
         note = f"{self.recipe.scale_note}; {LATENCY_NOTE}"
         write_json(rows, self.root / "summary.json",
                    {"teacher": self.recipe.name, "accuracy_tf": comparison,
+                    "task_lengths": [_jsonable(dataclasses.asdict(t)) for t in host_report.task_lengths],
                     "timings_s": Ledger(self.root).data.get("stages", {})}, note=note)
         plot(rows, self.root / "summary.png", note=note)
         return {}
@@ -380,37 +420,46 @@ def _jsonable(obj):
 
 
 def _latency_by_file(results) -> dict[str, tuple[float | None, float | None, float]]:
-    out = {}
+    """Per file, its latency at its longest measured length (the fixed-length figure)."""
+    out, length = {}, {}
     for r in results:
-        inf = r.inference
-        out[str(Path(r.model.path).resolve())] = (inf.p50_ms, inf.p90_ms, inf.mean_ms)
+        key = str(Path(r.model.path).resolve())
+        n = r.requested_seq_len or 0
+        if key not in out or n > length[key]:
+            inf = r.inference
+            out[key], length[key] = (inf.p50_ms, inf.p90_ms, inf.mean_ms), n
     return out
 
 
-def build_rows(demo: Demo, host, loop) -> list[SummaryRow]:
-    """Joins accuracies (fine-tune evals, export manifests) with host and loopback latency."""
+def build_rows(demo: Demo, host, loop, task_lengths=()) -> list[SummaryRow]:
+    """Joins accuracies (fine-tune evals, export manifests) with host and loopback latency,
+    and a multi-length file's latency over the task's lengths (`task_lengths`)."""
     from mbert_cli.config.param_count import encoder_parameter_count  # noqa: PLC0415
 
     host_lat, loop_lat = _latency_by_file(host), _latency_by_file(loop)
+    # Only multi-length files are measured per length (requested_seq_len set): their names are unique.
+    paths = {r.model.name: str(Path(r.model.path).resolve()) for r in host if r.requested_seq_len is not None}
+    task = {paths[t.model]: t for t in task_lengths if t.model in paths}
     rows: list[SummaryRow] = []
     params = {}
     for label, run in (("teacher", demo.teacher_run), ("student", demo.student_run)):
         params[label] = encoder_parameter_count(load_run_config(run).encoder)
-        manifest = json.loads((run / "export" / "manifest.json").read_text())
         order = {"none": 0, "float16": 1, "dynamic": 2, "int8": 3}
-        for entry in sorted(manifest["files"], key=lambda e: order.get(e["mode"], 9)):
+        for entry in sorted(demo.export_entries(run), key=lambda e: order.get(e["mode"], 9)):
             mode = {"none": "float32"}.get(entry["mode"], entry["mode"])
             metric = entry.get("task_metric") or {}
             key = str((run / "export" / entry["file"]).resolve())
             p50, p90, _ = host_lat.get(key, (None, None, None))
             lp = loop_lat.get(key)
+            t = task.get(key)
             rows.append(SummaryRow(
                 model=f"{label} {mode}", parameters=params[label],
                 # Both accuracies from the export's own check: the same validation rows.
                 file_mb=round(entry["size_bytes"] / 1e6, 3), accuracy_tf=metric.get("tensorflow"),
                 accuracy_tflite=metric.get("tflite"), host_p50_ms=p50, host_p90_ms=p90,
                 loopback_ms=lp[2] if lp else None,
-                note="fails the export gates: latency reference" if entry.get("gate_failures") else ""))
+                note="fails the export gates: latency reference" if entry.get("gate_failures") else "",
+                task_p50_ms=t.p50_ms if t else None, task_p90_ms=t.p90_ms if t else None))
     # Like with like: the distilled and the from-scratch student on the whole validation split,
     # and the classic baseline on the same split.
     for label, run in (("student distilled", demo.student_run), ("student from scratch", demo.scratch_run)):

@@ -98,3 +98,55 @@ def test_ranges_live_in_the_dataclass_fields():
 
     steps = {f.name: f for f in dataclasses.fields(TrainConfig)}["steps"]
     assert field_range(steps) == Range(ge=1)
+
+
+# --- export.seq_len: one length, a list, or dynamic (as `mbert export --seq-len` takes) ---------
+
+@pytest.mark.parametrize(("assignment", "value"), [
+    ("export.seq_len=64", 64),
+    ("export.seq_len=32,64,128", [32, 64, 128]),
+    ("export.seq_len=[16,32]", [16, 32]),
+    ("export.seq_len=dynamic", "dynamic"),
+])
+def test_export_seq_len_takes_one_length_a_list_or_dynamic(assignment, value, tmp_path):
+    cfg = resolve_config("nano-student", overrides=[assignment])
+    assert cfg.export.seq_len == value
+    save_run_config(cfg, tmp_path / "config.yaml")  # the YAML round trip keeps the form
+    assert load_run_config(tmp_path / "config.yaml").export.seq_len == value
+
+
+@pytest.mark.parametrize(("assignment", "why"), [
+    ("export.seq_len=32,64,32", "(32 listed more than once)"),
+    ("export.seq_len=0", ""),
+    ("export.seq_len=32,0", "(0 is outside it)"),
+    ("export.seq_len=fast", "('fast' is not a whole number or dynamic)"),
+    ("export.seq_len=32,dynamic", "('32,dynamic' is not a whole number or dynamic)"),
+    ("export.seq_len=[]", "(the list is empty)"),
+])
+def test_export_seq_len_bad_forms_are_one_line_naming_key_value_and_form(assignment, why):
+    with pytest.raises(MbertError) as err:
+        resolve_config("nano-student", overrides=[assignment])
+    msg = err.value.message
+    assert msg.startswith("export.seq_len=") and f"is invalid{' ' + why if why else ''}: valid range" in msg
+    assert msg.endswith(">= 1, a list of distinct such values, or dynamic"), msg
+    assert "\n" not in msg and err.value.hint
+
+
+def test_export_seq_len_list_beyond_position_table_is_refused():
+    with pytest.raises(MbertError, match=r"export.seq_len=\[32, 256\] exceeds the preset's maximum 128"):
+        resolve_config("nano-student", overrides=["export.seq_len=32,256"])
+
+
+def test_export_options_follow_the_config_seq_len():
+    """No --seq-len: the config's list or `dynamic` decides the signatures; --seq-len wins over it."""
+    from converters.export_run import options_from_config
+
+    ec = resolve_config("nano-student", overrides=["export.seq_len=16,32"]).export
+    opts = options_from_config(ec, max_len=128)
+    assert opts.lengths.lengths == (16, 32) and opts.seq_len == 32
+    assert options_from_config(ec, seq_len="64", max_len=128).lengths is None
+    assert options_from_config(ec, seq_len="64", max_len=128).seq_len == 64
+    dyn = options_from_config(resolve_config("nano-student", overrides=["export.seq_len=dynamic"]).export, max_len=128)
+    assert dyn.lengths.dynamic and dyn.lengths.max_len == 128 and dyn.seq_len == 128
+    single = options_from_config(resolve_config("nano-student").export, max_len=128)
+    assert single.lengths is None and single.seq_len == 128

@@ -11,7 +11,14 @@ import re
 import numpy as np
 import pytest
 
-from converters.lengths import LengthSpec, bucket_for, parse_lengths, signature_key, truncate_rows
+from converters.lengths import (
+    LengthSpec,
+    bucket_for,
+    calibration_windows,
+    parse_lengths,
+    signature_key,
+    truncate_rows,
+)
 from mbert_cli.errors import MbertError
 from tests.converters.export_helpers import sharpen
 
@@ -57,6 +64,22 @@ def test_truncate_rows_keeps_real_tokens():
     assert cut["input_word_ids"].tolist() == [[0, 1, 2, 3]] and cut["input_mask"].shape == (1, 4)
     with pytest.raises(MbertError):
         truncate_rows(cut, 8)
+
+
+def test_calibration_windows_cover_every_token_once_padding_once():
+    ids = np.arange(1, 11, dtype=np.int32).reshape(1, 10).repeat(2, 0)
+    mask = np.ones((2, 10), np.float32)
+    ids[1, 3:] = 0
+    mask[1, 3:] = 0
+    w = calibration_windows({"input_word_ids": ids, "input_mask": mask}, 4)
+    # windows start at 0, 4 and 6 (the last ends at the row's end); row 1 keeps its first
+    # window and one all-padding window (the padding id the full rows hold), not two.
+    assert w["input_word_ids"].tolist() == [[1, 2, 3, 4], [5, 6, 7, 8], [7, 8, 9, 10],
+                                            [1, 2, 3, 0], [0, 0, 0, 0]]
+    assert set(w["input_word_ids"].ravel()) == set(ids.ravel())
+    assert calibration_windows({"input_word_ids": ids, "input_mask": mask}, 10)["input_word_ids"].shape == (2, 10)
+    with pytest.raises(MbertError):
+        calibration_windows({"input_word_ids": ids, "input_mask": mask}, 12)
 
 
 # --- conversion (nano model, seconds) ------------------------------------------------------
@@ -192,3 +215,53 @@ def test_dynamic_file_resizes_and_matches_the_fixed_signatures(nano, multi_files
         rows = truncate_rows(rows32, n)
         got = _run(f.content, "serving_default", rows)["logits"]
         assert np.abs(got - _run(files["none"].content, key, rows)["logits"]).max() <= 1e-5
+
+
+def _int8_table_buffers(content: bytes, table_bytes: int) -> set[int]:
+    """Indices of the int8 buffers as large as the word table (one per stored copy)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(content, 0)
+    found = set()
+    for s in range(model.SubgraphsLength()):
+        sub = model.Subgraphs(s)
+        for t in range(sub.TensorsLength()):
+            tensor = sub.Tensors(t)
+            if tensor.Type() == schema.TensorType.INT8 and \
+                    model.Buffers(tensor.Buffer()).DataLength() == table_bytes:
+                found.add(tensor.Buffer())
+    return found
+
+
+def test_int8_multi_length_file_stores_the_word_table_once():
+    """The int8 table's scale comes from the calibrated lookup range; a word only seen past
+    position 16 (here one with a 10x larger embedding) must not give the seq16 signature its
+    own scale and so its own copy of the table (mobilebert: +3.9 MB, 1.21x the single file)."""
+    import tensorflow as tf
+
+    from converters import ExportOptions, convert
+    from converters import data as data_mod
+    from converters.export_model import build_export_model
+    from mbert_cli.config import resolve_config
+
+    tf.keras.utils.set_random_seed(4)
+    cfg = resolve_config("nano-student")
+    model = build_export_model(cfg, "finetune-classification")[1]
+    (table,) = [w for w in model.weights if w.shape == (cfg.encoder.vocab_size, cfg.encoder.embedding_size)]
+    hot = 7
+    table.assign(tf.tensor_scatter_nd_update(table, [[hot]], [tf.fill([cfg.encoder.embedding_size], 0.4)]))
+    rows = _sentences(cfg, 32, 28, 32, seed=9)
+    rows["input_word_ids"][:, :16][rows["input_word_ids"][:, :16] == hot] = 8
+    rows["input_word_ids"][:, 20] = hot  # only the windows past 16 tokens see it
+    data = data_mod.from_arrays(rows, None, 16, 16, "test")
+    (multi,) = convert(model, model_name="m", data=data,
+                       options=ExportOptions(modes=("int8",), seq_len=32, lengths=LengthSpec((16, 32)),
+                                             representative=16))
+    (single,) = convert(model, model_name="m", data=data,
+                        options=ExportOptions(modes=("int8",), seq_len=32, representative=16))
+    table_bytes = cfg.encoder.vocab_size * cfg.encoder.embedding_size
+    assert len(_int8_table_buffers(single.content, table_bytes)) == 1
+    assert len(_int8_table_buffers(multi.content, table_bytes)) == 1
+    # The second signature costs its graph and a few biases, not a second table.
+    assert multi.size_bytes - single.size_bytes < table_bytes / 2
+    assert multi.signatures[0]["parity"]["top1_agreement"] == 1.0

@@ -134,6 +134,18 @@ def test_nano_demo_runs_every_stage(tmp_path):
     assert rows["student float32"]["speedup_vs_teacher"] == pytest.approx(base / rows["student float32"]["host_p50_ms"],
                                                                           rel=0.01)
     assert rows["student int8"]["speedup_vs_teacher"] is None
+    # The student file serves 16, 32 and 64 tokens (nano data.seq_len): the summary has its
+    # latency over the shipped validation lengths beside the fixed-length (64) p50.
+    assert sorted(summary["task_lengths"], key=lambda t: t["model"])[0]["model"].endswith("_seq16-32-64")
+    for t in summary["task_lengths"]:
+        assert t["requests"] == 1275 and sum(t["served"].values()) == 1275
+        assert set(t["served"]) <= {"16", "32", "64"} and t["fixed_seq_len"] == 64
+    for name, mode in (("student float32", "none"), ("student dynamic", "dynamic"), ("student int8", "int8")):
+        row = rows[name]
+        (t,) = [t for t in summary["task_lengths"] if f"_{mode}_seq" in t["model"]]
+        assert 0 < row["task_p50_ms"] == t["p50_ms"] <= row["task_p90_ms"] == t["p90_ms"], (row, t)
+        assert t["fixed_p50_ms"] == pytest.approx(row["host_p50_ms"], rel=0.05)
+    assert rows["teacher float32"]["task_p50_ms"] is None
 
 
 def test_unwritable_demo_folder_is_one_line_and_writes_nothing(tmp_path):
@@ -230,3 +242,20 @@ def test_unknown_demo_teacher_is_one_line_naming_the_choices(tmp_path):
     result = runner.invoke(app, ["demo", "--run", str(tmp_path / "demo"), "--teacher", "bert-large"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "unknown demo teacher 'bert-large'" in result.output and "minilm, nano" in result.output
+
+
+def test_summary_table_shows_task_latency_beside_the_fixed_p50():
+    from rich.console import Console
+
+    from mbert_cli.demo.summary import SummaryRow, render_table
+
+    rows = [SummaryRow(model="student int8", parameters=1, file_mb=0.3, accuracy_tf=74.4, accuracy_tflite=74.3,
+                       host_p50_ms=0.2, host_p90_ms=0.3, loopback_ms=0.2, task_p50_ms=0.1, task_p90_ms=0.25),
+            SummaryRow(model="teacher float32", parameters=2, file_mb=1.0, accuracy_tf=80.0, accuracy_tflite=80.0,
+                       host_p50_ms=1.0, host_p90_ms=1.2, loopback_ms=1.1)]
+    console = Console(width=250, record=True)
+    render_table(rows, console)
+    text = console.export_text()
+    assert "task p50 / p90 ms (x p50)" in text
+    assert "0.100 / 0.250 (0.50x)" in text  # task p50 / p90, and task p50 over the fixed-length p50
+    assert rows[0].task_ratio == 0.5 and rows[1].task_ratio is None
