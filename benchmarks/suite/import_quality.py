@@ -27,6 +27,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--lr", type=float, default=3e-5, help="AdamW peak learning rate")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--layer-decay", type=float, default=1.0,
+                        help="layer-wise learning-rate decay (finetune.layer_lr_decay; 1 = off)")
     parser.add_argument("--seq-len", type=int, default=64, help="tokens per sentence (p90 of the task is 42)")
     parser.add_argument("--pooling", default="mean", choices=("mean", "cls"),
                         help="classifier input: mean of the tokens (as MiniLM was trained) or the pooled [CLS]")
@@ -50,7 +52,7 @@ def main(argv=None) -> dict:
     if not (source / "config.yaml").is_file():
         import_checkpoint("minilm", source, say=lambda *_: None)
     settings = {"epochs": args.epochs, "learning_rate": args.lr, "batch_size": args.batch_size,
-                "seq_len": args.seq_len, "pooling": args.pooling, "threads": args.threads or "default",
+                "layer_lr_decay": args.layer_decay, "seq_len": args.seq_len, "pooling": args.pooling, "threads": args.threads or "default",
                 "group_by_length": args.group_by_length}
     runs = []
     for seed in [int(s) for s in args.seeds.split(",") if s]:
@@ -62,7 +64,7 @@ def main(argv=None) -> dict:
         cfg.data.group_by_length = args.group_by_length
         cfg.encoder.classifier_pooling = args.pooling
         cfg.finetune.epochs, cfg.finetune.learning_rate = args.epochs, args.lr
-        cfg.finetune.batch_size = args.batch_size
+        cfg.finetune.batch_size, cfg.finetune.layer_lr_decay = args.batch_size, args.layer_decay
         t = time.time()
         result = train_finetune(target, cfg, source / "teacher", "classification", progress=False,
                                 say=lambda *_: None)

@@ -83,6 +83,9 @@ class FinetuneConfig:
     learning_rate: float = setting(1e-3, gt=0.0)
     warmup_fraction: float = setting(0.1, ge=0.0, lt=1.0)
     weight_decay: float = setting(0.01, ge=0.0)
+    # Layer-wise learning-rate decay (training/layer_decay.py): layer i of L trains at
+    # decay ** (L - i) of the rate, the embeddings at decay ** (L + 1), the head at the full rate.
+    layer_lr_decay: float = setting(1.0, gt=0.0, le=1.0, note="1 = off")
     # task distillation weight with --distill-from
     distill_weight: float = setting(0.0, ge=0.0, le=1.0, note="0 = 0.5")
     max_examples: int = setting(0, ge=0, note="0 = all")

@@ -103,15 +103,24 @@ class FineTuneTask(StageTask):
             write_json(ctx.stage.path / "task.json", self.task_record())
 
     def create_optimizers(self, ctx: StageContext, phase) -> tuple[list, dict]:
-        """AdamW with warm-up over `finetune.warmup_fraction` of the steps, then decay."""
+        """AdamW with warm-up over `finetune.warmup_fraction` of the steps, then decay.
+
+        One AdamW per depth when `finetune.layer_lr_decay` < 1 (training/layer_decay.py).
+        """
         from mbert_cli.config.training import OptimizerConfig  # noqa: PLC0415
+        from mbert_cli.training.layer_decay import layer_groups  # noqa: PLC0415
         from mbert_cli.training.optim import build_optimizer  # noqa: PLC0415
 
         ft = self.cfg.finetune
-        opt = build_optimizer(OptimizerConfig(learning_rate=ft.learning_rate, weight_decay=ft.weight_decay,
-                                              clip_norm=self.cfg.train.optimizer.clip_norm),
-                              self.steps, "adamw", warmup_steps=int(ft.warmup_fraction * self.steps))
-        return [(opt, self.model.trainable_variables)], {"optimizer": opt}
+        base = OptimizerConfig(learning_rate=ft.learning_rate, weight_decay=ft.weight_decay,
+                               clip_norm=self.cfg.train.optimizer.clip_norm)
+        groups, optimizers = [], {}
+        for group in layer_groups(self.model, self.pm.encoder, ft.layer_lr_decay):
+            opt = build_optimizer(base, self.steps, "adamw", lr_scale=group.scale,
+                                  warmup_steps=int(ft.warmup_fraction * self.steps))
+            groups.append((opt, group.variables))
+            optimizers[group.name] = opt
+        return groups, optimizers
 
     def outputs(self, inputs: dict, training: bool) -> dict:
         return self.model(model_inputs(inputs, MODEL_INPUTS), training=training)
