@@ -330,13 +330,9 @@ class Demo:
         return [e for e in manifest["files"]
                 if not wrote or str((run / "export" / e["file"]).resolve()) in wrote]
 
-    def _exported_files(self) -> list[Path]:
-        """Teacher files first (its float32 is the ratio base), then the student's, in mode order."""
-        return [run / "export" / entry["file"] for run in (self.teacher_run, self.student_run)
-                for entry in self.export_entries(run)]
-
-    def _file_lengths(self) -> dict[Path, tuple[int, ...]]:
-        """Each exported file's fixed lengths (one for a single-length file), from the manifests."""
+    def _exported(self) -> dict[Path, tuple[int, ...]]:
+        """Each exported file with its fixed lengths (one for a single-length file): the
+        teacher's first (its float32 is the ratio base), then the student's, in mode order."""
         return {run / "export" / entry["file"]: tuple(entry.get("seq_lens") or [entry["seq_len"]])
                 for run in (self.teacher_run, self.student_run) for entry in self.export_entries(run)}
 
@@ -348,8 +344,8 @@ class Demo:
         from benchmarks.result import BenchReport  # noqa: PLC0415
         from benchmarks.task_lengths import prepare_task  # noqa: PLC0415
 
-        files = self._exported_files()
-        lengths = self._file_lengths()
+        lengths = self._exported()
+        files = list(lengths)
         multi = [f for f in files if len(lengths.get(f, ())) > 1]
         task = prepare_task(load_run_config(self.student_run).data.task_data, multi) if multi else None
         results = run_host(files, HostSettings(threads=self.o.bench_threads, runs=self.o.bench_runs, warmup=3),
@@ -379,9 +375,10 @@ class Demo:
         binary = write_stand_in_binary(self.root / "bench" / "loopback-tools" / "benchmark_model")
         with loopback_adb(n_devices=1) as (adb, _serials):
             backend = harness_backend(adb=adb)
-            files = self._exported_files()
+            lengths = self._exported()
+            files = list(lengths)
             # Each file at its longest length (a multi-length file would run its first, shortest).
-            longest = {max(n) for n in self._file_lengths().values()}
+            longest = {max(n) for n in lengths.values()}
             report = run_devices(files, "pixel4", binary,
                                  DeviceSettings(runs=self.o.bench_runs, warmup=3, threads=self.o.bench_threads,
                                                 seq_lens=tuple(longest) if len(longest) == 1 else None),

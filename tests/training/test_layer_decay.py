@@ -73,7 +73,7 @@ def test_adamw_first_step_moves_each_depth_by_its_scaled_rate():
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(tf.square(model(inputs, training=False)["logits"]))
     grads = dict(zip([v.ref() for v in model.trainable_variables],
-                     tape.gradient(loss, model.trainable_variables)))
+                     tape.gradient(loss, model.trainable_variables), strict=True))
     for g in groups:
         opt = build_optimizer(OptimizerConfig(learning_rate=lr, weight_decay=0.0), 10, "adamw",
                               lr_scale=g.scale, warmup_steps=0)
