@@ -62,8 +62,9 @@ def test_truncate_rows_keeps_real_tokens():
     rows = {"input_word_ids": np.arange(8, dtype=np.int32).reshape(1, 8), "input_mask": np.ones((1, 8), np.float32)}
     cut = truncate_rows(rows, 4)
     assert cut["input_word_ids"].tolist() == [[0, 1, 2, 3]] and cut["input_mask"].shape == (1, 4)
-    with pytest.raises(MbertError):
+    with pytest.raises(MbertError) as err:
         truncate_rows(cut, 8)
+    assert err.value.message == "rows of 4 tokens cannot be cut to 8" and err.value.hint
 
 
 def test_calibration_windows_cover_every_token_once_padding_once():
@@ -78,8 +79,9 @@ def test_calibration_windows_cover_every_token_once_padding_once():
                                             [1, 2, 3, 0], [0, 0, 0, 0]]
     assert set(w["input_word_ids"].ravel()) == set(ids.ravel())
     assert calibration_windows({"input_word_ids": ids, "input_mask": mask}, 10)["input_word_ids"].shape == (2, 10)
-    with pytest.raises(MbertError):
+    with pytest.raises(MbertError) as err:
         calibration_windows({"input_word_ids": ids, "input_mask": mask}, 12)
+    assert err.value.message == "rows of 10 tokens cannot be cut to 12" and err.value.hint
 
 
 # --- conversion (nano model, seconds) ------------------------------------------------------
