@@ -10,7 +10,9 @@ re-packed with ai_edge_litert's object API (the schema verification already read
 superset of the converter's) and equal tables packed once. Why not patch offsets in the
 converter's bytes: dropping the duplicate tables would move every object behind them; the
 object API re-packs everything consistently. Re-packing mobilebert's 27 MB file takes about
-half a second and ~170 MB; the result is kept only when it is smaller.
+half a second and ~80 MB more peak memory; the result is kept only when it is smaller. Every mode gains:
+int8 and dynamic range share the weights' per-channel tables, float32 only the empty table
+each tensor carries (mobilebert: 10 kB).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ _FILE_IDENTIFIER = b"TFL3"
 
 
 def share_quantization(content: bytes) -> bytes:
-    """`content` with byte-identical quantization tables stored once, or unchanged when that
-    saves nothing (one subgraph, float weights) or the file keeps data outside the flatbuffer
-    (models over 2 GB store buffers by offset, which a re-pack would move)."""
+    """`content` with byte-identical quantization tables stored once; unchanged when it has
+    one subgraph (a single-length file: the converter's bytes as before), when the re-pack is
+    not smaller, or when the file keeps data outside the flatbuffer (models over 2 GB store
+    buffers by offset, which a re-pack would move)."""
     import flatbuffers  # noqa: PLC0415
     from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
 
@@ -39,7 +42,9 @@ def share_quantization(content: bytes) -> bytes:
         for tensor in sub.tensors or []:
             key = quantization_key(tensor.quantization)
             if key is not None:
-                tensor.quantization = tables.setdefault(key, shared_class(tensor.quantization))
+                if key not in tables:
+                    tables[key] = shared_class(tensor.quantization)
+                tensor.quantization = tables[key]
     builder = flatbuffers.Builder(len(content) + 1024)
     builder.Finish(obj.Pack(builder), file_identifier=_FILE_IDENTIFIER)
     out = bytes(builder.Output())
