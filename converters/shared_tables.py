@@ -10,9 +10,9 @@ re-packed with ai_edge_litert's object API (the schema verification already read
 superset of the converter's) and equal tables packed once. Why not patch offsets in the
 converter's bytes: dropping the duplicate tables would move every object behind them; the
 object API re-packs everything consistently. Re-packing mobilebert's 27 MB file takes about
-half a second and ~80 MB more peak memory; the result is kept only when it is smaller. Every mode gains:
-int8 and dynamic range share the weights' per-channel tables, float32 only the empty table
-each tensor carries (mobilebert: 10 kB).
+half a second and ~80 MB more peak memory; the result is kept only when it is smaller.
+Every mode gains: int8 and dynamic range share the weights' per-channel tables, float32
+only the empty table each tensor carries (mobilebert: 10 kB).
 """
 
 from __future__ import annotations
