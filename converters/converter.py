@@ -21,6 +21,7 @@ from converters import quantize, verify
 from converters.attention_mask import DEFAULT_CLIP, clip_attention_masks
 from converters.data import ExportData
 from converters.lengths import LengthSpec, calibration_windows, truncate_rows
+from converters.shared_tables import share_quantization
 from converters.signatures import SIGNATURE_KEY, build_serving_functions
 from mbert_cli.errors import MbertError
 
@@ -161,12 +162,15 @@ def convert_bytes(serving: Any, mode: str, data: ExportData | None, representati
             # int8 calibration runs TF's own (deprecated) tf.lite.Interpreter: not ours to fix.
             warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
             if nodes is not None:
-                return quantize.convert_int8_float_attention(converter, rep, nodes)
-            return converter.convert()
+                content = quantize.convert_int8_float_attention(converter, rep, nodes)
+            else:
+                content = converter.convert()
     except Exception as err:  # noqa: BLE001 - converter errors are many types; one line for the user
         first = next((ln for ln in str(err).splitlines() if ln.strip()), type(err).__name__)
         raise MbertError(f"TFLite conversion ({mode}) failed: {first[:300]}",
                          hint="pass --debug for the converter's full log") from None
+    # One subgraph per signature repeats every weight's quantization table: store each once.
+    return share_quantization(content)
 
 
 def _representative(serving: Any, data: ExportData, count: int):

@@ -125,11 +125,17 @@ def truncate_rows(rows: dict[str, np.ndarray], length: int) -> dict[str, np.ndar
     out = {}
     for name, arr in rows.items():
         arr = np.asarray(arr)
-        if arr.ndim >= 2 and arr.shape[1] < length:
-            raise MbertError(f"rows of {arr.shape[1]} tokens cannot be cut to {length}",
-                             hint="build the export data at the longest length")
+        if arr.ndim >= 2:
+            _check_fits(arr.shape[1], length)
         out[name] = np.ascontiguousarray(arr[:, :length]) if arr.ndim >= 2 else arr
     return out
+
+
+def _check_fits(tokens: int, length: int) -> None:
+    """Rows of `tokens` tokens can give `length`-token rows only if `length <= tokens`."""
+    if tokens < length:
+        raise MbertError(f"rows of {tokens} tokens cannot be cut to {length}",
+                         hint="build the export data at the longest length")
 
 
 def calibration_windows(rows: dict[str, np.ndarray], length: int) -> dict[str, np.ndarray]:
@@ -147,9 +153,7 @@ def calibration_windows(rows: dict[str, np.ndarray], length: int) -> dict[str, n
     """
     ids = np.asarray(rows["input_word_ids"])
     full = ids.shape[1]
-    if full < length:
-        raise MbertError(f"rows of {full} tokens cannot be cut to {length}",
-                         hint="build the export data at the longest length")
+    _check_fits(full, length)
     if full == length:
         return {name: np.asarray(arr) for name, arr in rows.items()}
     starts = list(range(0, full - length + 1, length))

@@ -20,7 +20,8 @@ Why multi-signature is `mbert export --seq-len 32,64,128`: its signatures are th
 graphs (same ops, same XNNPACK partitions, same latency), the weights are stored once, and
 every length can be run by name (`--signature` here, `--signature_to_run_for` on a phone);
 the dynamic graph adds shape arithmetic (SHAPE/PACK/STRIDED_SLICE/BROADCAST_TO) that
-XNNPACK does not take and is slower at every length. Files are cached in --out.
+XNNPACK does not take and is slower at every length. Files are cached in --out (use a new
+one after a converter change: a cached file is not re-exported).
 Quote ratios: absolute times move between machines (print the CPU flags beside them).
 """
 

@@ -62,8 +62,9 @@ def test_truncate_rows_keeps_real_tokens():
     rows = {"input_word_ids": np.arange(8, dtype=np.int32).reshape(1, 8), "input_mask": np.ones((1, 8), np.float32)}
     cut = truncate_rows(rows, 4)
     assert cut["input_word_ids"].tolist() == [[0, 1, 2, 3]] and cut["input_mask"].shape == (1, 4)
-    with pytest.raises(MbertError):
+    with pytest.raises(MbertError) as err:
         truncate_rows(cut, 8)
+    assert err.value.message == "rows of 4 tokens cannot be cut to 8" and err.value.hint
 
 
 def test_calibration_windows_cover_every_token_once_padding_once():
@@ -78,8 +79,9 @@ def test_calibration_windows_cover_every_token_once_padding_once():
                                             [1, 2, 3, 0], [0, 0, 0, 0]]
     assert set(w["input_word_ids"].ravel()) == set(ids.ravel())
     assert calibration_windows({"input_word_ids": ids, "input_mask": mask}, 10)["input_word_ids"].shape == (2, 10)
-    with pytest.raises(MbertError):
+    with pytest.raises(MbertError) as err:
         calibration_windows({"input_word_ids": ids, "input_mask": mask}, 12)
+    assert err.value.message == "rows of 10 tokens cannot be cut to 12" and err.value.hint
 
 
 # --- conversion (nano model, seconds) ------------------------------------------------------
@@ -265,3 +267,78 @@ def test_int8_multi_length_file_stores_the_word_table_once():
     # The second signature costs its graph and a few biases, not a second table.
     assert multi.size_bytes - single.size_bytes < table_bytes / 2
     assert multi.signatures[0]["parity"]["top1_agreement"] == 1.0
+
+
+# --- one stored quantization table per distinct value (converters.shared_tables) ----------
+
+def _differences(a, b, path: str = "model") -> list[str]:
+    """Field-by-field comparison of two schema object-API trees (ModelT ...): what differs."""
+    if hasattr(a, "__dict__") and hasattr(b, "__dict__"):
+        return [d for k in vars(a) if not k.startswith("_")
+                for d in _differences(getattr(a, k), getattr(b, k), f"{path}.{k}")]
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{path}: {len(a)} vs {len(b)} items"]
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _differences(x, y, f"{path}[{i}]")]
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        x, y = np.asarray(a), np.asarray(b)
+        return [] if x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes() else [path]
+    return [] if a == b else [f"{path}: {a!r} vs {b!r}"]
+
+
+def _model_object(content: bytes):
+    from ai_edge_litert import schema_py_generated as schema
+
+    return schema.ModelT.InitFromObj(schema.Model.GetRootAs(content, 0))
+
+
+@pytest.fixture(scope="module")
+def unshared_int8(nano, multi_files):
+    """The int8 multi-length file as the converter writes it (the rewrite turned off), from
+    the same model and data as `multi_files`' int8 file."""
+    from converters import ExportOptions, convert
+    from converters import converter as converter_mod
+    from converters import data as data_mod
+
+    cfg, model = nano
+    data = data_mod.from_arrays(_sentences(cfg, 48, 12, 32), None, 24, 24, "test")
+    opts = ExportOptions(modes=("int8",), seq_len=32, lengths=LengthSpec((16, 32)), representative=24)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(converter_mod, "share_quantization", lambda content: content)
+        (raw,) = convert(model, model_name="m", options=opts, data=data)
+    return raw.content
+
+
+def test_int8_multi_length_file_stores_each_quantization_table_once(nano, multi_files, unshared_int8):
+    """The converter writes each subgraph's weights their own per-channel tables (equal
+    bytes: same weights); the exported file stores each distinct table once, changes no
+    other field, and every signature gives exactly the un-rewritten file's outputs."""
+    from converters.shared_tables import quantization_key, table_counts
+
+    cfg, _model = nano
+    files, _ = multi_files
+    shared = files["int8"]
+    stored_before, refs = table_counts(unshared_int8)
+    stored_after, refs_after = table_counts(shared.content)
+    distinct = {quantization_key(t.quantization) for sub in _model_object(unshared_int8).subgraphs
+                for t in sub.tensors if t.quantization is not None}
+    assert refs_after == refs and stored_before == refs  # before: one table per tensor
+    assert stored_after == len(distinct) < stored_before
+    assert len(shared.content) < len(unshared_int8)
+    assert shared.size_bytes == len(shared.content) == shared.manifest_entry()["size_bytes"]
+    assert _differences(_model_object(unshared_int8), _model_object(shared.content)) == []
+    rows32 = _sentences(cfg, 4, 12, 32, seed=13)
+    for key, n in (("seq16", 16), ("seq32", 32)):
+        rows = truncate_rows(rows32, n)
+        got, want = _run(shared.content, key, rows), _run(unshared_int8, key, rows)
+        assert got.keys() == want.keys() and all(np.array_equal(got[k], want[k]) for k in want)
+
+
+def test_share_quantization_leaves_single_subgraph_files_alone(multi_files):
+    """One subgraph: nothing repeated across signatures, the converter's bytes are kept."""
+    from converters.shared_tables import share_quantization, table_counts
+
+    _files, single = multi_files
+    assert share_quantization(single.content) is single.content
+    stored, refs = table_counts(single.content)
+    assert stored == refs
