@@ -7,7 +7,7 @@ every run, and the settings. Where every nano model ends at 0.75-0.76, a pre-tra
 should reach >= 0.84.
 
     nice python -m benchmarks.suite.import_quality --out runs/bench-import-quality \
-        [--seeds 42,1,2] [--epochs 2] [--lr 3e-5] [--seq-len 64] [--threads 2] [--no-group-by-length]
+        [--seeds 42,1,2] [--epochs 2] [--lr 3e-5] [--batch-size 16] [--seq-len 64] [--layer-decay 0.9] [--threads 2] [--no-group-by-length]
 """
 
 from __future__ import annotations
@@ -19,14 +19,17 @@ import statistics
 import time
 from pathlib import Path
 
+# Defaults: the fine-tuning settings `mbert import` writes into the run.
+from mbert_cli.importing.importer import FINETUNE_SETTINGS
+
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/bench-import-quality")
     parser.add_argument("--seeds", default="42,1,2", help="fine-tuning seeds, comma-separated")
-    parser.add_argument("--epochs", type=float, default=2.0)
-    parser.add_argument("--lr", type=float, default=3e-5, help="AdamW peak learning rate")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--epochs", type=float, default=FINETUNE_SETTINGS["epochs"])
+    parser.add_argument("--lr", type=float, default=FINETUNE_SETTINGS["learning_rate"], help="AdamW peak learning rate")
+    parser.add_argument("--batch-size", type=int, default=FINETUNE_SETTINGS["batch_size"])
     parser.add_argument("--layer-decay", type=float, default=1.0,
                         help="layer-wise learning-rate decay (finetune.layer_lr_decay; 1 = off)")
     parser.add_argument("--seq-len", type=int, default=64, help="tokens per sentence (p90 of the task is 42)")
