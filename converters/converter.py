@@ -170,7 +170,11 @@ def convert_bytes(serving: Any, mode: str, data: ExportData | None, representati
         raise MbertError(f"TFLite conversion ({mode}) failed: {first[:300]}",
                          hint="pass --debug for the converter's full log") from None
     # One subgraph per signature repeats every weight's quantization table: store each once.
-    return share_quantization(content)
+    # Only a size saving: if the re-pack fails, the converter's own (verified later) bytes stand.
+    try:
+        return share_quantization(content)
+    except Exception:  # noqa: BLE001 - flatbuffers/numpy/memory errors alike
+        return content
 
 
 def _representative(serving: Any, data: ExportData, count: int):

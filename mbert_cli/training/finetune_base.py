@@ -6,6 +6,7 @@ weights come from that stage's latest checkpoint, the task head is new.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from mbert_cli.config.run import RunConfig
@@ -98,9 +99,26 @@ class FineTuneTask(StageTask):
         """task.json: what this fine-tune is (task, init, steps, ...)."""
         return {"task": self.task, "init": str(self.init_path) if self.init_path else "random", "steps": self.steps}
 
+    def check_resumable(self, stage) -> None:
+        """A fine-tune resumes only with the layer-wise decay it started with: each depth's
+        AdamW state is its own checkpoint entry, which another decay would silently drop or
+        start from zero (warm-up again for part of the model)."""
+        from mbert_cli.training.checkpoints import latest_checkpoint  # noqa: PLC0415
+
+        record = stage.path / "task.json"
+        if latest_checkpoint(stage.checkpoints) is None or not record.is_file():
+            return
+        before = float(json.loads(record.read_text()).get("layer_lr_decay", 1.0))
+        now = self.cfg.finetune.layer_lr_decay
+        if before != now:
+            raise MbertError(f"{stage.path} was fine-tuned with finetune.layer_lr_decay={before:g}, not {now:g}: "
+                             "its optimizer state does not carry over",
+                             hint=f"resume with --set finetune.layer_lr_decay={before:g}, or fine-tune into a new --run")
+
     def on_start(self, ctx: StageContext, step: int) -> None:
         if ctx.dist.is_chief:
-            write_json(ctx.stage.path / "task.json", self.task_record())
+            record = {**self.task_record(), "layer_lr_decay": self.cfg.finetune.layer_lr_decay}
+            write_json(ctx.stage.path / "task.json", record)
 
     def create_optimizers(self, ctx: StageContext, phase) -> tuple[list, dict]:
         """AdamW with warm-up over `finetune.warmup_fraction` of the steps, then decay.

@@ -95,6 +95,10 @@ class StageTask:
     def resume_message(self, latest: str, step: int) -> str:
         return f"Resuming {self.resuming} from {latest} (step {step}/{self.phases()[-1].end})."
 
+    def check_resumable(self, stage: StageDir) -> None:
+        """Before anything is written: refuse to continue a stage whose checkpoints cannot
+        carry this config (raise MbertError). Most settings may change on a resume."""
+
     def on_start(self, ctx: StageContext, step: int) -> None:
         """After resume-or-initialise: write the stage's records (chief only)."""
 
@@ -142,6 +146,7 @@ def run_stage(task: StageTask, run: str | Path, cfg: RunConfig, *, distribution:
     started = time.time()
     dist = make_distribution(distribution)  # first: MultiWorkerMirrored must come before other TF work
     per_replica = check_batch(task.batch_size, dist, task.batch_key)
+    task.check_resumable(StageDir(run, task.name))
     with RunGuard(run, cfg, dist.is_chief):
         policy = run_policy(cfg.train.mixed_precision, say)
         ctx = StageContext(run, cfg, dist, per_replica, policy, say, StageDir(run, task.name))

@@ -26,6 +26,8 @@ INVALID = [
     ("data.seq_len=4", "data.seq_len=4", ">= 8"),
     ("encoder.num_layers=0", "encoder.num_layers=0", ">= 1"),
     ("finetune.warmup_fraction=1", "finetune.warmup_fraction=1.0", "[0, 1)"),
+    ("finetune.layer_lr_decay=0", "finetune.layer_lr_decay=0.0", "(0, 1]"),
+    ("finetune.layer_lr_decay=1.5", "finetune.layer_lr_decay=1.5", "(0, 1]"),
     ("export.representative_examples=0", "export.representative_examples=0", ">= 1"),
     ("seed=-1", "seed=-1", ">= 0"),
     ("encoder.kind=gpt", "encoder.kind='gpt'", "mobilebert, bert"),

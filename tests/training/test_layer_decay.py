@@ -39,8 +39,13 @@ def test_groups_cover_every_variable_once_at_its_depths_rate(preset):
         assert {scale[v.ref()] for v in layer.trainable_variables} == {0.5 ** (n - i)}
     assert scale[encoder.get_embedding_table().ref()] == 0.5 ** (n + 1)
     assert {scale[v.ref()] for v in embedding_layer(encoder).trainable_variables} == {0.5 ** (n + 1)}
-    if encoder.pooler_layer is not None:  # above the layers: the head's rate
-        assert {scale[v.ref()] for v in encoder.pooler_layer.trainable_variables} == {1.0}
+    pooler = {v.ref() for v in encoder.pooler_layer.trainable_variables} if encoder.pooler_layer else set()
+    assert bool(pooler) == (preset == "bert")
+    assert {scale[r] for r in pooler} <= {1.0}  # above the layers: the head's rate
+    in_layers = {v.ref() for layer in transformer_layers(encoder) for v in layer.trainable_variables}
+    below = [v for v in encoder.trainable_variables if v.ref() not in in_layers | pooler]
+    # every embedding piece (word, position, type tables, their norm and projection) at the bottom rate
+    assert len(below) >= 4 and {scale[v.ref()] for v in below} == {0.5 ** (n + 1)}
     head = [v for v in model.trainable_variables if v.ref() not in {w.ref() for w in encoder.trainable_variables}]
     assert head and {scale[v.ref()] for v in head} == {1.0}
     assert groups[0].name == "optimizer" and groups[0].scale == 1.0  # the head's group keeps the old key
@@ -97,3 +102,23 @@ def test_finetune_with_layer_decay_checkpoints_one_optimizer_per_depth(tmp_path,
     from mbert_cli.config import load_run_config
 
     assert load_run_config(tmp_path / "run").finetune.layer_lr_decay == 0.8
+
+
+def test_resume_with_another_decay_is_refused_before_anything_is_written(tmp_path, quiet):
+    from mbert_cli.config import load_run_config
+    from mbert_cli.errors import MbertError
+    from mbert_cli.training.finetune import train_finetune
+
+    run = tmp_path / "run"
+    train_finetune(run, tiny_config("nano-student", "finetune.steps=4", "finetune.layer_lr_decay=0.8"), None,
+                   "classification", progress=False, say=quiet)
+    config_before = (run / "config.yaml").read_bytes()
+    with pytest.raises(MbertError, match=r"layer_lr_decay=0\.8, not 1") as err:
+        train_finetune(run, tiny_config("nano-student", "finetune.steps=8"), None, "classification",
+                       progress=False, say=quiet)
+    assert "--set finetune.layer_lr_decay=0.8" in err.value.hint
+    assert (run / "config.yaml").read_bytes() == config_before
+    summary = train_finetune(run, tiny_config("nano-student", "finetune.steps=8", "finetune.layer_lr_decay=0.8"),
+                             None, "classification", progress=False, say=quiet)
+    assert summary["resumed_from"] == 4 and summary["steps"] == 8
+    assert load_run_config(run).finetune.layer_lr_decay == 0.8
