@@ -7,7 +7,8 @@ every run, and the settings. Where every nano model ends at 0.75-0.76, a pre-tra
 should reach >= 0.84.
 
     nice python -m benchmarks.suite.import_quality --out runs/bench-import-quality \
-        [--seeds 42,1,2] [--epochs 2] [--lr 3e-5] [--batch-size 16] [--seq-len 64] [--layer-decay 0.9] [--threads 2] [--no-group-by-length]
+        [--seeds 42,1,2] [--epochs 2] [--lr 3e-5] [--batch-size 16] [--seq-len 64] \
+        [--layer-decay 0.9] [--threads 2] [--no-group-by-length]
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def main(argv=None) -> dict:
     if not (source / "config.yaml").is_file():
         import_checkpoint("minilm", source, say=lambda *_: None)
     settings = {"epochs": args.epochs, "learning_rate": args.lr, "batch_size": args.batch_size,
-                "layer_lr_decay": args.layer_decay, "seq_len": args.seq_len, "pooling": args.pooling, "threads": args.threads or "default",
-                "group_by_length": args.group_by_length}
+                "layer_lr_decay": args.layer_decay, "seq_len": args.seq_len, "pooling": args.pooling,
+                "threads": args.threads or "default", "group_by_length": args.group_by_length}
     runs = []
     for seed in [int(s) for s in args.seeds.split(",") if s]:
         target = out / f"finetune-seed{seed}"

@@ -2,9 +2,10 @@
 
 As in BEiT's fine-tuning: the task head (and the pooler above the layers) trains at the full
 rate, transformer layer i of L at `decay ** (L - i)` of it, the embeddings at
-`decay ** (L + 1)` (ELECTRA's differs only in giving the pooler a depth of its own). tf-models-official's AdamW has no per-variable rate, and scaling the
-gradients instead would do nothing (Adam divides the scale out), so each depth gets its own
-AdamW over its own variables, which the training loop already supports (one global clip).
+`decay ** (L + 1)` (ELECTRA's differs only in giving the pooler a depth of its own).
+tf-models-official's AdamW has no per-variable rate, and scaling the gradients instead would
+do nothing (Adam divides the scale out), so each depth gets its own AdamW over its own
+variables, which the training loop already supports (one global clip).
 """
 
 from __future__ import annotations
