@@ -132,10 +132,10 @@ class FineTuneTask(StageTask):
         ft = self.cfg.finetune
         base = OptimizerConfig(learning_rate=ft.learning_rate, weight_decay=ft.weight_decay,
                                clip_norm=self.cfg.train.optimizer.clip_norm)
+        warmup = int(ft.warmup_fraction * self.steps)
         groups, optimizers = [], {}
         for group in layer_groups(self.model, self.pm.encoder, ft.layer_lr_decay):
-            opt = build_optimizer(base, self.steps, "adamw", lr_scale=group.scale,
-                                  warmup_steps=int(ft.warmup_fraction * self.steps))
+            opt = build_optimizer(base, self.steps, "adamw", lr_scale=group.scale, warmup_steps=warmup)
             groups.append((opt, group.variables))
             optimizers[group.name] = opt
         return groups, optimizers

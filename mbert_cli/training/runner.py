@@ -146,10 +146,11 @@ def run_stage(task: StageTask, run: str | Path, cfg: RunConfig, *, distribution:
     started = time.time()
     dist = make_distribution(distribution)  # first: MultiWorkerMirrored must come before other TF work
     per_replica = check_batch(task.batch_size, dist, task.batch_key)
-    task.check_resumable(StageDir(run, task.name))
+    stage = StageDir(run, task.name)
+    task.check_resumable(stage)
     with RunGuard(run, cfg, dist.is_chief):
         policy = run_policy(cfg.train.mixed_precision, say)
-        ctx = StageContext(run, cfg, dist, per_replica, policy, say, StageDir(run, task.name))
+        ctx = StageContext(run, cfg, dist, per_replica, policy, say, stage)
         task.prepare(ctx)
         ctx.stage.make()
         seed_everything(cfg.seed)
