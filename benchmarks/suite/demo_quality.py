@@ -15,6 +15,7 @@ mean +- std per arm, and writes demo_quality.json. Takes 2-4 minutes per fine-tu
     nice python -m benchmarks.suite.demo_quality --demo runs/demo --out runs/bench-demo-quality \
         [--seeds 42,1,2] [--arms full,task-only,scratch] [--strategies joint,auxiliary]
         [--distill-set distill.steps_per_layer=100 --distill-set distill.pretrain_distill_steps=400 --tag -x4]
+        [--finetune-set finetune.epochs=1 --arm-tag _e1]
 """
 
 from __future__ import annotations
@@ -69,9 +70,14 @@ def main(argv=None) -> dict:
                         help="override for the --strategies students' distillation, e.g. "
                              "distill.pretrain_distill_steps=400 (repeatable)")
     parser.add_argument("--tag", default="", help="suffix of the --strategies arms' names and folders")
+    parser.add_argument("--finetune-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override for every arm's fine-tuning, on top of the demo's settings, e.g. "
+                             "finetune.epochs=1 (repeatable)")
+    parser.add_argument("--arm-tag", default="", help="suffix of every arm's name and folder (with --finetune-set)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from mbert_cli.config import load_run_config, resolve_config
+    from mbert_cli.config.resolve import apply_overrides
 
     demo, out = Path(args.demo), Path(args.out)
     if not (demo / "summary.json").is_file():
@@ -99,7 +105,9 @@ def main(argv=None) -> dict:
         for seed in seeds:
             cfg = resolve_config(student_cfg.preset)
             cfg.data, cfg.finetune = student_cfg.data, student_cfg.finetune  # the demo's settings
-            row = {"arm": arm, "seed": seed, **_finetune(out / f"{arm}-seed{seed}", cfg, init, distill_from, seed)}
+            apply_overrides(cfg, overrides=args.finetune_set)
+            name = arm + args.arm_tag
+            row = {"arm": name, "seed": seed, **_finetune(out / f"{name}-seed{seed}", cfg, init, distill_from, seed)}
             runs.append(row)
             print(json.dumps(row), flush=True)
     summary = {}
