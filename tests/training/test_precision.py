@@ -101,3 +101,18 @@ def test_chain_under_mixed_precision(tmp_path, monkeypatch):
     for run, stage in ((tmp_path / "t", "teacher"), (tmp_path / "s", "finetune-classification")):
         _, model, _ = restore_for_inference(run, stage)
         assert {w.dtype.name for w in model.weights} == {"float32"}
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    ("fpu sse avx2 avx512f avx512_bf16 amx_bf16 amx_tile amx_int8", True),  # Sapphire Rapids
+    ("fpu sse avx2 avx512f avx512_bf16 avx512_vnni", False),  # Zen 4: AVX-512 BF16, no AMX tiles
+    ("fpu sse avx2 amx_bf16x", False),  # a whole flag, not a prefix
+])
+def test_cpu_amx_detection_reads_the_flags_line(tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: test amx_bf16 in the name\nflags\t\t: {flags}\n\n")
+    assert precision.cpu_has_amx_bfloat16(str(cpuinfo)) is expected
+
+
+def test_cpu_amx_detection_without_cpuinfo_is_false(tmp_path):
+    assert precision.cpu_has_amx_bfloat16(str(tmp_path / "missing")) is False
