@@ -7,10 +7,13 @@ passed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
+import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,18 +134,47 @@ def check_writable(out_dir: str | Path, create: bool = False) -> Path:
     return out
 
 
+@contextlib.contextmanager
+def saved_once(serving: Any) -> Iterator[str]:
+    """The serving module written once as a SavedModel (a temporary folder, removed after).
+
+    Why: converting from concrete functions saves and reloads the whole Keras model into a
+    SavedModel on every call (about 11 s for the MiniLM student); every mode converted from
+    one saved copy pays that once. The signatures are what the concrete-function route
+    writes: `serving_default` for one function, else one per key.
+    """
+    import tensorflow as tf  # noqa: PLC0415
+
+    folder = tempfile.mkdtemp(prefix="mbert-export-")
+    try:
+        signatures = {key: fn for key, (fn, _n) in serving.functions.items()}
+        if len(signatures) == 1:
+            signatures = {SIGNATURE_KEY: next(iter(signatures.values()))}
+        tf.saved_model.save(serving.module, folder, signatures=signatures,
+                            options=tf.saved_model.SaveOptions(save_debug_info=True))
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def convert_bytes(serving: Any, mode: str, data: ExportData | None, representative: int,
-                  float_attention: bool = False, float_model: bytes | None = None) -> bytes:
+                  float_attention: bool = False, float_model: bytes | None = None,
+                  saved_model: str | None = None) -> bytes:
     """Runs the TFLite converter for one mode; Select TF ops are let through so they can be named.
 
     `float_model`: this serving function's float32 file if already converted (int8 with
     float attention reads the mask-add names from it instead of converting it again).
+    `saved_model`: the serving module already saved by `saved_once` (converted from there).
     """
     import tensorflow as tf  # noqa: PLC0415
 
     rec = quantize.recipe(mode)
-    concretes = getattr(serving, "concretes", None) or [serving.concrete]
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(concretes, serving.module)
+    if saved_model is not None:
+        keys = list(serving.functions) if len(serving.functions) > 1 else [SIGNATURE_KEY]
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model, signature_keys=keys)
+    else:
+        concretes = getattr(serving, "concretes", None) or [serving.concrete]
+        converter = tf.lite.TFLiteConverter.from_concrete_functions(concretes, serving.module)
     rep = None
     if rec.needs_representative:
         if data is None or len(data.representative["input_word_ids"]) == 0:
@@ -156,7 +188,8 @@ def convert_bytes(serving: Any, mode: str, data: ExportData | None, representati
     converter.target_spec.supported_ops = ops | {tf.lite.OpsSet.SELECT_TF_OPS}
     nodes = None
     if mode == "int8" and float_attention:
-        nodes = quantize.mask_add_nodes(float_model or convert_bytes(serving, "none", data, representative))
+        nodes = quantize.mask_add_nodes(float_model or convert_bytes(serving, "none", data, representative,
+                                                                     saved_model=saved_model))
     try:
         with warnings.catch_warnings():
             # int8 calibration runs TF's own (deprecated) tf.lite.Interpreter: not ours to fix.
@@ -210,7 +243,8 @@ def _checks(serving: Any, spec: LengthSpec, data: ExportData) -> list[LengthChec
                 raise MbertError(f"the export data has {longest} tokens per row, the {key} signature needs {length}",
                                  hint="build the export data at the longest --seq-len")
             rows = truncate_rows(data.heldout, length)
-            ref = verify.run_concrete(fn, rows)
+            ref = verify.run_batched(serving.batched, rows) if serving.batched is not None \
+                else verify.run_concrete(fn, rows)
             checks.append(LengthCheck(key, length, rows, ref, data.metric(ref), fixed=n is not None))
     return checks
 
@@ -238,14 +272,15 @@ def convert(model: Any, *, model_name: str, options: ExportOptions, data: Export
     shown = "dynamic" if spec.dynamic else ",".join(map(str, spec.lengths))
     results = []
     float_model = None
-    for mode in modes:
-        say(f"converting {mode} (seq {shown})")
-        content = convert_bytes(serving, mode, data, options.representative, options.int8_float_attention,
-                                float_model=float_model)
-        if mode == "none":
-            float_model = content  # int8's float-attention recipe needs it: converted once, not twice
-        results.append(verify_bytes(content, mode, model_name, options, data, checks[-1].reference,
-                                    checks[-1].float_metric, say, checks=checks))
+    with saved_once(serving) as saved_model:
+        for mode in modes:
+            say(f"converting {mode} (seq {shown})")
+            content = convert_bytes(serving, mode, data, options.representative, options.int8_float_attention,
+                                    float_model=float_model, saved_model=saved_model)
+            if mode == "none":
+                float_model = content  # int8's float-attention recipe needs it: converted once, not twice
+            results.append(verify_bytes(content, mode, model_name, options, data, checks[-1].reference,
+                                        checks[-1].float_metric, say, checks=checks))
     return results
 
 

@@ -124,6 +124,20 @@ def run_concrete(concrete: Any, examples: dict[str, np.ndarray]) -> dict[str, np
     return {name: np.concatenate(v, axis=0) for name, v in outs.items()}
 
 
+def run_batched(function: Any, examples: dict[str, np.ndarray], batch: int = 64) -> dict[str, np.ndarray]:
+    """Runs a [None, None]-input TF function (`ServingFunction.batched`) on the rows, `batch`
+    at a time: the same outputs as `run_concrete` (a test holds them within float rounding)."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    n = len(next(iter(examples.values())))
+    outs: dict[str, list] = collections.defaultdict(list)
+    for start in range(0, n, batch):
+        res = function(**{name: tf.constant(arr[start:start + batch]) for name, arr in examples.items()})
+        for name, value in res.items():
+            outs[name].append(value.numpy())
+    return {name: np.concatenate(v, axis=0) for name, v in outs.items()}
+
+
 @dataclass
 class Parity:
     """TFLite vs TensorFlow on the same held-out rows, per output and overall."""

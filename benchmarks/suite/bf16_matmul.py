@@ -30,7 +30,7 @@ def _median_seconds(fn, repeats: int) -> float:
 
 def matmul_row(m: int, k: int, n: int, repeats: int) -> dict:
     """GFLOP/s of an (m x k) @ (k x n) matmul in float32 and bfloat16, and their ratio."""
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     a, b = tf.random.normal([m, k]), tf.random.normal([k, n])
     row = {"what": f"matmul {m}x{k} @ {k}x{n}"}
@@ -45,12 +45,11 @@ def matmul_row(m: int, k: int, n: int, repeats: int) -> dict:
 
 def training_step_row(preset: str, batch: int, seq: int, repeats: int) -> dict:
     """Seconds per MLM training step (forward, backward, Adam) of `preset`, float32 vs mixed_bfloat16."""
-    import tensorflow as tf  # noqa: PLC0415
 
-    from mbert_cli.config import resolve_config  # noqa: PLC0415
-    from mbert_cli.training import losses, precision  # noqa: PLC0415
-    from mbert_cli.training.inputs import synthetic_pretraining  # noqa: PLC0415
-    from mbert_cli.training.session import build_pretrainer, model_inputs  # noqa: PLC0415
+    from mbert_cli.config import resolve_config
+    from mbert_cli.training import losses, precision
+    from mbert_cli.training.inputs import synthetic_pretraining
+    from mbert_cli.training.session import build_pretrainer, model_inputs
 
     cfg = resolve_config(preset, None, [f"data.seq_len={seq}", "data.max_predictions_per_seq=10"])
     data = next(iter(synthetic_pretraining(cfg, batch, training=False, num_batches=1)))
@@ -66,8 +65,8 @@ def training_step_row(preset: str, batch: int, seq: int, repeats: int) -> dict:
 
 def _adam_step(model, data, loss_fn, model_inputs):
     """One compiled forward + backward + Adam update of `model` on the fixed batch `data`."""
-    import tensorflow as tf  # noqa: PLC0415
-    import tf_keras  # noqa: PLC0415
+    import tensorflow as tf
+    import tf_keras
 
     opt = tf_keras.optimizers.Adam(1e-4)
 
@@ -75,7 +74,7 @@ def _adam_step(model, data, loss_fn, model_inputs):
     def step():
         with tf.GradientTape() as tape:
             loss = loss_fn(model(model_inputs(data), training=True), data)["loss"]
-        opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables, strict=True))
         return loss
 
     return step
@@ -92,10 +91,10 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--out", default=None, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")  # the unused pooler's "no gradient" warning, every step
-    from mbert_cli.training.precision import cpu_has_amx_bfloat16  # noqa: PLC0415
+    from mbert_cli.training.precision import cpu_has_amx_bfloat16
 
     print(json.dumps({"cpu_has_amx_bf16": cpu_has_amx_bfloat16()}), flush=True)
     m, k, n = (int(v) for v in args.shape.lower().split("x"))

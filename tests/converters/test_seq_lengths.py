@@ -342,3 +342,24 @@ def test_share_quantization_leaves_single_subgraph_files_alone(multi_files):
     assert share_quantization(single.content) is single.content
     stored, refs = table_counts(single.content)
     assert stored == refs
+
+
+def test_batched_reference_matches_each_signature_row_by_row(nano):
+    """The checks' TF reference is computed in batches (`ServingFunction.batched`); it must be
+    what each fixed-length signature gives row by row, rows of different real lengths alike."""
+    from converters import verify
+    from converters.lengths import truncate_rows
+    from converters.signatures import build_serving_functions
+
+    cfg, model = nano
+    serving = build_serving_functions(model, {"seq16": 16, "seq32": 32}, max_len=32)
+    rows = {k: np.concatenate([a, b]) for (k, a), b in
+            zip(_sentences(cfg, 5, 12, 32).items(), _sentences(cfg, 6, 30, 32, seed=6).values(), strict=True)}
+    for fn, length in serving.functions.values():
+        short = truncate_rows(rows, length)
+        one_by_one = verify.run_concrete(fn, short)
+        batched = verify.run_batched(serving.batched, short, batch=4)  # 11 rows: a ragged last batch
+        assert set(batched) == set(one_by_one)
+        for name, ref in one_by_one.items():
+            assert batched[name].shape == ref.shape
+            np.testing.assert_allclose(batched[name], ref, rtol=1e-4, atol=1e-5)
