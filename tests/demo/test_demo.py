@@ -261,3 +261,24 @@ def test_summary_table_shows_task_latency_beside_the_fixed_p50():
     assert "task p50 / p90 ms (x p50)" in text
     assert "0.100 / 0.250 (0.50x)" in text  # task p50 / p90, and task p50 over the fixed-length p50
     assert rows[0].task_ratio == 0.5 and rows[1].task_ratio is None
+
+
+def test_student_finetune_overrides_reach_both_students_and_nothing_else(tmp_path, monkeypatch):
+    """The recipe's `student_finetune` settings (the MiniLM recipe's checkpoint cadence) apply to
+    the distilled student's and the control's fine-tuning alike, and not to the distillation."""
+    import mbert_cli.training.finetune as finetune_mod
+    from mbert_cli.config import save_run_config
+
+    demo = Demo(DemoOptions(root=tmp_path / "demo"))
+    assert demo.recipe.student_finetune == ("train.checkpoint_every=250",)
+    _teacher, student_cfg = demo.configs()
+    assert student_cfg.train.checkpoint_every == 100  # the distillation keeps the preset's
+    demo.student_run.mkdir(parents=True)
+    save_run_config(student_cfg, demo.student_run / "config.yaml")
+    seen = []
+    monkeypatch.setattr(finetune_mod, "train_finetune",
+                        lambda run, cfg, init, task, **kw: seen.append((run, cfg.train.checkpoint_every)) or {})
+    demo._finetune_student()
+    demo._finetune_scratch(student_cfg)
+    assert seen == [(demo.student_run, 250), (demo.scratch_run, 250)]
+    assert student_cfg.train.checkpoint_every == 100  # the shared config is not changed
