@@ -15,7 +15,7 @@ def demo_cmd(
     fresh: bool = typer.Option(False, "--fresh", help="Delete the demo folder and start over."),
     teacher: str = typer.Option("minilm", "--teacher",
                                 help="minilm: the shipped pre-trained all-MiniLM-L6-v2 teaches the minilm-student "
-                                     "(12 to 19 minutes on 2 cores, by CPU); nano: a nano teacher pre-trained here for "
+                                     "(12 to 15 minutes on 2 cores, by CPU); nano: a nano teacher pre-trained here for "
                                      "minutes teaches the nano student (fast, what the tests run)."),
     overrides: list[str] = typer.Option([], "--set", help="Config override for every run, e.g. train.steps=50."),
     bench_runs: int = typer.Option(30, "--bench-runs", help="Timed runs per model on the host and the loopback device."),
