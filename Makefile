@@ -4,8 +4,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.mbert-installed
-# Pytest's own per-test limit; CI has 90 minutes in all.
-PYTEST_ARGS ?= -q -p no:cacheprovider --timeout=1200
+# Pytest's own per-test limit (CI has 90 minutes in all) and the 20 slowest tests at the end.
+PYTEST_ARGS ?= -q -p no:cacheprovider --timeout=1200 --durations=20
 
 .PHONY: install adb test test-fast demo bench lint lock clean help
 
