@@ -94,9 +94,10 @@ def main(argv=None) -> list[dict]:
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")  # the unused pooler's "no gradient" warning, every step
-    from mbert_cli.training.precision import cpu_has_amx_bfloat16
+    from mbert_cli.training.precision import cpu_has_amx_bfloat16, onednn_enabled
 
-    print(json.dumps({"cpu_has_amx_bf16": cpu_has_amx_bfloat16()}), flush=True)
+    # oneDNN off (TF_ENABLE_ONEDNN_OPTS=0): bfloat16 runs on emulating kernels, far slower.
+    print(json.dumps({"cpu_has_amx_bf16": cpu_has_amx_bfloat16(), "onednn": onednn_enabled()}), flush=True)
     m, k, n = (int(v) for v in args.shape.lower().split("x"))
     rows = [matmul_row(m, k, n, max(args.steps, 20))]
     print(json.dumps(rows[-1]), flush=True)

@@ -6,6 +6,7 @@ stay float32 and every loss is computed in float32 (`training.losses` casts). Ol
 CPUs without AMX train in float32: AVX-512 BF16 alone (e.g. AMD EPYC Zen 4) measured no faster
 in the training loop, while AMX (Intel Xeon Sapphire Rapids and later, through oneDNN) ran a
 384 x 1536 matmul 4.7x faster than float32 on 2 cores (`benchmarks/suite/bf16_matmul.py`).
+AMX is reached only through oneDNN, so TF_ENABLE_ONEDNN_OPTS=0 keeps such a CPU in float32.
 
 The policy is applied only while the trained model is built (`precision_policy`), never
 left set process-wide: a frozen teacher (its distillation targets stay full precision), an
@@ -24,6 +25,7 @@ bfloat16 and float32 losses agree with it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -38,7 +40,19 @@ def hardware_has_fast_bfloat16() -> bool:
     if gpus:
         capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability") or (0, 0)
         return tuple(capability) >= (8, 0)
-    return bool(tf.config.list_logical_devices("TPU")) or cpu_has_amx_bfloat16()
+    return bool(tf.config.list_logical_devices("TPU")) or (cpu_has_amx_bfloat16() and onednn_enabled())
+
+
+def onednn_enabled(environ=None) -> bool:
+    """False when TF_ENABLE_ONEDNN_OPTS turns TensorFlow's oneDNN kernels off (TensorFlow reads
+    it as a boolean: "0"/"false"); on by default on x86 Linux.
+
+    Only oneDNN runs bfloat16 on AMX tiles; without it TensorFlow's own CPU kernels emulate
+    bfloat16 and a nano teacher's training step measured 9x slower than float32 (0.84 vs 0.094 s,
+    `TF_ENABLE_ONEDNN_OPTS=0 python -m benchmarks.suite.bf16_matmul --presets nano-teacher`).
+    """
+    value = (os.environ if environ is None else environ).get("TF_ENABLE_ONEDNN_OPTS", "1")
+    return value.strip().lower() not in {"0", "false"}
 
 
 def cpu_has_amx_bfloat16(cpuinfo: str = "/proc/cpuinfo") -> bool:

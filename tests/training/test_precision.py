@@ -116,3 +116,24 @@ def test_cpu_amx_detection_reads_the_flags_line(tmp_path, flags, expected):
 
 def test_cpu_amx_detection_without_cpuinfo_is_false(tmp_path):
     assert precision.cpu_has_amx_bfloat16(str(tmp_path / "missing")) is False
+
+
+@pytest.mark.parametrize(("environ", "expected"), [
+    ({}, True),  # TensorFlow's default on x86 Linux
+    ({"TF_ENABLE_ONEDNN_OPTS": "1"}, True),
+    ({"TF_ENABLE_ONEDNN_OPTS": "0"}, False),
+    ({"TF_ENABLE_ONEDNN_OPTS": " False "}, False),
+    ({"TF_ENABLE_ONEDNN_OPTS": "true"}, True),
+])
+def test_onednn_switch_is_read_as_tensorflow_reads_it(environ, expected):
+    assert precision.onednn_enabled(environ) is expected
+
+
+def test_amx_cpu_with_onednn_off_stays_in_float32(monkeypatch):
+    """Without oneDNN, bfloat16 is emulated (a nano teacher's step 9x slower): no AMX claim then."""
+    monkeypatch.setattr(precision, "cpu_has_amx_bfloat16", lambda *_: True)
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert precision.hardware_has_fast_bfloat16() is False
+    assert precision.choose_policy(True) == (None, None)
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    assert precision.hardware_has_fast_bfloat16() is True
