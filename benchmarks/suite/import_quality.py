@@ -8,7 +8,7 @@ should reach >= 0.84.
 
     nice python -m benchmarks.suite.import_quality --out runs/bench-import-quality \
         [--seeds 42,1,2] [--epochs 2] [--lr 3e-5] [--batch-size 16] [--seq-len 64] \
-        [--layer-decay 0.9] [--threads 2] [--no-group-by-length]
+        [--layer-decay 0.9] [--threads 2] [--no-group-by-length] [--float32]
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=0, help="TF intra-op threads (0 = TF's default)")
     parser.add_argument("--group-by-length", action=argparse.BooleanOptionalAction, default=True,
                         help="batches of similar lengths, trimmed to their longest sentence (as the demo does)")
+    parser.add_argument("--float32", action="store_true",
+                        help="train in float32 even where bfloat16 is fast (AMX CPUs, Ampere+ GPUs): its cost in accuracy")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
@@ -57,7 +59,8 @@ def main(argv=None) -> dict:
         import_checkpoint("minilm", source, say=lambda *_: None)
     settings = {"epochs": args.epochs, "learning_rate": args.lr, "batch_size": args.batch_size,
                 "layer_lr_decay": args.layer_decay, "seq_len": args.seq_len, "pooling": args.pooling,
-                "threads": args.threads or "default", "group_by_length": args.group_by_length}
+                "threads": args.threads or "default", "group_by_length": args.group_by_length,
+                "mixed_precision": not args.float32}
     runs = []
     for seed in [int(s) for s in args.seeds.split(",") if s]:
         target = out / f"finetune-seed{seed}"
@@ -66,6 +69,7 @@ def main(argv=None) -> dict:
         cfg.seed = seed
         cfg.data.seq_len = args.seq_len
         cfg.data.group_by_length = args.group_by_length
+        cfg.train.mixed_precision = not args.float32
         cfg.encoder.classifier_pooling = args.pooling
         cfg.finetune.epochs, cfg.finetune.learning_rate = args.epochs, args.lr
         cfg.finetune.batch_size, cfg.finetune.layer_lr_decay = args.batch_size, args.layer_decay
