@@ -7,7 +7,7 @@ every run, and the settings. Where every nano model ends at 0.75-0.76, a pre-tra
 should reach >= 0.84.
 
     nice python -m benchmarks.suite.import_quality --out runs/bench-import-quality \
-        [--seeds 42,1,2] [--epochs 2] [--lr 3e-5] [--batch-size 16] [--seq-len 64] \
+        [--seeds 42,1,2] [--epochs 2] [--lr 4e-5] [--batch-size 16] [--seq-len 64] \
         [--layer-decay 0.9] [--threads 2] [--no-group-by-length] [--float32]
 """
 
