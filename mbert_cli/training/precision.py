@@ -44,15 +44,18 @@ def hardware_has_fast_bfloat16() -> bool:
 
 
 def onednn_enabled(environ=None) -> bool:
-    """False when TF_ENABLE_ONEDNN_OPTS turns TensorFlow's oneDNN kernels off (TensorFlow reads
-    it as a boolean: "0"/"false"); on by default on x86 Linux.
+    """False when TF_ENABLE_ONEDNN_OPTS turns TensorFlow's oneDNN kernels off; on by default on x86 Linux.
+
+    Read as TensorFlow's ReadBoolFromEnvVar reads it (core/util/env_var.cc): lower-cased, not
+    stripped, "0"/"false" off, anything it cannot parse (" False ", "no") the default, on. TF 2.20
+    here logs "not set to either '0', 'false', '1', or 'true'. Using the default setting: 1" for " False ".
 
     Only oneDNN runs bfloat16 on AMX tiles; without it TensorFlow's own CPU kernels emulate
     bfloat16 and a nano teacher's training step measured 9x slower than float32 (0.84 vs 0.094 s,
     `TF_ENABLE_ONEDNN_OPTS=0 python -m benchmarks.suite.bf16_matmul --presets nano-teacher`).
     """
     value = (os.environ if environ is None else environ).get("TF_ENABLE_ONEDNN_OPTS", "1")
-    return value.strip().lower() not in {"0", "false"}
+    return value.lower() not in {"0", "false"}
 
 
 def cpu_has_amx_bfloat16(cpuinfo: str = "/proc/cpuinfo") -> bool:

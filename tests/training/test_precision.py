@@ -122,7 +122,9 @@ def test_cpu_amx_detection_without_cpuinfo_is_false(tmp_path):
     ({}, True),  # TensorFlow's default on x86 Linux
     ({"TF_ENABLE_ONEDNN_OPTS": "1"}, True),
     ({"TF_ENABLE_ONEDNN_OPTS": "0"}, False),
-    ({"TF_ENABLE_ONEDNN_OPTS": " False "}, False),
+    ({"TF_ENABLE_ONEDNN_OPTS": "FALSE"}, False),  # lower-cased, as TensorFlow does
+    ({"TF_ENABLE_ONEDNN_OPTS": " False "}, True),  # not stripped: TensorFlow keeps its default, on
+    ({"TF_ENABLE_ONEDNN_OPTS": "no"}, True),  # unparseable: the default
     ({"TF_ENABLE_ONEDNN_OPTS": "true"}, True),
 ])
 def test_onednn_switch_is_read_as_tensorflow_reads_it(environ, expected):
