@@ -103,6 +103,8 @@ def test_demo_end_to_end(tmp_path):
     # int8 passed the export's accuracy gate and every latency is a positive measurement.
     int8 = rows["student int8"]
     assert int8["accuracy_tf"] - int8["accuracy_tflite"] <= 1.0
+    student = json.loads((root / "student" / "export" / "manifest.json").read_text())
+    assert {f["task_metric"]["examples"] for f in student["files"]} == {1275}  # the whole split
     for name in ("teacher float32", "teacher int8", "student float32", "student dynamic", "student int8"):
         assert rows[name]["host_p50_ms"] > 0 and rows[name]["loopback_ms"] > 0
         assert rows[name]["host_p50_ms"] <= rows[name]["host_p90_ms"]
@@ -149,6 +151,12 @@ def test_nano_demo_runs_every_stage(tmp_path):
         assert 0 < row["task_p50_ms"] == t["p50_ms"] <= row["task_p90_ms"] == t["p90_ms"], (row, t)
         assert t["fixed_p50_ms"] == pytest.approx(row["host_p50_ms"], rel=0.05)
     assert rows["teacher float32"]["task_p50_ms"] is None
+    # The export scored every validation sentence (not its default 1,000), so its TF accuracy is
+    # the fine-tune's own on the whole split, up to the manifest's 0.1 rounding and a rare flip.
+    for run in ("teacher", "student"):
+        manifest = json.loads((root / run / "export" / "manifest.json").read_text())
+        assert {f["task_metric"]["examples"] for f in manifest["files"]} == {1275}
+    assert rows["student float32"]["accuracy_tf"] == pytest.approx(rows["student distilled"]["accuracy_tf"], abs=0.2)
 
 
 def test_unwritable_demo_folder_is_one_line_and_writes_nothing(tmp_path):
