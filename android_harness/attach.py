@@ -1,8 +1,8 @@
 """Loopback devices attached to a private adb server: the phone-free device path.
 
 The demo and the tests start loopback devices through here. The adb server runs on a free
-port with a temporary HOME, so the user's ~/.android keys and their own server are
-untouched. `write_stand_in_binary` makes the header-only arm64 file the loopback device
+port with a temporary HOME, so the user's ~/.android and their own server are untouched;
+it is given the user's adb key (ADB_VENDOR_KEYS), which the loopback devices ask for. `write_stand_in_binary` makes the header-only arm64 file the loopback device
 runs as its `benchmark_model` (its LiteRT stand-in); on a real phone use the real tool.
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from android_harness.adb import Adb
 from android_harness.elf import MACHINES
+from android_harness.loopback.auth import ensure_key_pair
 from android_harness.loopback.device import LoopbackDevice
 from mbert_cli.errors import MbertError
 
@@ -65,6 +66,8 @@ def private_adb(timeout: float = 30.0) -> Iterator[Adb]:
     env = {key: None for key in _SCRUB}
     env.update(HOME=str(home), ANDROID_SDK_HOME=str(home), ANDROID_USER_HOME=str(home / ".android"),
                TMPDIR=str(home))
+    # The server also signs with the user's own adb key (read, never changed), which loopback devices trust.
+    env["ADB_VENDOR_KEYS"] = str(ensure_key_pair())
     adb = None
     try:
         adb = Adb(server_port=free_port(), env=env, timeout=timeout)

@@ -7,14 +7,16 @@ import signal
 import threading
 
 from android_harness.loopback.device import FAULTS, LoopbackDevice
+from mbert_cli.errors import MbertError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m android_harness.loopback",
         description="Serve a loopback adb device on 127.0.0.1 until Ctrl-C; attach it with "
-                    "`adb connect 127.0.0.1:PORT`. Its shell runs host commands as you in the sandbox: "
-                    "anyone who can reach the port can, so use it on a machine you trust.")
+                    "`adb connect 127.0.0.1:PORT`. Its shell runs host commands as you in the sandbox, "
+                    "so like a phone it asks for adb's RSA authentication: only an adb client holding "
+                    "an authorised key (by default your ~/.android/adbkey) gets in.")
     parser.add_argument("--port", type=int, default=5585, help="TCP port (default 5585)")
     parser.add_argument("--sandbox", help="folder standing in for /data/local/tmp "
                                           "(default: a temporary folder, removed on exit)")
@@ -22,11 +24,15 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"fault switch, repeatable: {', '.join(FAULTS)} (slow=SECONDS)")
     parser.add_argument("--no-benchmark-model", action="store_true",
                         help="start without the benchmark_model it otherwise offers at /data/local/tmp")
+    parser.add_argument("--authorized-key", action="append", metavar="FILE",
+                        help="public keys allowed in (adbkey.pub / adb_keys format, one per line), "
+                             "repeatable; default: your ~/.android/adbkey.pub, made with its pair if absent")
     args = parser.parse_args(argv)
     try:
         device = LoopbackDevice(port=args.port, sandbox=args.sandbox, faults=args.fault,
-                                benchmark_model=not args.no_benchmark_model)
-    except (OSError, ValueError) as exc:
+                                benchmark_model=not args.no_benchmark_model,
+                                authorized_keys=args.authorized_key)
+    except (OSError, ValueError, MbertError) as exc:
         parser.error(str(exc))
     stop = threading.Event()
     # Ctrl-C and SIGTERM only set a flag: the device then stops in order, never with a

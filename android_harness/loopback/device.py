@@ -1,8 +1,11 @@
 """The loopback device: a TCP listener on 127.0.0.1 that `adb connect` attaches.
 
-Each accepted connection is one adb transport: CNXN handshake (or an AUTH that is never
-accepted, for the `unauthorized` fault), then OPEN of `shell:`, `shell,v2:` and `sync:`
-streams served in threads. The device's storage is a sandbox folder standing in for
+Each accepted connection is one adb transport. It authenticates like a phone: the host's
+CNXN gets AUTH(TOKEN, 20 random bytes); a SIGNATURE made with the private half of an
+authorised key (by default the starting user's `~/.android/adbkey`) gets CNXN, any other a
+fresh token; an RSAPUBLICKEY (what a phone shows the user as a prompt) closes the connection,
+since a public key proves nothing, and nothing but CNXN/AUTH is served before that. Then
+OPEN of `shell:`, `shell,v2:` and `sync:` streams are served in threads. The device's storage is a sandbox folder standing in for
 `/data/local/tmp`; its shell is the host's `/bin/sh` with paths mapped into it, so never
 point a loopback device at a folder you care about.
 """
@@ -20,7 +23,9 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from android_harness.loopback import shell, sync, tools
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from android_harness.loopback import auth, shell, sync, tools
 from android_harness.loopback.protocol import (
     A_AUTH,
     A_CLSE,
@@ -29,6 +34,7 @@ from android_harness.loopback.protocol import (
     A_OPEN,
     A_VERSION,
     A_WRTE,
+    AUTH_RSAPUBLICKEY,
     AUTH_SIGNATURE,
     AUTH_TOKEN,
     MAX_PAYLOAD,
@@ -94,6 +100,8 @@ class Connection:
         self._send_lock = threading.Lock()
         self._next_id = 1
         self._online = False
+        self._token: bytes | None = None  # the AUTH token awaiting a signature
+        self._host_version = A_VERSION
         self.alive = True
 
     def send(self, msg: Message) -> None:
@@ -133,22 +141,19 @@ class Connection:
             self.device._forget(self)  # noqa: SLF001 - the device owns its connection list
 
     def _dispatch(self, msg: Message) -> None:
-        faults = self.device.faults
         if msg.command == A_CNXN:
             self.max_payload = min(msg.arg1 or MAX_PAYLOAD, MAX_PAYLOAD)
-            if "unauthorized" in faults:
+            self._host_version = msg.arg0
+            if self._online:  # a reconnecting host on the same transport: no new proof needed
+                self._send_cnxn()
+            else:
                 self._send_auth_token()
-                return
-            self._online = True
-            self.send(Message(A_CNXN, min(msg.arg0, A_VERSION), self.max_payload,
-                              self.device.banner().encode()))
         elif msg.command == A_AUTH:
-            # A wrong signature gets a fresh token, like adbd; a public key waits forever
-            # for the (absent) user to accept the prompt: the device stays unauthorized.
-            if msg.arg0 == AUTH_SIGNATURE:
-                self._send_auth_token()
+            if not self._online:
+                self._auth(msg)
         elif not self._online:
-            return
+            if msg.command == A_OPEN:  # refused: no service before authentication
+                self.send(Message(A_CLSE, 0, msg.arg0))
         elif msg.command == A_OPEN:
             self._open(msg)
         elif msg.command == A_WRTE:
@@ -167,8 +172,31 @@ class Connection:
             if stream is not None:
                 stream.remote_close()
 
+    def _auth(self, msg: Message) -> None:
+        """One AUTH answer from the host, checked as adbd checks it."""
+        if msg.arg0 == AUTH_SIGNATURE and self._token is not None:
+            token, self._token = self._token, None  # each token is good for one try
+            if "unauthorized" not in self.device.faults and \
+                    auth.verify_token(self.device.authorized_keys, token, msg.data):
+                self._online = True
+                self._send_cnxn()
+            else:
+                self._send_auth_token()  # the host tries its next key, as with adbd
+        elif msg.arg0 == AUTH_RSAPUBLICKEY:
+            if "unauthorized" in self.device.faults:
+                return  # a phone whose user never answers the prompt: unauthorized for good
+            # A phone would ask its user; this device has none to ask, and a public key is
+            # no proof of holding its private half, so the host is refused outright.
+            self.device.note_refused(auth.describe_key(msg.data))
+            self.drop()
+
+    def _send_cnxn(self) -> None:
+        self.send(Message(A_CNXN, min(self._host_version, A_VERSION), self.max_payload,
+                          self.device.banner().encode()))
+
     def _send_auth_token(self) -> None:
-        self.send(Message(A_AUTH, AUTH_TOKEN, 0, os.urandom(20)))
+        self._token = os.urandom(auth.TOKEN_SIZE)
+        self.send(Message(A_AUTH, AUTH_TOKEN, 0, self._token))
 
     def _open(self, msg: Message) -> None:
         service = msg.data.rstrip(b"\0").decode("utf-8", "replace")
@@ -207,6 +235,16 @@ class Connection:
         return None
 
 
+def _load_keys(keys: Iterable[str | Path | rsa.RSAPublicKey] | None) -> list[rsa.RSAPublicKey]:
+    """Public keys from files and key objects; the user's own adb key when None."""
+    if keys is None:
+        return auth.user_public_keys()
+    out: list[rsa.RSAPublicKey] = []
+    for key in keys:
+        out += [key] if isinstance(key, rsa.RSAPublicKey) else auth.read_authorized_keys(key)
+    return out
+
+
 class LoopbackDevice:
     """A stand-in Android device reachable with `adb connect 127.0.0.1:PORT`.
 
@@ -219,12 +257,17 @@ class LoopbackDevice:
         benchmark_model: offer a benchmark_model at /data/local/tmp/benchmark_model, as a
             phone with one already pushed (`mbert bench --device ...` finds it without a
             --benchmark-binary); False for a device that has none.
+        authorized_keys: the public keys whose holders get a shell: `adbkey.pub`/`adb_keys`
+            files or key objects; None trusts only the starting user's `~/.android/adbkey`
+            (made with its pair if absent, as the adb client does on first start).
     """
 
     def __init__(self, port: int = 0, sandbox: str | Path | None = None,
                  faults: dict | Iterable[str] | None = None, props: dict | None = None,
-                 host: str = "127.0.0.1", benchmark_model: bool = True):
+                 host: str = "127.0.0.1", benchmark_model: bool = True,
+                 authorized_keys: Iterable[str | Path | rsa.RSAPublicKey] | None = None):
         self.faults = normalize_faults(faults)
+        self.authorized_keys = _load_keys(authorized_keys)
         self._host = host
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -245,10 +288,20 @@ class LoopbackDevice:
         if benchmark_model and not offered.exists():
             self.tools.offer_binary(offered, self.props["ro.product.cpu.abi"])
         self.disconnect_fired = False
+        self.refused_keys: set[str] = set()  # labels of the keys refused so far
         self._connections: set[Connection] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def note_refused(self, key: str) -> None:
+        """Says once per key on stderr that a host was refused (adb retries every second or so)."""
+        with self._lock:
+            first = key not in self.refused_keys
+            self.refused_keys.add(key)
+        if first:
+            print(f"loopback {self.address}: refused a host whose adb key is not authorised ({key}); "
+                  f"only the holder of an authorised key gets a shell", file=sys.stderr)
 
     @property
     def address(self) -> str:
