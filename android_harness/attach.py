@@ -2,8 +2,10 @@
 
 The demo and the tests start loopback devices through here. The adb server runs on a free
 port with a temporary HOME, so the user's ~/.android and their own server are untouched;
-it is given the user's adb key (ADB_VENDOR_KEYS), which the loopback devices ask for. `write_stand_in_binary` makes the header-only arm64 file the loopback device
-runs as its `benchmark_model` (its LiteRT stand-in); on a real phone use the real tool.
+it is given the user's adb key (ADB_VENDOR_KEYS; made if absent, as adb itself would),
+which the loopback devices ask for.
+`write_stand_in_binary` makes the header-only arm64 file the loopback device runs as its
+`benchmark_model` (its LiteRT stand-in); on a real phone use the real tool.
 """
 
 from __future__ import annotations
@@ -62,12 +64,11 @@ class LoopbackSetup(tuple):
 @contextlib.contextmanager
 def private_adb(timeout: float = 30.0) -> Iterator[Adb]:
     """An Adb bound to its own server (free port, temporary HOME); killed on exit."""
+    user_key = ensure_key_pair()  # the server signs with it too: the loopback devices trust it
     home = Path(tempfile.mkdtemp(prefix="mbert-adb-home-"))
     env = {key: None for key in _SCRUB}
     env.update(HOME=str(home), ANDROID_SDK_HOME=str(home), ANDROID_USER_HOME=str(home / ".android"),
-               TMPDIR=str(home))
-    # The server also signs with the user's own adb key (read, never changed), which loopback devices trust.
-    env["ADB_VENDOR_KEYS"] = str(ensure_key_pair())
+               TMPDIR=str(home), ADB_VENDOR_KEYS=str(user_key))
     adb = None
     try:
         adb = Adb(server_port=free_port(), env=env, timeout=timeout)

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
+from mbert_cli.errors import MbertError
 from mbert_cli.io_utils import atomic_path
 
 TOKEN_SIZE = 20  # adb's TOKEN_SIZE: the token is signed as if it were a SHA-1 digest
@@ -128,6 +129,14 @@ def ensure_key_pair(path: str | Path | None = None) -> Path:
     line). An existing private key is never replaced, even by a concurrent generator.
     """
     path = Path(path) if path is not None else user_key_path()
+    try:
+        return _ensure_key_pair(path)
+    except (OSError, ValueError) as exc:
+        raise MbertError(f"cannot read or make the adb key {path}: {exc}",
+                         hint="fix or remove that key pair (adb makes a new one), or point HOME elsewhere") from None
+
+
+def _ensure_key_pair(path: Path) -> Path:
     if not path.exists():
         path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
         key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
@@ -152,7 +161,12 @@ def ensure_key_pair(path: str | Path | None = None) -> Path:
 def user_public_keys(path: str | Path | None = None) -> list[rsa.RSAPublicKey]:
     """The public key of the user's adbkey (created with its pair if absent), from `adbkey.pub`."""
     private = ensure_key_pair(path)
-    return read_authorized_keys(private.with_name(private.name + ".pub"))
+    pub = private.with_name(private.name + ".pub")
+    try:
+        return read_authorized_keys(pub)
+    except (OSError, ValueError) as exc:
+        raise MbertError(f"cannot read your adb public key: {exc}",
+                         hint=f"remove {pub}: it is made again from {private}") from None
 
 
 def _private_key(path: Path) -> rsa.RSAPrivateKey:

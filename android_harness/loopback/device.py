@@ -3,10 +3,10 @@
 Each accepted connection is one adb transport. It authenticates like a phone: the host's
 CNXN gets AUTH(TOKEN, 20 random bytes); a SIGNATURE made with the private half of an
 authorised key (by default the starting user's `~/.android/adbkey`) gets CNXN, any other a
-fresh token; an RSAPUBLICKEY (what a phone shows the user as a prompt) closes the connection,
-since a public key proves nothing, and nothing but CNXN/AUTH is served before that. Then
-OPEN of `shell:`, `shell,v2:` and `sync:` streams are served in threads. The device's storage is a sandbox folder standing in for
-`/data/local/tmp`; its shell is the host's `/bin/sh` with paths mapped into it, so never
+fresh token; an RSAPUBLICKEY (what a phone shows its user as a prompt) closes the
+connection, since a public key proves nothing; before CNXN nothing but AUTH is served.
+Then OPEN of `shell:`, `shell,v2:` and `sync:` streams are served in threads. The
+device's storage is a sandbox folder standing in for `/data/local/tmp`; its shell is the host's `/bin/sh` with paths mapped into it, so never
 point a loopback device at a folder you care about.
 """
 

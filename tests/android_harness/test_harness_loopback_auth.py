@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from android_harness.attach import private_adb
+from android_harness.attach import loopback_adb, private_adb
 from android_harness.loopback import auth
 from android_harness.loopback.device import LoopbackDevice
 from android_harness.loopback.protocol import (
@@ -92,6 +92,14 @@ def test_key_pair_made_once_in_adbs_formats(tmp_path):
     before = path.read_bytes()
     auth.ensure_key_pair(path)
     assert path.read_bytes() == before  # an existing key is kept
+
+
+def test_damaged_key_pair_is_one_clear_error(tmp_path):
+    (tmp_path / "adbkey").write_text("-----BEGIN PRIVATE KEY-----\ngarbage\n")
+    with pytest.raises(MbertError, match="cannot read or make the adb key .*adbkey") as err:
+        auth.user_public_keys(tmp_path / "adbkey")
+    assert "adb makes a new one" in err.value.hint
+    assert not (tmp_path / "adbkey.pub").exists()
 
 
 @needs_adb
@@ -224,6 +232,16 @@ def test_real_client_signs_with_the_users_key(loopback):
     (users,) = auth.user_public_keys()
     assert trusted.public_numbers() == users.public_numbers()
     assert adb.shell(serial, ["sh", "-c", "echo hi"]).stdout == "hi\n"
+
+
+@needs_adb
+def test_first_start_makes_the_users_key(tmp_path, monkeypatch):
+    # A user who never ran adb: the key pair is made in adb's place, then used by both sides.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with loopback_adb(1) as (adb, (serial,)):
+        assert adb.shell(serial, ["echo", "first"]).stdout == "first\n"
+    key = tmp_path / "home" / ".android" / "adbkey"
+    assert key.stat().st_mode & 0o777 == 0o600 and key.with_name("adbkey.pub").is_file()
 
 
 @needs_adb
