@@ -131,7 +131,7 @@ def ensure_key_pair(path: str | Path | None = None) -> Path:
     path = Path(path) if path is not None else user_key_path()
     try:
         return _ensure_key_pair(path)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, TypeError) as exc:  # TypeError: a passphrase-protected key
         raise MbertError(f"cannot read or make the adb key {path}: {exc}",
                          hint="fix or remove that key pair (adb makes a new one), or point HOME elsewhere") from None
 
