@@ -11,6 +11,7 @@ import typer
 from mbert_cli.cli.common import console, handles_errors, quiet_tensorflow
 from mbert_cli.cli.options import FromOpt, ImportFormat
 from mbert_cli.errors import MbertError
+from mbert_cli.importing import hub_cache
 
 # The shorthands `mbert import` resolves itself (everything else is a path).
 SHORTHANDS = ("minilm",)
@@ -18,7 +19,8 @@ SHORTHANDS = ("minilm",)
 
 @handles_errors
 def import_cmd(
-    source: Annotated[str, typer.Argument(help="'minilm' (the shipped all-MiniLM-L6-v2), a folder with "
+    source: Annotated[str, typer.Argument(help="'minilm' (the shipped all-MiniLM-L6-v2), a model id (org/name) in the "
+                                               "local Hugging Face cache (HF_HOME / HF_HUB_CACHE), a folder with "
                                                "model.safetensors + config.json + vocab.txt, a .safetensors file, or a "
                                                "TF checkpoint prefix/folder with bert_config.json beside it.")],
     run: Annotated[Path, typer.Option("--run", metavar="DIR", help="New run folder to write (runs/NAME).")],
@@ -39,8 +41,12 @@ def import_cmd(
 
 
 def _check_source(source: str) -> None:
-    """A source that is neither a shorthand nor an existing path (or TF checkpoint prefix) fails here."""
+    """A source that is neither a shorthand, a cached model id nor an existing path (or TF checkpoint prefix)
+    fails here, before TensorFlow loads."""
     if source in SHORTHANDS:
+        return
+    if hub_cache.looks_like_hub_id(source):
+        hub_cache.resolve(source)  # a cache miss answers now, naming where it looked
         return
     path = Path(source)
     if path.exists() or Path(f"{source}.index").is_file():  # a file, a folder, or a TF checkpoint prefix
