@@ -7,12 +7,14 @@ STAMP := $(VENV)/.mbert-installed
 # Pytest's own per-test limit (CI has 90 minutes in all) and the 20 slowest tests at the end.
 PYTEST_ARGS ?= -q -p no:cacheprovider --timeout=1200 --durations=20
 
-.PHONY: install adb test test-fast demo bench lint lock clean help
+.PHONY: install adb test test-fast demo bench results docs lint lock clean help
 
 help:
 	@echo "make demo   - the whole chain on the shipped data (MiniLM teacher, distilled student, export, bench)"
 	@echo "make test   - the test suite (installs everything first)"
 	@echo "make bench  - the performance suite under benchmarks/suite"
+	@echo "make results - rerun the demo, record it and rewrite docs/results.md"
+	@echo "make docs   - regenerate docs/cli.md (from the CLI) and docs/results.md (from docs/results/*.json)"
 	@echo "make lint   - ruff"
 
 install: $(STAMP)
@@ -51,6 +53,16 @@ demo: install adb
 bench: install adb
 	@set -e; for script in benchmarks/suite/[a-z]*.py; do \
 	  mod=$${script%.py}; mod=$${mod//\//.}; echo "== $$mod"; $(BIN)/python -m $$mod; done
+
+# The demo's figures as stamped records (date, CPU and flags, threads, command), then the page.
+results: install adb
+	$(BIN)/mbert demo --run runs/demo
+	$(BIN)/python scripts/results.py record-demo runs/demo --command "make results (mbert demo --run runs/demo)"
+	$(BIN)/python scripts/results.py render
+
+docs: install
+	$(BIN)/typer mbert_cli.cli.app utils docs --name mbert --output docs/cli.md
+	$(BIN)/python scripts/results.py render
 
 lint: install
 	$(BIN)/ruff check .

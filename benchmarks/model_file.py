@@ -28,7 +28,7 @@ def check_tflite(path: str | Path) -> Path:
     """
     p = Path(path)
     if not p.exists():
-        raise MbertError(f"model file not found: {p}", hint="check the path; export writes runs/NAME/export/<mode>.tflite")
+        raise MbertError(f"model file not found: {p}", hint="check the path; export writes runs/NAME/export/<stage>_<mode>_seq<N>.tflite")
     if p.is_dir():
         raise MbertError(f"{p} is a folder, not a .tflite file", hint="pass the .tflite file inside it")
     size = p.stat().st_size

@@ -1,36 +1,81 @@
-"""Root of the `mbert` Typer app: wires one module per command group, nothing else."""
+"""Root of the `mbert` Typer app: wires one module per command group, and the entry point."""
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
+from typer import Abort
+from typer._click import exceptions as click  # the click Typer vendors: its exceptions are the ones raised
 
 from mbert_cli.cli import bench, config, data, demo, devices, evaluate, export, import_cmd, presets, train, version
-from mbert_cli.cli.common import set_debug
+from mbert_cli.cli.common import MbertTyper, set_debug
 
-app = typer.Typer(
+# Exit code of a usage error (unknown option, missing or invalid argument), as click's.
+USAGE_ERROR = 2
+
+app = MbertTyper(
     name="mbert",
     help="MobileBERT from training to a phone: train, export (TFLite), benchmark (host or adb).",
-    no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
 
 @app.callback()
 def main(
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks instead of one-line errors."),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks instead of one-line errors "
+                                                      "(accepted anywhere on the line; or MBERT_DEBUG=1)."),
 ) -> None:
-    """MobileBERT from training to a phone."""
-    set_debug(debug)
+    """MobileBERT from training to a phone.
+
+    Exit codes: 0 success; 1 bad input or a failed check; 2 usage error; 3 partial failure
+    (bench); 130 / 143 stopped by Ctrl-C / SIGTERM (rerun the same command to resume).
+    """
+    set_debug(debug or os.environ.get("MBERT_DEBUG", "") not in ("", "0"))
 
 
 for module in (presets, config, version, data, train, export, bench, evaluate, devices, demo, import_cmd):
     module.register(app)
 
 
-def run() -> None:
-    """Console-script entry point."""
-    app()
+def take_debug_flag(args: list[str]) -> tuple[list[str], bool]:
+    """Removes `--debug` wherever it stands before a `--` separator: `mbert bench x --debug` works
+    like `mbert --debug bench x`."""
+    cut = args.index("--") if "--" in args else len(args)
+    head = [a for a in args[:cut] if a != "--debug"]
+    return head + args[cut:], len(head) != cut
+
+
+def usage_error_lines(err: click.UsageError) -> tuple[str, str]:
+    """The one-line error and its hint for a usage error (click prints a boxed panel instead)."""
+    command = err.ctx.command_path if err.ctx is not None else "mbert"
+    return f"Error: {err.format_message()}", f"Hint: see '{command} --help'"
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Console-script entry point: `--debug` anywhere, usage errors as one line + hint (exit 2)."""
+    args, debug = take_debug_flag(list(sys.argv[1:] if argv is None else argv))
+    if debug:
+        os.environ["MBERT_DEBUG"] = "1"
+    try:
+        code = app(args=args, prog_name="mbert", standalone_mode=False)
+    except click.NoArgsIsHelpError as err:
+        print(err.format_message(), file=sys.stderr)
+        sys.exit(USAGE_ERROR)
+    except click.UsageError as err:
+        if debug:
+            raise
+        for line in usage_error_lines(err):
+            print(line, file=sys.stderr)
+        sys.exit(USAGE_ERROR)
+    except click.ClickException as err:
+        print(f"Error: {err.format_message()}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    except Abort:
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

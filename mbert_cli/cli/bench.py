@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from mbert_cli.cli.common import console, handles_errors
+from mbert_cli.cli.options import Delegate
 
 # Exit code of a bench where some results were produced and some failed (documented in --help).
 PARTIAL_FAILURE = 3
-
-
-class Delegate(StrEnum):
-    cpu = "cpu"
-    xnnpack = "xnnpack"
-    gpu = "gpu"
-    nnapi = "nnapi"
 
 
 @handles_errors
@@ -63,10 +56,12 @@ def bench_cmd(
     op_profiling: Annotated[bool, typer.Option(
         "--op-profiling", help="Devices: ask benchmark_model for per-op timings (slower runs).")] = False,
     json_path: Annotated[Path | None, typer.Option(
-        "--json", help="Write results here. Default: RUN/bench/<device>-<time>.json with --run, "
-                       "else ./bench/<device>-<time>.json.", show_default=False)] = None,
+        "--out", metavar="FILE", help="Write the JSON results here. Default: RUN/bench/<device>-<time>.json with "
+                                      "--run, else ./bench/<device>-<time>.json.", show_default=False)] = None,
+    old_json_path: Annotated[Path | None, typer.Option("--json", hidden=True, help="Old spelling of --out.")] = None,
     run_dir: Annotated[Path | None, typer.Option(
-        "--run", help="Run directory whose bench/ folder receives the JSON.", show_default=False)] = None,
+        "--run", metavar="DIR", help="Run directory whose bench/ folder receives the JSON.",
+        show_default=False)] = None,
     plot_path: Annotated[Path | None, typer.Option(
         "--plot", help="Also save a PNG bar chart of p50 and p90 per model (with --seq-len: the latency "
                        "curve per model).", show_default=False)] = None,
@@ -131,7 +126,7 @@ def bench_cmd(
     out = console()
     # A lone failure with nothing else becomes the Error line below; print it once.
     rep.render(report, out, show_failures=bool(report.results) or len(report.failures) > 1)
-    path = rep.write_json(report, json_path or rep.default_json_path(report, run_dir))
+    path = rep.write_json(report, json_path or old_json_path or rep.default_json_path(report, run_dir))
     out.print(f"wrote {path}", markup=False, highlight=False)
     if plot_path is not None and report.results:
         out.print(f"wrote {rep.plot(report.results, plot_path)}", markup=False, highlight=False)

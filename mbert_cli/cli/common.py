@@ -11,9 +11,10 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from mbert_cli.errors import MbertError
 from mbert_cli.interrupts import StopRequested, catching_stop_signals
@@ -21,6 +22,85 @@ from mbert_cli.interrupts import StopRequested, catching_stop_signals
 F = TypeVar("F", bound=Callable[..., Any])
 
 _state = {"debug": os.environ.get("MBERT_DEBUG", "") not in ("", "0")}
+
+
+# Every command and group accepts -h as well as --help (inherited by the sub-commands' contexts).
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+
+def _readable_metavars(params) -> None:
+    """Names a user reads in place of Typer's Python types (`--json <bool>`, `--set <list[str]>`).
+
+    Flags show nothing (they take no value), paths `PATH`, numbers `N` / `X`, other values the
+    option's own name (`--seq-len SEQ_LEN`), arguments their name (`MODELS...`); choices keep
+    Typer's `a|b|c` list. An explicit metavar is kept.
+    """
+    for p in params:
+        if p.metavar is not None:
+            continue
+        desc = getattr(p, "type_descriptor", None)  # Typer's parameters; the help option has none
+        annotation = desc.annotation if desc is not None else None
+        if desc is not None and desc.is_list:
+            annotation = get_args(annotation)[0]
+        if p.param_type_name == "argument":
+            _readable_argument(p)
+        elif getattr(p, "is_flag", False) or getattr(p, "count", False):
+            p.metavar = ""
+        elif desc is None or desc.is_choice:
+            continue
+        elif desc.is_path:
+            p.metavar = "PATH"
+        elif annotation is int:
+            p.metavar = "N"
+        elif annotation is float:
+            p.metavar = "X"
+        else:
+            p.metavar = max(p.opts, key=len).lstrip("-").upper().replace("-", "_")
+
+
+def _readable_argument(arg) -> None:
+    """`MODEL...` for a list argument and `SOURCE` for one, in the usage line and the help table,
+    without Typer's `{models}...` braces and `<list[Path]>` type (set on the instance: Typer has
+    no option for it)."""
+    many = arg.nargs != 1
+    name = arg.name.upper()
+    arg.metavar = name[:-1] if many and name.endswith("S") else name
+    usage = arg.metavar + ("..." if many else "")
+    arg._usage_display_name = lambda: usage if arg.required else f"[{usage}]"  # noqa: SLF001 - no public hook
+    arg._rich_display_name = lambda: usage  # noqa: SLF001
+    arg.display_type_rich = lambda ctx: None
+
+
+class MbertCommand(TyperCommand):
+    """A Typer command whose help shows readable metavars (its --help option included)."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        _readable_metavars(params)
+        return params
+
+
+class MbertGroup(TyperGroup):
+    """The same for command groups (the root app, `train`, `data`)."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        _readable_metavars(params)
+        return params
+
+
+class MbertTyper(typer.Typer):
+    """typer.Typer whose groups and commands are MbertGroup / MbertCommand, with -h for help."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("cls", MbertGroup)
+        kwargs.setdefault("context_settings", CONTEXT_SETTINGS)
+        kwargs.setdefault("no_args_is_help", True)
+        super().__init__(**kwargs)
+
+    def command(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("cls", MbertCommand)
+        return super().command(*args, **kwargs)
 
 
 def set_debug(enabled: bool) -> None:

@@ -13,8 +13,8 @@ from mbert_cli.cli.common import console, handles_errors
 
 @handles_errors
 def config_cmd(
-    show: Annotated[bool, typer.Option("--show", help="Print every setting with its value and valid range "
-                                                      "(what this command does).")] = True,
+    show: Annotated[bool, typer.Option("--show", hidden=True, help="Accepted for older scripts; printing the "
+                                                                   "settings is what this command does.")] = True,
     preset: Annotated[str, typer.Option("--preset", help="Preset to start from (see `mbert presets`).")]
     = "nano-student",
     config: Annotated[Path | None, typer.Option("--config", help="YAML config applied over the preset.")] = None,

@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 
-from mbert_cli.cli.common import console, handles_errors
+from mbert_cli.cli.common import MbertTyper, console, handles_errors
 
-data_app = typer.Typer(help="Prepare pre-training and task data (tokenize, mask, write TFRecords).",
-                       no_args_is_help=True)
+data_app = MbertTyper(help="Prepare pre-training and task data (tokenize, mask, write TFRecords).")
 
 
 @data_app.command("prepare")

@@ -7,21 +7,26 @@ from pathlib import Path
 import typer
 
 from mbert_cli.cli.common import console, handles_errors, quiet_tensorflow
+from mbert_cli.cli.options import DemoTeacher
 
 
 @handles_errors
 def demo_cmd(
-    run: Path = typer.Option(Path("runs/demo"), "--run", help="Demo folder (runs, exports, bench results, summary)."),
+    run: Path = typer.Option(Path("runs/demo"), "--run", metavar="DIR",
+                             help="Demo folder (runs, exports, bench results, summary)."),
     fresh: bool = typer.Option(False, "--fresh", help="Delete the demo folder and start over."),
-    teacher: str = typer.Option("minilm", "--teacher",
-                                help="minilm: the shipped pre-trained all-MiniLM-L6-v2 teaches the minilm-student "
-                                     "(12 to 15 minutes on 2 cores, by CPU); nano: a nano teacher pre-trained here for "
-                                     "minutes teaches the nano student (fast, what the tests run)."),
-    overrides: list[str] = typer.Option([], "--set", help="Config override for every run, e.g. train.steps=50."),
-    bench_runs: int = typer.Option(30, "--bench-runs", help="Timed runs per model on the host and the loopback device."),
-    threads: int = typer.Option(1, "--threads", help="LiteRT threads for the benchmarks."),
+    teacher: DemoTeacher = typer.Option(DemoTeacher.minilm, "--teacher", case_sensitive=False,
+                                        help="minilm: the shipped pre-trained all-MiniLM-L6-v2 teaches the "
+                                             "minilm-student; nano: a nano teacher pre-trained here for minutes "
+                                             "teaches the nano student (fast, what the tests run)."),
+    overrides: list[str] = typer.Option([], "--set", metavar="KEY=VALUE",
+                                        help="Config override for every run, e.g. train.steps=50 (repeatable)."),
+    bench_runs: int = typer.Option(30, "--runs", min=1, help="Timed runs per model on the host and the loopback "
+                                                             "device."),
+    threads: int = typer.Option(1, "--threads", min=1, help="LiteRT threads for the benchmarks."),
     loopback: bool = typer.Option(True, "--loopback/--no-loopback",
                                   help="Also benchmark on a loopback Pixel 4 through the real adb client."),
+    old_bench_runs: int | None = typer.Option(None, "--bench-runs", hidden=True, min=1, help="Old spelling of --runs."),
 ) -> None:
     """Teacher -> distilled MobileBERT student -> fine-tune -> export (float32/dynamic/int8) -> bench -> summary.
 
@@ -33,7 +38,8 @@ def demo_cmd(
     from mbert_cli.demo.summary import SummaryRow, render_table  # noqa: PLC0415
 
     out = console()
-    options = DemoOptions(root=run, fresh=fresh, teacher=teacher, overrides=list(overrides), bench_runs=bench_runs,
+    options = DemoOptions(root=run, fresh=fresh, teacher=teacher.value, overrides=list(overrides),
+                          bench_runs=old_bench_runs or bench_runs,
                           bench_threads=threads, loopback=loopback)
     result = Demo(options, say=lambda msg: out.print(msg, markup=False, highlight=False)).run()
     import json  # noqa: PLC0415

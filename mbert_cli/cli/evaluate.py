@@ -8,31 +8,31 @@ from typing import Annotated
 
 import typer
 
-from mbert_cli.cli.common import handles_errors
+from mbert_cli.cli.common import handles_errors, quiet_tensorflow
+from mbert_cli.cli.options import FromOpt, Task, Which, existing
 
 
 @handles_errors
 def eval_cmd(
-    run: Annotated[Path, typer.Option("--run", help="Run folder (runs/NAME).")],
-    stage: Annotated[str | None, typer.Option(
-        "--stage", help="teacher | student | finetune-classification | finetune-squad "
-                        "(default: the last one trained).")] = None,
-    task: Annotated[str | None, typer.Option("--task", help="classification | squad: shorthand for "
-                                                            "--stage finetune-<task>.")] = None,
-    which: Annotated[str, typer.Option("--which", help="latest | best checkpoint.")] = "latest",
+    run: Annotated[Path, typer.Option("--run", metavar="DIR", help="Run folder (runs/NAME).")],
+    stage: FromOpt = None,
+    task: Annotated[Task | None, typer.Option("--task", case_sensitive=False,
+                                              help="Shorthand for --from finetune-<task>.", show_default=False)]
+    = None,
+    which: Annotated[Which, typer.Option("--which", case_sensitive=False, help="Which checkpoint to evaluate.")]
+    = Which.latest,
     data: Annotated[str | None, typer.Option("--data", help="Task data to evaluate on (default: the run's).")]
     = None,
-    max_batches: Annotated[int, typer.Option("--max-batches", help="Stop after N batches (0 = all).")] = 0,
+    max_batches: Annotated[int, typer.Option("--max-batches", min=0, help="Stop after N batches (0 = all).")] = 0,
+    old_stage: Annotated[str | None, typer.Option("--stage", hidden=True, help="Old spelling of --from.")] = None,
 ) -> None:
     """Evaluate a checkpoint on held-out data: accuracy, EM/F1, or MLM accuracy + perplexity, as JSON."""
-    from mbert_cli.cli.common import quiet_tensorflow  # noqa: PLC0415
-
+    existing(run, "run folder", hint="pass the folder a train or import command wrote (runs/NAME)")
     quiet_tensorflow()
     from mbert_cli.training.evaluate import evaluate_run  # noqa: PLC0415
 
-    if task and not stage:
-        stage = f"finetune-{task}"
-    result = evaluate_run(run, stage, which=which, data=data, max_batches=max_batches)
+    stage = stage or old_stage or (f"finetune-{task.value}" if task else None)
+    result = evaluate_run(run, stage, which=which.value, data=data, max_batches=max_batches)
     print(json.dumps(result, indent=2))
 
 

