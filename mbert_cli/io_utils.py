@@ -8,7 +8,6 @@ web server or a CI step running as another user can read the model when the umas
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import tempfile
@@ -137,6 +136,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def sha256_file(path: str | Path) -> str:
     """Hex sha256 of a file's bytes, read in 1 MiB blocks (models, binaries, manifests)."""
+    import hashlib  # noqa: PLC0415 - not loaded by `mbert --help` otherwise
+
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
