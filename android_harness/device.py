@@ -16,13 +16,13 @@ import re
 import secrets
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from android_harness.adb import Adb
 from android_harness.elf import elf_abi
 from android_harness.profiles import DeviceProfile, get_profile, load_profiles, match_profile
+from android_harness.protocols import AdbClient
 from mbert_cli.errors import MbertError
 from mbert_cli.io_utils import sha256_file
 
@@ -40,6 +40,7 @@ DELEGATE_FLAGS = {
 }
 THERMAL_STATUS = {0: "none", 1: "light", 2: "moderate", 3: "severe", 4: "critical",
                   5: "emergency", 6: "shutdown"}
+LOOPBACK_PROP = "ro.mbert.loopback"  # "1" on mbert's loopback device (android_harness.loopback)
 NETWORK_SERIAL = re.compile(r"[\w.\-\[\]:]+:\d+")  # HOST:PORT, as `adb connect` names devices
 UNAUTHORIZED_HINT = "unlock the phone and accept 'Allow USB debugging?', then retry"
 OFFLINE_HINT = "reconnect the cable (or `adb reconnect`), then check `adb devices`"
@@ -96,12 +97,17 @@ def parse_getprop(text: str) -> dict[str, str]:
     return dict(re.findall(r"^\[([^\]]+)\]: \[(.*)\]\s*$", text, flags=re.M))
 
 
-def read_props(adb: Adb, serial: str) -> dict[str, str]:
+def is_loopback(props: Mapping[str, str]) -> bool:
+    """True for mbert's loopback device (from its `getprop` values): its timings are the host's."""
+    return props.get(LOOPBACK_PROP) == "1"
+
+
+def read_props(adb: AdbClient, serial: str) -> dict[str, str]:
     """All system properties of a device, in one adb call."""
     return parse_getprop(adb.shell(serial, ["getprop"]).stdout)
 
 
-def list_devices(adb: Adb) -> list[DeviceInfo]:
+def list_devices(adb: AdbClient) -> list[DeviceInfo]:
     """Every attached device with model, Android version, ABI and matching profile."""
     out = []
     for attached in adb.devices():
@@ -115,7 +121,7 @@ def list_devices(adb: Adb) -> list[DeviceInfo]:
             android_version=props.get("ro.build.version.release", ""),
             build=props.get("ro.build.display.id", "") or props.get("ro.build.id", ""),
             abi=props.get("ro.product.cpu.abi", ""), profile=match_profile(props).name,
-            loopback=props.get("ro.mbert.loopback") == "1"))
+            loopback=is_loopback(props)))
     return out
 
 
@@ -130,7 +136,7 @@ def _usable(serial: str, state: str) -> None:
         raise MbertError(f"device {serial} is {state}", hint=OFFLINE_HINT)
 
 
-def resolve_devices(adb: Adb, spec: str) -> list[tuple[str, DeviceProfile]]:
+def resolve_devices(adb: AdbClient, spec: str) -> list[tuple[str, DeviceProfile]]:
     """Turns `--device` (profile name, serial or 'all') into (serial, profile) pairs.
 
     A serial gets the profile its properties match; a profile name selects every
@@ -176,7 +182,7 @@ def resolve_devices(adb: Adb, spec: str) -> list[tuple[str, DeviceProfile]]:
     return chosen
 
 
-def _wait_attached(adb: Adb, serial: str, timeout_s: float = 10.0) -> None:
+def _wait_attached(adb: AdbClient, serial: str, timeout_s: float = 10.0) -> None:
     """Waits for a just-connected device to leave the transient 'connecting' states."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -196,7 +202,7 @@ class DeviceSession:
         keep: leave the run folder (models) on the device for inspection.
     """
 
-    def __init__(self, adb: Adb, serial: str, profile: DeviceProfile, keep: bool = False):
+    def __init__(self, adb: AdbClient, serial: str, profile: DeviceProfile, keep: bool = False):
         self.adb = adb
         self.serial = serial
         self.profile = profile
@@ -225,10 +231,9 @@ class DeviceSession:
             self._props = read_props(self.adb, self.serial)
         return self._props
 
-    @property
     def is_loopback(self) -> bool:
-        """True on the mbert loopback device, whose timings come from the host CPU."""
-        return self.props.get("ro.mbert.loopback") == "1"
+        """True on the mbert loopback device, whose timings come from the host CPU (reads the props once)."""
+        return is_loopback(self.props)
 
     def _shell(self, argv: list[str], **kw):
         return self.adb.shell(self.serial, argv, **kw)
@@ -343,13 +348,18 @@ class DeviceSession:
             "max_zone_temp_c": cpu,
         }
 
-    def cool_down(self, max_temp_c: float, timeout_s: float, poll_s: float = 5.0) -> None:
-        """Waits until the battery is at most max_temp_c; MbertError after timeout_s."""
+    def cool_down(self, max_temp_c: float, timeout_s: float, poll_s: float = 5.0) -> float | None:
+        """Waits until the battery is at most max_temp_c, so runs start from the same state.
+
+        Returns the temperature reached, or None when the device reports none (nothing to
+        wait on: the caller says so). Raises MbertError after timeout_s, as a run measured
+        on a hot phone is not the run that was asked for.
+        """
         deadline = time.monotonic() + timeout_s
         while True:
             temp = self.thermal()["battery_temp_c"]
             if temp is None or temp <= max_temp_c:
-                return  # a device that reports no temperature cannot be waited on
+                return temp
             if time.monotonic() + poll_s > deadline:
                 raise MbertError(
                     f"device {self.serial} is still at {temp:.1f} °C after {timeout_s:g}s of "

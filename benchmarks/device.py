@@ -8,23 +8,27 @@ failure from losing the other devices' results.
 from __future__ import annotations
 
 import shlex
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from android_harness.adb import Adb
+from android_harness.device import DeviceInfo, DeviceSession, list_devices, resolve_devices
+from android_harness.profiles import DeviceProfile
+from android_harness.protocols import AdbClient, DeviceLister, DeviceResolver, SessionFactory
 from benchmarks.benchmark_model_output import BenchmarkModelError, parse_benchmark_output
 from benchmarks.environment import build_info
 from benchmarks.model_file import describe_model
-from benchmarks.result import BenchReport, BenchResult, Environment, Failure, ModelInfo, RunnerInfo, Settings
+from benchmarks.result import BenchReport, BenchResult, BuildInfo, Environment, Failure, ModelInfo, RunnerInfo, Settings
 from mbert_cli import interrupts
 from mbert_cli.errors import MbertError
 from mbert_cli.io_utils import sha256_file
 
-LOOPBACK_PROP = "ro.mbert.loopback"
+if TYPE_CHECKING:
+    from benchmarks.host import LengthTarget
 
 
 @dataclass
@@ -50,23 +54,17 @@ class DeviceSettings:
 
 @dataclass
 class DeviceBackend:
-    """The android_harness entry points this runner uses; tests pass fakes."""
+    """The android_harness entry points this runner uses (`android_harness.protocols`); tests pass doubles."""
 
-    adb: Any
-    resolve_devices: Callable[[Any, str], list[tuple[str, Any]]]
-    list_devices: Callable[[Any], list[Any]]
-    session: Callable[..., Any]
-    extra: dict[str, Any] = field(default_factory=dict)
+    adb: AdbClient
+    resolve_devices: DeviceResolver
+    list_devices: DeviceLister
+    session: SessionFactory
 
 
-def harness_backend(adb_path: str | None = None, adb_port: int | None = None, adb: Any = None) -> DeviceBackend:
-    """The real backend: android_harness over the system `adb` client (or `adb`, an android_harness Adb)."""
-    try:
-        from android_harness.adb import Adb  # noqa: PLC0415
-        from android_harness.device import DeviceSession, list_devices, resolve_devices  # noqa: PLC0415
-    except ImportError as err:
-        raise MbertError(f"device support is not available: {err}",
-                         hint="this checkout lacks android_harness; use --device host") from None
+def harness_backend(adb_path: str | None = None, adb_port: int | None = None,
+                    adb: AdbClient | None = None) -> DeviceBackend:
+    """The real backend: android_harness over the system `adb` client (or `adb`, one already bound)."""
     # Adb() itself raises MbertError ("adb not found ...", with the install hint) when the client is missing.
     adb = adb or Adb(adb_path=adb_path, server_port=adb_port)
     return DeviceBackend(adb=adb, resolve_devices=resolve_devices, list_devices=list_devices, session=DeviceSession)
@@ -106,7 +104,7 @@ def run_devices(models: Sequence[str | Path], spec: str, binary: str | Path | No
     build = build_info()
     binary_sha = sha256_file(binary_path) if binary_path is not None else None
 
-    def one(target: tuple[str, Any]) -> tuple[list[BenchResult], list[Failure], list[str]]:
+    def one(target: tuple[str, DeviceProfile]) -> tuple[list[BenchResult], list[Failure], list[str]]:
         serial, profile = target
         notes: list[str] = []
         try:
@@ -128,21 +126,21 @@ def run_devices(models: Sequence[str | Path], spec: str, binary: str | Path | No
     return report
 
 
-def _run_one_device(backend: DeviceBackend, serial: str, profile: Any, info: Any, models: list[ModelInfo],
-                    binary: Path | None, binary_sha: str | None, settings: DeviceSettings, build: Any,
-                    notes: list[str] | None = None):
-    threads = settings.threads if settings.threads is not None else getattr(profile, "threads", None) or 1
+def _run_one_device(backend: DeviceBackend, serial: str, profile: DeviceProfile, info: DeviceInfo | None,
+                    models: list[ModelInfo], binary: Path | None, binary_sha: str | None, settings: DeviceSettings,
+                    build: BuildInfo, notes: list[str] | None = None):
+    threads = settings.threads if settings.threads is not None else profile.threads or 1
     if threads < 1:
         raise MbertError(f"--threads {threads} is invalid: valid range >= 1", hint="pass --threads 1 or more")
-    loopback = _is_loopback(backend.adb, serial, info)
-    runner = RunnerInfo(kind="device", serial=serial, profile=getattr(profile, "name", None), loopback=loopback,
-                        device_model=getattr(info, "model", None))
     run_settings = Settings(threads=threads, delegate=settings.delegate, warmup_runs=settings.warmup,
                             runs=settings.runs, min_seconds=settings.min_seconds, op_profiling=settings.op_profiling)
     results: list[BenchResult] = []
     failures: list[Failure] = []
     runs = _length_runs(models, settings.seq_lens)
     with backend.session(backend.adb, serial, profile, keep=settings.keep) as session:
+        loopback = session.is_loopback()
+        runner = RunnerInfo(kind="device", serial=serial, profile=profile.name, loopback=loopback,
+                            device_model=info.model if info else None)
         if binary is not None:
             remote_binary = session.prepare_binary(str(binary))
             note = f"{serial}: ran {binary} (pushed, sha256 {binary_sha[:12]})"
@@ -154,9 +152,9 @@ def _run_one_device(backend: DeviceBackend, serial: str, profile: Any, info: Any
         if notes is not None:
             notes.append(note)
         env = Environment(
-            cpu_model=getattr(profile, "soc", None), android_version=getattr(info, "android_version", None),
-            android_build=getattr(info, "build", None), device_model=getattr(info, "model", None),
-            abi=getattr(info, "abi", None), runtime_name="benchmark_model",
+            cpu_model=profile.soc, android_version=info.android_version if info else None,
+            android_build=info.build if info else None, device_model=info.model if info else None,
+            abi=info.abi if info else None, runtime_name="benchmark_model",
             runtime_version=f"{remote_binary} sha256:{binary_sha[:12]}",
             os="loopback (host LiteRT)" if loopback else "Android",
         )
@@ -166,8 +164,9 @@ def _run_one_device(backend: DeviceBackend, serial: str, profile: Any, info: Any
             interrupts.check()
             warnings = []
             try:
-                if settings.cool_down_temp is not None:
-                    warnings.extend(_cool_down(session, settings))
+                if settings.cool_down_temp is not None and session.cool_down(
+                        settings.cool_down_temp, settings.cool_down_timeout, settings.cool_down_poll) is None:
+                    warnings.append("cool-down skipped: the device reports no battery temperature")
                 if model.path not in pushed:
                     pushed[model.path] = session.push_model(model.path)
                 remote = pushed[model.path]
@@ -208,7 +207,7 @@ def _run_one_device(backend: DeviceBackend, serial: str, profile: Any, info: Any
     return results, failures
 
 
-def _length_runs(models: list[ModelInfo], seq_lens: Sequence[int] | None) -> list[tuple[ModelInfo, Any, list[str]]]:
+def _length_runs(models: list[ModelInfo], seq_lens: Sequence[int] | None) -> list[tuple[ModelInfo, LengthTarget | None, list[str]]]:
     """(model, LengthTarget or None, benchmark_model flags) per run: one per model, or one per
     model and length: `--signature_to_run_for=seqN` for a file with a signature per length,
     `--input_layer=... --input_layer_shape=1,N:...` for a resizable one (the real tool's flags)."""
@@ -245,25 +244,6 @@ def _check_binary(binary: str | Path | None) -> Path:
     return p
 
 
-def _is_loopback(adb: Any, serial: str, info: Any) -> bool:
-    """True for mbert's loopback device, whose timings are the host's, not a phone's."""
-    flag = getattr(info, "loopback", None)
-    if flag is not None:
-        return bool(flag)
-    value = None
-    try:
-        if hasattr(adb, "getprop"):
-            value = adb.getprop(serial, LOOPBACK_PROP)
-        elif hasattr(adb, "shell"):
-            value = adb.shell(serial, ["getprop", LOOPBACK_PROP])
-    except Exception:  # noqa: BLE001 - an unreadable prop means "not loopback"
-        return False
-    text = getattr(value, "stdout", value)
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    return str(text or "").strip() == "1"
-
-
 def _battery_c(thermal: dict[str, Any] | None) -> float | None:
     """Battery temperature in Celsius, as android_harness's `DeviceSession.thermal()` reports it."""
     value = (thermal or {}).get("battery_temp_c")
@@ -287,41 +267,8 @@ def _thermal_warnings(before: dict[str, Any] | None, after: dict[str, Any] | Non
     return out
 
 
-def _read_thermal(session: Any) -> dict[str, Any] | None:
-    for name in ("read_thermal", "thermal", "thermal_state"):
-        fn = getattr(session, name, None)
-        if callable(fn):
-            try:
-                return dict(fn())
-            except Exception:  # noqa: BLE001
-                return None
-    return None
-
-
-def _command_text(command: Any) -> str:
+def _command_text(command: list[str] | str) -> str:
     return shlex.join(command) if isinstance(command, (list, tuple)) else str(command)
-
-
-def _cool_down(session: Any, settings: DeviceSettings) -> list[str]:
-    """Waits until the battery is at or below the target, so runs start from the same state.
-
-    The harness's own `cool_down` is used when the session has one (it raises MbertError on
-    timeout, which fails this model only); otherwise poll `thermal()` here.
-    """
-    harness_wait = getattr(session, "cool_down", None)
-    if callable(harness_wait):
-        harness_wait(settings.cool_down_temp, settings.cool_down_timeout, settings.cool_down_poll)
-        return []
-    deadline = time.monotonic() + settings.cool_down_timeout
-    while True:
-        temp = _battery_c(_read_thermal(session))
-        if temp is None:
-            return ["cool-down skipped: the device session cannot read the battery temperature"]
-        if temp <= settings.cool_down_temp:
-            return []
-        if time.monotonic() >= deadline:
-            return [f"cool-down gave up after {settings.cool_down_timeout:.0f} s at {temp:.1f} C"]
-        time.sleep(settings.cool_down_poll)
 
 
 def _now() -> str:

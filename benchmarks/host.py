@@ -19,7 +19,7 @@ from benchmarks.environment import build_info, host_environment
 from benchmarks.model_file import describe_model
 from benchmarks.result import BenchResult, Coverage, MemoryInfo, RunnerInfo, Settings
 from benchmarks.stats import latency_stats
-from mbert_cli.errors import MbertError
+from mbert_cli.errors import MbertError, first_line
 
 # Any vocabulary has ids 0 and 1, so GATHER over an embedding table is always in range.
 _ID_HIGH = 2
@@ -118,7 +118,7 @@ class _Loaded:
                                               num_threads=settings.threads, xnnpack=settings.xnnpack)
             self.interp.allocate_tensors()
         except (ValueError, RuntimeError) as err:
-            raise MbertError(f"LiteRT could not load {path}: {_first_line(err)}",
+            raise MbertError(f"LiteRT could not load {path}: {first_line(err)}",
                              hint="the file is truncated or corrupt, or uses ops this runtime lacks; re-export it") from None
         signatures = self.interp.get_signature_list()
         if signatures:
@@ -156,7 +156,7 @@ class _Loaded:
             self._invoke()
             return (time.perf_counter() - t0) * 1e3
         except (ValueError, RuntimeError) as err:
-            raise MbertError(f"inference failed for {self.path}: {_first_line(err)}",
+            raise MbertError(f"inference failed for {self.path}: {first_line(err)}",
                              hint="check the model's inputs (int32 ids, float mask) and ops") from None
 
 
@@ -332,8 +332,3 @@ def _rss_mb() -> float:
 def _peak_rss_mb() -> float:
     # ru_maxrss is KiB on Linux.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__

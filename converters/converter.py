@@ -26,7 +26,7 @@ from converters.data import ExportData
 from converters.lengths import LengthSpec, calibration_windows, truncate_rows
 from converters.shared_tables import share_quantization
 from converters.signatures import SIGNATURE_KEY, build_serving_functions
-from mbert_cli.errors import MbertError
+from mbert_cli.errors import MbertError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ def convert_bytes(serving: Any, mode: str, data: ExportData | None, representati
             else:
                 content = converter.convert()
     except Exception as err:  # noqa: BLE001 - converter errors are many types; one line for the user
-        first = next((ln for ln in str(err).splitlines() if ln.strip()), type(err).__name__)
+        first = first_line(err)
         raise MbertError(f"TFLite conversion ({mode}) failed: {first[:300]}",
                          hint="pass --debug for the converter's full log") from None
     # One subgraph per signature repeats every weight's quantization table: store each once.

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from mbert_cli.errors import MbertError
+from mbert_cli.errors import MbertError, first_line
 
 # LayerNorm statistics and GELU: what an OPT (NoNorm/ReLU) graph must not contain.
 NON_OPT_OPS = ("MEAN", "SQUARED_DIFFERENCE", "RSQRT", "GELU")
@@ -82,7 +82,7 @@ def load_signature(model_bytes: bytes, key: str) -> tuple[Any, SignatureInfo]:
                              hint="export through converters.convert(), which names the signature")
         runner = interp.get_signature_runner(key)
     except (RuntimeError, ValueError) as err:
-        raise MbertError(f"LiteRT cannot load the converted model: {str(err).splitlines()[0]}",
+        raise MbertError(f"LiteRT cannot load the converted model: {first_line(err)}",
                          hint="check the op histogram for Flex/custom ops; pass --debug for details") from None
 
     def describe(details: dict) -> dict:

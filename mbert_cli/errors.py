@@ -18,3 +18,12 @@ class MbertError(Exception):
 
     def __str__(self) -> str:  # pragma: no cover - trivial
         return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+
+def first_line(err: BaseException) -> str:
+    """The first non-blank line of an exception's message, stripped, for a one-line error.
+
+    Library errors (TensorFlow, LiteRT, safetensors) often carry a stack or a dump after the
+    first line; an exception with an empty message gives its type name instead.
+    """
+    return next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)

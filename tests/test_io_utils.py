@@ -1,4 +1,4 @@
-"""Atomic writes give the final file the umask's mode, not mkstemp's 0600, and never leave a temp file."""
+"""Atomic writes (files and folders) give the umask's mode, not mkstemp's 0600, and never leave a temp or half folder."""
 
 import os
 import signal
@@ -9,8 +9,9 @@ import pytest
 
 from converters.manifest import write_manifest
 from mbert_cli.config import resolve_config, save_run_config
+from mbert_cli.errors import MbertError
 from mbert_cli.interrupts import StopRequested
-from mbert_cli.io_utils import atomic_path, atomic_write_bytes, current_umask, dir_mode, file_mode
+from mbert_cli.io_utils import atomic_dir, atomic_path, atomic_write_bytes, current_umask, dir_mode, file_mode
 
 
 @pytest.fixture
@@ -75,3 +76,60 @@ def test_failed_or_stopped_write_leaves_neither_file_nor_temp(tmp_path, umask, s
         tmp.write_bytes(b"half")
         raise stop  # a SIGTERM during an export arrives as StopRequested
     assert list(tmp_path.iterdir()) == []
+
+
+def _write_folder(path: Path, files: dict[str, str]) -> None:
+    with atomic_dir(path, "test") as tmp:
+        for name, text in files.items():
+            (tmp / name).write_text(text)
+
+
+def test_atomic_dir_creates_the_folder_with_the_umask_mode(tmp_path, umask):
+    umask(0o022)
+    _write_folder(tmp_path / "data", {"meta.json": "{}"})
+    assert (tmp_path / "data" / "meta.json").read_text() == "{}"
+    assert _mode(tmp_path / "data") == 0o755
+    assert [p.name for p in tmp_path.iterdir()] == ["data"]
+
+
+def test_atomic_dir_replaces_an_existing_folder_whole(tmp_path):
+    _write_folder(tmp_path / "data", {"a": "old", "b": "old"})
+    _write_folder(tmp_path / "data", {"a": "new"})
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["a"]
+    assert (tmp_path / "data" / "a").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["data"]  # neither the temporary nor the old folder is left
+
+
+@pytest.mark.parametrize("stop", [RuntimeError("failed"), OSError(28, "No space left on device"),
+                                  StopRequested(signal.SIGTERM), KeyboardInterrupt()])
+def test_atomic_dir_failure_keeps_the_previous_folder(tmp_path, stop):
+    _write_folder(tmp_path / "data", {"a": "old"})
+    with pytest.raises(type(stop)), atomic_dir(tmp_path / "data", "test") as tmp:
+        (tmp / "a").write_text("half")
+        raise stop  # the body's own error goes on unchanged
+    assert (tmp_path / "data" / "a").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["data"]
+
+
+def test_atomic_dir_rename_failure_is_one_line_and_puts_the_previous_folder_back(tmp_path, monkeypatch):
+    _write_folder(tmp_path / "data", {"a": "old"})
+    real_replace = os.replace
+    calls = []
+
+    def replace(src, dst):
+        calls.append((Path(src).name, Path(dst).name))
+        if len(calls) == 2:  # the new folder onto `data`, after the old one moved aside
+            raise OSError(30, "Read-only file system")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(MbertError, match="cannot write .*data: Read-only file system"):
+        _write_folder(tmp_path / "data", {"a": "new"})
+    assert (tmp_path / "data" / "a").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["data"]
+
+
+def test_atomic_dir_under_a_file_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(MbertError, match="cannot write"):
+        _write_folder(tmp_path / "file" / "data", {"a": "x"})

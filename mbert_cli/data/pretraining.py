@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import shutil
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,6 +28,7 @@ from mbert_cli.data.corpus import load_documents
 from mbert_cli.data.mlm_nsp import Instance, SpecialIds, create_instances
 from mbert_cli.data.vocab import SPECIAL_TOKENS
 from mbert_cli.errors import MbertError
+from mbert_cli.io_utils import atomic_dir
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 META = "meta.json"
@@ -131,7 +129,7 @@ def prepare_pretraining_data(data: DataConfig, vocab_path: str | Path, out_dir: 
         "short_seq_prob": data.short_seq_prob, "seed": data.seed,
         "next_sentence_labels": "1 = segment B is random (from another document), 0 = true continuation",
     }
-    with _staging_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, "prepare") as tmp:
         _write_records(tmp, "train", train, data.num_shards, data.seq_len, data.max_predictions_per_seq, report)
         _write_records(tmp, "eval", evals, 1, data.seq_len, data.max_predictions_per_seq, report)
         (tmp / META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -289,35 +287,6 @@ def _write_records(folder: Path, split: str, instances: list[Instance], shards: 
     finally:
         for w in writers:
             w.close()
-
-
-class _staging_dir:  # noqa: N801 - used as a context manager, reads like one
-    """A temporary sibling of `target`, renamed onto it on success and deleted on failure."""
-
-    def __init__(self, target: Path):
-        self.target = target
-        self.tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
-
-    def __enter__(self) -> Path:
-        try:
-            self.tmp.mkdir(parents=True)
-        except OSError as err:
-            raise MbertError(f"cannot write {self.target}: {err.strerror}",
-                             hint="choose a writable folder with free space") from None
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return False
-        old = None
-        if self.target.exists():
-            old = self.target.parent / f".{self.target.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(self.target, old)
-        os.replace(self.tmp, self.target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        return False
 
 
 def stats_dict(stats: PretrainingStats) -> dict:

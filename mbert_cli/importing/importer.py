@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mbert_cli.config.encoder import EncoderConfig
-from mbert_cli.errors import MbertError
+from mbert_cli.errors import MbertError, first_line
 from mbert_cli.importing import configs, hf_bert, hf_mobilebert, sources, tf_mobilebert
 from mbert_cli.importing.mapping import ImportReport, apply, named_variables, reject_unexpected
 from mbert_cli.io_utils import atomic_dir
@@ -201,7 +201,7 @@ def _load_tf2(src: sources.Source) -> Loaded:
             status.assert_existing_objects_matched()
             status.expect_partial()
         except (AssertionError, ValueError, tf.errors.OpError) as err:
-            first = str(err).strip().splitlines()[0][:240] if str(err).strip() else type(err).__name__
+            first = first_line(err)[:240]
             raise MbertError(f"{Path(prefix).name} does not fit the MobileBERT model {label} describes: {first}",
                              hint=f"{label} and the checkpoint come from different models; use the pair released together") from None
         variables = named_variables(pm)

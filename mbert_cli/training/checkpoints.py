@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mbert_cli.config.run import RunConfig
-from mbert_cli.errors import MbertError
+from mbert_cli.errors import MbertError, first_line
 from mbert_cli.training.run_dir import StageDir
 
 STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"
@@ -77,8 +77,7 @@ def checkpoint_step(path: str) -> int:
 
 
 def corrupt(path: str, err: Exception) -> MbertError:
-    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return MbertError(f"checkpoint {path} cannot be read or does not fit the model: {first[:200]}",
+    return MbertError(f"checkpoint {path} cannot be read or does not fit the model: {first_line(err)[:200]}",
                       hint=f"delete the damaged files in {Path(path).parent} to fall back to an older "
                            "checkpoint (or start the stage over), or check that the run's config.yaml "
                            "is the one the checkpoint was trained with")
@@ -153,7 +152,7 @@ def restore_for_inference(run_dir, stage: str, which: str = "latest"):
     except MbertError:
         raise
     except Exception as err:  # noqa: BLE001 - a builder failure means the config cannot be rebuilt
-        raise MbertError(f"cannot rebuild the model from {run_dir / 'config.yaml'}: {str(err).splitlines()[0]}",
+        raise MbertError(f"cannot rebuild the model from {run_dir / 'config.yaml'}: {first_line(err)}",
                          hint="the run was made by another mbert version or edited by hand") from None
     restore(tf.train.Checkpoint(model=model), path)
     return cfg, model, checkpoint_step(path)

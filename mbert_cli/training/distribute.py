@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 
 from mbert_cli import interrupts
-from mbert_cli.errors import MbertError
+from mbert_cli.errors import MbertError, first_line
 
 CHOICES = ("default", "mirrored", "multiworker", "tpu")
 
@@ -82,7 +82,7 @@ def make_distribution(name: str = "default") -> Distribution:
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, tf.errors.OpError) as err:
-        raise MbertError(f"no TPU found: {str(err).splitlines()[0]}",
+        raise MbertError(f"no TPU found: {first_line(err)}",
                          hint="run on a TPU VM, or use --distribution default|mirrored") from None
     return Distribution(tf.distribute.TPUStrategy(resolver), name)
 

@@ -202,24 +202,17 @@ def reuse_pretraining_data(source_run: Path, run: Path, source_cfg: RunConfig, c
     never leaves half a folder. Returns True when copied.
     """
     import shutil  # noqa: PLC0415
-    import tempfile  # noqa: PLC0415
 
-    from mbert_cli.io_utils import dir_mode  # noqa: PLC0415
+    from mbert_cli.io_utils import atomic_dir  # noqa: PLC0415
 
     src, dst = pretrain_data_dir(source_run), pretrain_data_dir(run)
     if (dst / "meta.json").is_file() or not (src / "meta.json").is_file() or cfg.data.corpus == SYNTHETIC:
         return False
     if source_cfg.data != cfg.data or source_cfg.encoder.vocab_size != cfg.encoder.vocab_size:
         return False
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".pretrain-", dir=dst.parent))
     try:
-        tmp.chmod(dir_mode())  # mkdtemp's 0700 would follow the folder through the rename
-        shutil.copytree(src, tmp, dirs_exist_ok=True)
-        if dst.exists():
-            shutil.rmtree(dst)
-        tmp.rename(dst)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with atomic_dir(dst, "copy") as tmp:
+            shutil.copytree(src, tmp, dirs_exist_ok=True)
+    except (OSError, MbertError):
         return False
     return True

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mbert_cli import interrupts
-from mbert_cli.errors import MbertError
+from mbert_cli.errors import MbertError, first_line
 from mbert_cli.training.checkpoints import restore
 from mbert_cli.training.distribute import Distribution, make_stop_vote
 from mbert_cli.training.optim import current_lr
@@ -230,7 +230,7 @@ class Trainer:
         try:
             manager.save(checkpoint_number=step)
         except tf.errors.OpError as err:
-            stop.detail = f"no checkpoint could be saved at step {step} ({str(err).splitlines()[0]}); " \
+            stop.detail = f"no checkpoint could be saved at step {step} ({first_line(err)}); " \
                           "the rerun resumes from the last one"
             return
         if self.on_checkpoint:

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from android_harness.attach import loopback_adb, private_adb, write_stand_in_binary
-from android_harness.device import DeviceSession, resolve_devices
+from android_harness.device import LOOPBACK_PROP, DeviceSession, is_loopback, list_devices, resolve_devices
 from android_harness.profiles import get_profile
 from android_harness.testing import run_dirs, sandbox_files
 from mbert_cli.errors import MbertError
@@ -62,7 +62,7 @@ def test_run_benchmark_model(loopback, fake_binary, tiny_tflite):
     adb, (serial,) = loopback
     device = loopback.devices[0]
     with DeviceSession(adb, serial, get_profile("pixel4")) as session:
-        assert session.is_loopback
+        assert session.is_loopback()
         binary = session.prepare_binary(fake_binary)
         model = session.push_model(tiny_tflite)
         assert model == f"{session.run_dir}/tiny.tflite"
@@ -125,11 +125,21 @@ def test_thermal_and_cool_down(loopback):
         t = session.thermal()
         assert (t["battery_temp_c"], t["thermal_status"], t["thermal_status_name"]) == \
             (44.0, 2, "moderate")
-        session.cool_down(max_temp_c=41.5, timeout_s=10, poll_s=0.05)  # idle phone cools
+        reached = session.cool_down(max_temp_c=41.5, timeout_s=10, poll_s=0.05)  # idle phone cools
+        assert reached is not None and 40.0 <= reached <= 41.5
         assert session.thermal()["battery_temp_c"] <= 41.5
         tools.set_thermal(60.0, 3)
         with pytest.raises(MbertError, match=r"still at .* °C after 0.3s of cool-down"):
             session.cool_down(max_temp_c=35, timeout_s=0.3, poll_s=0.1)
+
+
+def test_loopback_is_told_by_its_property(loopback):
+    adb, (serial,) = loopback
+    (info,) = list_devices(adb)
+    with DeviceSession(adb, serial, get_profile("pixel4")) as session:
+        assert info.loopback and session.is_loopback()
+    assert is_loopback({LOOPBACK_PROP: "1"})
+    assert not is_loopback({LOOPBACK_PROP: "0"}) and not is_loopback({"ro.product.model": "Pixel 4"})
 
 
 def test_resolve_devices(loopback):

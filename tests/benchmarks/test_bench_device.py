@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
@@ -16,62 +15,103 @@ PIXEL4 = SimpleNamespace(name="pixel4", soc="Snapdragon 855", abi="arm64-v8a", c
 
 
 class FakeAdb:
-    def __init__(self, loopback_serials=()):
-        self.loopback = set(loopback_serials)
+    """An AdbClient that answers nothing a fake session would ask it; the sessions are fakes too."""
+
+    timeout = 60.0
+
+    def devices(self):
+        return []
+
+    def connect(self, address):
+        raise AssertionError("the fake backend resolves devices itself")
+
+    def disconnect(self, address):
+        pass
+
+    def shell(self, serial, argv, timeout=None, check=True):
+        raise AssertionError("the benchmark runner must go through the session")
+
+    def push(self, serial, local, remote, timeout=None):
+        raise AssertionError("the benchmark runner must go through the session")
+
+    def pull(self, serial, remote, local, timeout=None):
+        raise AssertionError("the benchmark runner must go through the session")
 
     def getprop(self, serial, name):
-        return "1" if serial in self.loopback and name == "ro.mbert.loopback" else ""
+        raise AssertionError("the benchmark runner must go through the session")
 
 
 class FakeSessions:
-    """Records what each device session was asked to do; per-serial output or failure."""
+    """A SessionFactory that records what each device session was asked to do; per-serial output or failure."""
 
-    def __init__(self, outputs, fail=None, delay=0.0, thermal=None):
+    def __init__(self, outputs, fail=None, delay=0.0, thermal=None, loopback=(), battery=None):
         self.outputs, self.fail, self.delay = outputs, fail or {}, delay
         self.thermal = thermal or {}
+        self.loopback = set(loopback)
+        self.battery = battery or {}  # serial -> what cool_down reaches (None: no sensor) or raises
         self.calls = []
         self.active = 0
         self.max_active = 0
         self.lock = threading.Lock()
 
-    @contextmanager
     def __call__(self, adb, serial, profile, keep=False):
-        with self.lock:
-            self.active += 1
-            self.max_active = max(self.max_active, self.active)
-        try:
-            yield FakeSession(self, serial, keep)
-        finally:
-            with self.lock:
-                self.active -= 1
+        return FakeSession(self, serial, keep)
 
 
 class FakeSession:
+    """A BenchmarkSession that plays back the owner's outputs."""
+
     def __init__(self, owner, serial, keep):
         self.owner, self.serial, self.keep = owner, serial, keep
 
-    def prepare_binary(self, local):
-        self.owner.calls.append((self.serial, "binary", local))
+    def __enter__(self):
+        with self.owner.lock:
+            self.owner.active += 1
+            self.owner.max_active = max(self.owner.max_active, self.owner.active)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        with self.owner.lock:
+            self.owner.active -= 1
+
+    def is_loopback(self):
+        return self.serial in self.owner.loopback
+
+    def find_binary(self, places=None):
+        raise AssertionError("these tests pass a binary")
+
+    def prepare_binary(self, local_binary):
+        self.owner.calls.append((self.serial, "binary", local_binary))
         return "/data/local/tmp/mbert/bin/benchmark_model"
 
-    def push_model(self, local):
+    def push_model(self, local_model):
         if self.serial in self.owner.fail:
             raise self.owner.fail[self.serial]
-        self.owner.calls.append((self.serial, "push", local))
-        return f"/data/local/tmp/mbert/run/{local.rsplit('/', 1)[-1]}"
+        self.owner.calls.append((self.serial, "push", local_model))
+        return f"/data/local/tmp/mbert/run/{local_model.rsplit('/', 1)[-1]}"
 
-    def run_benchmark_model(self, binary, remote, **kw):
-        self.owner.calls.append((self.serial, "run", remote, kw))
+    def thermal(self):
+        return self.owner.thermal.get(self.serial, ({}, {}))[0]
+
+    def cool_down(self, max_temp_c, timeout_s, poll_s=5.0):
+        self.owner.calls.append((self.serial, "cool_down", max_temp_c))
+        reached = self.owner.battery.get(self.serial)
+        if isinstance(reached, Exception):
+            raise reached  # as DeviceSession.cool_down does on its time-out
+        return reached
+
+    def run_benchmark_model(self, binary, model, **kw):
+        self.owner.calls.append((self.serial, "run", model, kw))
         if isinstance(self.owner.outputs[self.serial], Exception):
             raise self.owner.outputs[self.serial]
         time.sleep(self.owner.delay)
         before, after = self.owner.thermal.get(self.serial, ({}, {}))
-        return SimpleNamespace(command=f"taskset f0 {binary} --graph={remote}", exit_code=0,
+        return SimpleNamespace(command=f"taskset f0 {binary} --graph={model}", exit_code=0,
                                stdout=self.owner.outputs[self.serial], stderr="",
                                thermal_before=before, thermal_after=after)
 
 
-def _backend(sessions, serials, loopback=()):
+def _backend(sessions, serials):
     infos = [SimpleNamespace(serial=s, state="device", model="Pixel 4", device="flame", android_version="13",
                              build="TQ3A", abi="arm64-v8a", profile=PIXEL4) for s in serials]
 
@@ -82,7 +122,7 @@ def _backend(sessions, serials, loopback=()):
             return [(spec, PIXEL4)]
         raise MbertError(f"unknown device or profile '{spec}'", hint="see `mbert devices`")
 
-    return DeviceBackend(adb=FakeAdb(loopback), resolve_devices=resolve, list_devices=lambda adb: infos,
+    return DeviceBackend(adb=FakeAdb(), resolve_devices=resolve, list_devices=lambda adb: infos,
                          session=sessions)
 
 
@@ -94,9 +134,9 @@ def binary(tmp_path):
 
 
 def test_one_loopback_device(tiny_models, binary, fixture_text):
-    sessions = FakeSessions({"127.0.0.1:5585": fixture_text("xnnpack.txt")})
+    sessions = FakeSessions({"127.0.0.1:5585": fixture_text("xnnpack.txt")}, loopback=["127.0.0.1:5585"])
     report = run_devices(tiny_models[:1], "pixel4", binary, DeviceSettings(runs=50, warmup=5),
-                         backend=_backend(sessions, ["127.0.0.1:5585"], loopback=["127.0.0.1:5585"]))
+                         backend=_backend(sessions, ["127.0.0.1:5585"]))
     assert not report.failures
     (r,) = report.results
     assert r.runner.loopback and "loopback" in r.runner.label and r.runner.profile == "pixel4"
@@ -144,11 +184,26 @@ def test_thermal_recorded_and_warned(tiny_models, binary, fixture_text):
     assert any("thermal status 2" in w for w in r.warnings) and any("warmed 6.0 C" in w for w in r.warnings)
 
 
-def test_cool_down_without_thermal_reader_is_reported(tiny_models, binary, fixture_text):
-    sessions = FakeSessions({"A": fixture_text("cpu_legacy.txt")})
-    (r,) = run_devices(tiny_models[:1], "A", binary, DeviceSettings(cool_down_temp=35.0),
-                       backend=_backend(sessions, ["A"])).results
-    assert any("cool-down skipped" in w for w in r.warnings)
+def test_cool_down_without_a_battery_sensor_is_reported(tiny_models, binary, fixture_text):
+    sessions = FakeSessions({"A": fixture_text("cpu_legacy.txt"), "B": fixture_text("cpu_legacy.txt")},
+                            battery={"A": None, "B": 34.0})
+    report = run_devices(tiny_models[:1], "all", binary, DeviceSettings(cool_down_temp=35.0),
+                         backend=_backend(sessions, ["A", "B"]))
+    warned = {r.runner.serial: any("cool-down skipped" in w for w in r.warnings) for r in report.results}
+    assert warned == {"A": True, "B": False}
+    assert sorted(c for c in sessions.calls if c[1] == "cool_down") == [("A", "cool_down", 35.0),
+                                                                          ("B", "cool_down", 35.0)]
+
+
+def test_cool_down_time_out_fails_the_device(tiny_models, binary, fixture_text):
+    """The harness raises when the phone stays hot: the device's models are reported, not measured hot."""
+    hot = MbertError("device A is still at 44.0 °C after 1s of cool-down (limit 35 °C)", hint="let it cool")
+    sessions = FakeSessions({"A": fixture_text("cpu_legacy.txt")}, battery={"A": hot})
+    report = run_devices(tiny_models, "A", binary, DeviceSettings(cool_down_temp=35.0),
+                         backend=_backend(sessions, ["A"]))
+    assert not report.results
+    assert [f.message for f in report.failures] == [hot.message, f"not run: {hot.message}"]
+    assert not [c for c in sessions.calls if c[1] == "run"]
 
 
 def test_inputs_checked_before_adb(tiny_models, binary, tmp_path):
@@ -191,3 +246,12 @@ def test_harness_backend_missing_adb_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no adb on PATH
     with pytest.raises(MbertError, match="adb not found on PATH"):
         harness_backend()
+
+
+def test_the_doubles_have_the_harness_shape():
+    """The runner sees only the protocols; doubles that drift from them would test another seam."""
+    from android_harness.protocols import AdbClient, BenchmarkSession
+
+    sessions = FakeSessions({})
+    assert isinstance(FakeAdb(), AdbClient)
+    assert isinstance(sessions(FakeAdb(), "A", PIXEL4), BenchmarkSession)

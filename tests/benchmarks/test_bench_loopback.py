@@ -120,3 +120,27 @@ def test_fault_switches_give_one_clear_line(tiny_models, binary, tmp_path, fault
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert lines[0].startswith("Error: ") and "Traceback" not in result.output, result.output
     assert len(lines) <= 2 and (len(lines) == 1 or lines[1].startswith("Hint: "))
+
+
+def test_cool_down_through_the_harness(tiny_models, binary):
+    """The runner's cool-down is the harness's: a phone that cools is measured cool, one that stays hot fails."""
+    from benchmarks.device import DeviceSettings, harness_backend, run_devices
+
+    with loopback_adb(1) as setup:
+        adb, (serial,) = setup
+        tools = setup.devices[0].tools
+        backend = harness_backend(adb=adb)
+        tools.set_thermal(33.0)  # the loopback phone cools by one degree per reading
+        cooled = run_devices(tiny_models[:1], serial, binary, DeviceSettings(
+            runs=2, warmup=1, cool_down_temp=32.0, cool_down_timeout=60.0, cool_down_poll=0.05), backend=backend)
+        tools.set_thermal(60.0)
+        hot = run_devices(tiny_models, serial, binary, DeviceSettings(
+            runs=2, warmup=1, cool_down_temp=35.0, cool_down_timeout=0.3, cool_down_poll=0.05), backend=backend)
+    assert not cooled.failures, cooled.failures
+    (r,) = cooled.results
+    assert r.runner.loopback and r.thermal_before["battery_temp_c"] <= 32.0
+    assert not any("cool-down" in w for w in r.warnings)
+    assert not hot.results
+    assert [f.target for f in hot.failures] == [f"{serial} tiny-small", f"{serial} tiny-large"]
+    assert "still at" in hot.failures[0].message and "cool-down" in hot.failures[0].message
+    assert hot.failures[1].message.startswith("not run: ")
