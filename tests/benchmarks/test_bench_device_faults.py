@@ -39,7 +39,7 @@ def test_offline_full_and_slow_devices_among_healthy_ones(tiny_models, tmp_path)
     with loopback_adb(4, faults=faults) as setup:
         adb, serials = setup
         result = runner.invoke(app, ["bench", *map(str, tiny_models), "--device", "all", "--adb-port",
-                                     str(adb.server_port), "--runs", "3", "--warmup", "1", "--json", str(out)],
+                                     str(adb.server_port), "--runs", "3", "--warmup", "1", "--out", str(out)],
                                env={"COLUMNS": "250"})
         left = [run_dirs(d) for d in setup.devices]
     healthy, offline, full, slow = serials
@@ -69,7 +69,7 @@ def test_sigterm_during_a_device_bench_leaves_nothing_behind(tiny_models, tmp_pa
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         proc = subprocess.Popen(
             [sys.executable, "-m", "mbert_cli.cli.app", "bench", *map(str, tiny_models * 3), "--device", serial,
-             "--adb-port", str(adb.server_port), "--runs", "20", "--json", str(tmp_path / "out.json")],
+             "--adb-port", str(adb.server_port), "--runs", "20", "--out", str(tmp_path / "out.json")],
             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None and not run_dirs(device):

@@ -56,7 +56,7 @@ def test_bench_without_binary_uses_the_one_on_the_device(tiny_models, tmp_path):
     out = tmp_path / "r.json"
     with loopback_adb(1) as setup:
         adb, (serial,) = setup
-        result = _bench(adb, str(tiny_models[0]), "--device", "pixel4", "--json", str(out))
+        result = _bench(adb, str(tiny_models[0]), "--device", "pixel4", "--out", str(out))
         assert result.exit_code == 0, result.output
         assert run_dirs(setup.devices[0]) == []  # models removed; the device's own binary stays
         assert (setup.devices[0].sandbox / "benchmark_model").is_file()

@@ -176,7 +176,7 @@ def test_bench_seq_len_on_the_loopback_device(length_files, tmp_path, monkeypatc
     with loopback_adb(1) as (adb, _serials):
         result = CliRunner().invoke(app, ["bench", str(length_files["multi"]), "--device", "pixel4",
                                           "--benchmark-binary", str(binary), "--seq-len", "4,16", "--runs", "3",
-                                          "--warmup", "1", "--adb-port", str(adb.server_port), "--json", str(out)])
+                                          "--warmup", "1", "--adb-port", str(adb.server_port), "--out", str(out)])
     assert result.exit_code == 0, result.output
     report = BenchReport.from_json(out.read_text())
     assert [(r.requested_seq_len, r.signature) for r in report.results] == [(4, "seq8"), (16, "seq16")]

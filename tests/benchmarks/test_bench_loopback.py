@@ -38,7 +38,7 @@ def test_pixel4_loopback_end_to_end(tiny_models, binary, tmp_path):
     out = tmp_path / "r.json"
     with loopback_adb(1) as (adb, serials):
         result = _bench(adb, *map(str, tiny_models), "--device", "pixel4", "--benchmark-binary", str(binary),
-                        "--json", str(out))
+                        "--out", str(out))
     assert result.exit_code == 0, result.output
     assert "loopback" in result.stdout and "tiny-large" in result.stdout and "1.00x" in result.stdout
     report = BenchReport.from_json(out.read_text())
@@ -55,7 +55,7 @@ def test_two_loopback_devices_in_parallel(tiny_models, binary, tmp_path):
     out = tmp_path / "two.json"
     with loopback_adb(2) as (adb, serials):
         result = _bench(adb, str(tiny_models[0]), "--device", "all", "--benchmark-binary", str(binary),
-                        "--threads", "1", "--json", str(out))
+                        "--threads", "1", "--out", str(out))
     assert result.exit_code == 0, result.output
     report = BenchReport.from_json(out.read_text())
     assert sorted(r.runner.serial for r in report.results) == sorted(serials)
@@ -75,7 +75,7 @@ def test_one_faulty_device_keeps_the_other(tiny_models, binary, tmp_path):
     out = tmp_path / "partial.json"
     with loopback_adb(2, faults=[{}, {"missing_binary": True}]) as (adb, serials):
         result = _bench(adb, str(tiny_models[0]), "--device", "all", "--benchmark-binary", str(binary),
-                        "--json", str(out))
+                        "--out", str(out))
     assert result.exit_code == 3, result.output  # partial failure
     report = BenchReport.from_json(out.read_text())
     assert [r.runner.serial for r in report.results] == [serials[0]]
@@ -115,7 +115,7 @@ def test_fault_switches_give_one_clear_line(tiny_models, binary, tmp_path, fault
     out = tmp_path / "f.json"
     with loopback_adb(1, faults=[{fault: True}]) as (adb, serials):
         result = _bench(adb, str(tiny_models[0]), "--device", "all", "--benchmark-binary", str(binary),
-                        "--json", str(out))
+                        "--out", str(out))
     assert result.exit_code == 1, result.output
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert lines[0].startswith("Error: ") and "Traceback" not in result.output, result.output

@@ -37,7 +37,7 @@ def test_help_explains_every_option():
     result = runner.invoke(app, ["bench", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     for opt in ("--device", "--threads", "--runs", "--warmup", "--min-seconds", "--delegate", "--benchmark-binary",
-                "--adb", "--adb-port", "--cool-down-temp", "--keep", "--op-profiling", "--json", "--plot", "--run",
+                "--adb", "--adb-port", "--cool-down-temp", "--keep", "--op-profiling", "--out", "--plot", "--run",
                 "MBERT_BENCHMARK_BINARY", "default: 50", "default: host", "default: xnnpack"):
         assert opt in result.output, opt
 
@@ -46,7 +46,7 @@ def test_host_two_models_table_json_plot(models, tmp_path):
     out = tmp_path / "r.json"
     png = tmp_path / "r.png"
     result = runner.invoke(app, ["bench", *models, "--device", "host", "--runs", "10", "--warmup", "1",
-                                 "--json", str(out), "--plot", str(png)])
+                                 "--out", str(out), "--plot", str(png)])
     assert result.exit_code == 0, result.output
     text = result.stdout
     for needle in ("tiny-small", "tiny-large", "float32", "host", "1.00x", "p50", "p90", "mean ± std", "coverage"):
@@ -150,5 +150,5 @@ def test_adb_missing(models, tmp_path):
 def test_unwritable_json_path(models, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    result = runner.invoke(app, ["bench", models[0], "--runs", "2", "--json", str(blocker / "r.json")])
+    result = runner.invoke(app, ["bench", models[0], "--runs", "2", "--out", str(blocker / "r.json")])
     assert result.exit_code == 1 and "cannot write" in _error_lines(result)[0]

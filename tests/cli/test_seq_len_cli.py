@@ -79,7 +79,7 @@ def test_bench_curve_and_task_lengths(exported, tmp_path):
     model = out / "finetune-classification_none_seq16-32.tflite"
     js, png = tmp_path / "r.json", tmp_path / "r.png"
     result = runner.invoke(app, ["bench", str(model), "--seq-len", "8,16,32", "--lengths-from", "shipped",
-                                 "--runs", "10", "--warmup", "1", "--json", str(js), "--plot", str(png)])
+                                 "--runs", "10", "--warmup", "1", "--out", str(js), "--plot", str(png)])
     assert result.exit_code == 0, result.output
     report = BenchReport.from_json(js.read_text())
     assert [(r.requested_seq_len, r.seq_len, r.signature) for r in report.results] == \
