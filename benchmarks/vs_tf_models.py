@@ -65,6 +65,8 @@ class Sides:
     tfm_model: object
     mbert_inputs: object  # tf.data: (features, labels)
     tfm_inputs: object  # tf.data: features + label_ids
+    mbert_fn: object = None  # mbert's step tf.function (graphs, profiling)
+    trainer: object = None  # tf-models' Trainer
     info: dict = field(default_factory=dict)
 
 
@@ -267,7 +269,7 @@ def build_sides(vs: VsConfig, encoder_cfg, fill, workdir: Path) -> Sides:
             "pooling": {"mbert": cfg.encoder.classifier_pooling, "tf-models": "pooled_output (use_encoder_pooler)"},
             "activation": {"mbert": cfg.encoder.activation,
                            "tf-models": f"{cfg.encoder.activation} (tf-models' string: tanh approximation for gelu)"}}
-    return Sides(mbert_step, tfm_train, model, trainer.model, mbert_inputs, tfm_inputs, info)
+    return Sides(mbert_step, tfm_train, model, trainer.model, mbert_inputs, tfm_inputs, step_fn, trainer, info)
 
 
 def time_rounds(sides: Sides, vs: VsConfig) -> dict:
