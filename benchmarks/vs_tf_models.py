@@ -18,6 +18,7 @@ What each side runs, and nothing else:
   with its train metrics, as `train_lib` runs it with `steps_per_loop=K`.
 
     python -m benchmarks.vs_tf_models [--rounds 5 --steps 20 --source minilm]
+    python -m benchmarks.vs_tf_models --embedding-update   # the word-embedding update alone, both ways
 """
 
 from __future__ import annotations
@@ -298,6 +299,50 @@ def time_rounds(sides: Sides, vs: VsConfig) -> dict:
             "median_ratio": statistics.median(ratios), "last_losses": losses}
 
 
+def embedding_update(rows: int = 30522, width: int = 384, tokens: int = 16 * 33, rounds: int = 8,
+                     steps: int = 10) -> dict:
+    """Seconds per AdamW update of one embedding table, alternating: the gradient made dense first (as
+    mbert's step does: one fused ResourceApplyAdam) against the tape's IndexedSlices passed on (as tf-models'
+    Task.train_step does: the legacy optimizer's sparse path, dense moment decay + scatter + dense update)."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    from mbert_cli.config.training import OptimizerConfig  # noqa: PLC0415
+    from mbert_cli.training.optim import build_optimizer  # noqa: PLC0415
+
+    def table_and_optimizer():
+        table = tf.Variable(tf.random.normal([rows, width], stddev=0.02), name="word_embeddings/embeddings")
+        opt = build_optimizer(OptimizerConfig(learning_rate=4e-5, weight_decay=0.01), 1000, "adamw", warmup_steps=100)
+        return table, opt
+
+    (dense_table, dense_opt), (sparse_table, sparse_opt) = table_and_optimizer(), table_and_optimizer()
+    ids = tf.random.uniform([tokens], 0, rows, tf.int32)
+    values = tf.random.normal([tokens, width])
+    shape = tf.constant([rows, width])
+
+    @tf.function
+    def dense():
+        grad = tf.convert_to_tensor(tf.IndexedSlices(values, ids, shape))
+        grads, _ = tf.clip_by_global_norm([grad], 1.0, use_norm=tf.linalg.global_norm([grad]))
+        dense_opt.apply_gradients(zip(grads, [dense_table], strict=True), experimental_aggregate_gradients=False)
+
+    @tf.function
+    def sparse():
+        grads, _ = tf.clip_by_global_norm([tf.IndexedSlices(values, ids, shape)], 1.0)
+        sparse_opt.apply_gradients(zip(grads, [sparse_table], strict=True))
+
+    dense(), sparse()
+    times = {"dense": [], "sparse": []}
+    for _ in range(rounds):
+        for name, fn in (("dense", dense), ("sparse", sparse)):
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                fn()
+            times[name].append((time.perf_counter() - t0) / steps)
+    ratios = [d / s for d, s in zip(times["dense"], times["sparse"], strict=True)]
+    return {"median_dense_s": statistics.median(times["dense"]), "median_sparse_s": statistics.median(times["sparse"]),
+            "median_ratio": statistics.median(ratios), "rows": rows, "width": width, "tokens": tokens}
+
+
 def machine() -> dict:
     """CPU model and the SIMD flags that matter for TensorFlow on CPU, threads, oneDNN."""
     import tensorflow as tf  # noqa: PLC0415
@@ -348,7 +393,12 @@ def main(argv=None) -> int:
     for name in ("batch_size", "seq_len", "batches", "rounds", "steps", "warmup", "seed"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
     parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument("--embedding-update", action="store_true",
+                        help="time only the embedding table's AdamW update, dense vs sparse gradient")
     args = parser.parse_args(argv)
+    if args.embedding_update:
+        print(json.dumps({"machine": machine(), **embedding_update(rounds=args.rounds, steps=args.steps)}, indent=1))
+        return 0
     vs = VsConfig(source=args.source, data=args.data, batch_size=args.batch_size, seq_len=args.seq_len,
                   batches=args.batches, rounds=args.rounds, steps=args.steps, warmup=args.warmup, seed=args.seed)
     result = compare(vs)

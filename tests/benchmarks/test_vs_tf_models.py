@@ -10,12 +10,13 @@ from benchmarks import vs_tf_models as vs
 
 
 def tiny_encoder():
-    """A 2-layer BERT of width 32 over the shipped vocabulary; relu, as tf-models' 'gelu' is the tanh form."""
+    """A 2-layer BERT of width 32 over the shipped vocabulary; relu, as tf-models' "gelu" is the tanh form;
+    wide initial weights, so an uncopied weight would move the loss far from ln 2."""
     from mbert_cli.config.encoder import EncoderConfig
 
     return EncoderConfig(kind="bert", vocab_size=30522, embedding_size=32, hidden_size=32, num_layers=2, num_heads=2,
                          intermediate_size=64, activation="relu", hidden_dropout=0.1, attention_dropout=0.1,
-                         max_sequence_length=64, classifier_pooling="cls")
+                         max_sequence_length=64, classifier_pooling="cls", initializer_range=1.0)
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +64,8 @@ def test_table_lists_every_round_and_the_medians():
     lines = vs.table(result).splitlines()
     assert len(lines) == 2 + 2 + 1
     assert lines[-1].startswith("| median |") and "0.800" in lines[-1]
+
+
+def test_embedding_update_times_both_paths():
+    result = vs.embedding_update(rows=50, width=8, tokens=12, rounds=2, steps=1)
+    assert result["median_dense_s"] > 0 and result["median_sparse_s"] > 0 and result["median_ratio"] > 0
