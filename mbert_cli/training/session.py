@@ -1,4 +1,7 @@
-"""What every `mbert train` command does first: lock the run, check and write config.yaml."""
+"""What every `mbert train` command does first: lock the run, check and write config.yaml (and seed).
+
+The pre-trainer that stages build is `mbert_cli.modeling.pretrainer`.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,6 @@ from pathlib import Path
 
 from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError
-from mbert_cli.modeling.encoders import INPUT_NAMES as MODEL_INPUTS
-
-PRETRAIN_INPUTS = MODEL_INPUTS + ("masked_lm_positions",)
 
 
 def write_run_config(run: Path, cfg: RunConfig) -> None:
@@ -26,11 +26,6 @@ def write_run_config(run: Path, cfg: RunConfig) -> None:
     save_run_config(cfg, path)
 
 
-def model_inputs(batch: dict, keys=PRETRAIN_INPUTS) -> dict:
-    """Only the features the Keras model takes (the batch also carries labels)."""
-    return {k: batch[k] for k in keys}
-
-
 def seed_everything(seed: int) -> None:
     import random  # noqa: PLC0415
 
@@ -40,20 +35,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     tf.random.set_seed(seed)
-
-
-def build_pretrainer(encoder_cfg, name: str = "pretrainer", seq_len: int = 8, predictions: int = 2):
-    """`build_pretraining_model` with every variable created (BertPretrainerV2 builds its
-    heads on first call; copying and checkpoint matching need them to exist)."""
-    import tensorflow as tf  # noqa: PLC0415
-
-    from mbert_cli.modeling.models import build_pretraining_model  # noqa: PLC0415
-
-    pm = build_pretraining_model(encoder_cfg, name=name)
-    pm.model({"input_word_ids": tf.zeros([1, seq_len], tf.int32), "input_mask": tf.ones([1, seq_len], tf.float32),
-              "input_type_ids": tf.zeros([1, seq_len], tf.int32),
-              "masked_lm_positions": tf.zeros([1, predictions], tf.int32)}, training=False)
-    return pm
 
 
 def weights_digest(model) -> str:
