@@ -114,12 +114,7 @@ class ClassificationTask(FineTuneTask):
 
         def loss_fn(batch, teacher_logits=None):
             logits = self.outputs(batch[0], training=True)["logits"]
-            ce, acc = masked_cross_entropy(logits, batch[1])
-            terms = {"cross_entropy": ce, "accuracy": acc, "loss": ce}
-            if teacher_logits is not None:
-                kd = losses.classification_kd(logits, teacher_logits)
-                terms.update(kd=kd, loss=(1.0 - self.weight) * ce + self.weight * kd)
-            return terms
+            return losses.finetune_classification_loss(logits, batch[1], teacher_logits, self.weight)
 
         return loss_fn, (teacher_fn if self.teacher is not None else None)
 
@@ -131,20 +126,6 @@ class ClassificationTask(FineTuneTask):
 
         return evaluate_classification(self.model, self.make(self.validation, ctx.per_replica, False,
                                                              by_length=self.cfg.data.group_by_length))
-
-
-def masked_cross_entropy(logits, labels):
-    """(mean cross-entropy, accuracy) over the rows with a label: transfer-set rows (UNLABELLED = -1)
-    get the KD term only."""
-    import tensorflow as tf  # noqa: PLC0415
-
-    labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
-    labelled = tf.cast(labels >= 0, tf.float32)
-    count = tf.maximum(tf.reduce_sum(labelled), 1.0)
-    per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.maximum(labels, 0),
-                                                                 logits=tf.cast(logits, tf.float32))
-    hits = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32)
-    return tf.reduce_sum(per_example * labelled) / count, tf.reduce_sum(hits * labelled) / count
 
 
 def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path | None, task: str = "classification", *,

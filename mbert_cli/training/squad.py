@@ -49,17 +49,13 @@ class SquadTask(FineTuneTask):
         return shard(squad_dataset(self.train_f, batch_size, True, seed).repeat(), input_context)
 
     def build_losses(self, ctx: StageContext, phase):
-        import tensorflow as tf  # noqa: PLC0415
+        from mbert_cli.training import losses  # noqa: PLC0415
 
         def loss_fn(batch):
             inputs, labels = batch
             out = self.outputs(inputs, training=True)
-            start = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels["start_positions"],
-                                                                   logits=tf.cast(out["start_logits"], tf.float32))
-            end = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels["end_positions"],
-                                                                 logits=tf.cast(out["end_logits"], tf.float32))
-            loss = 0.5 * (tf.reduce_mean(start) + tf.reduce_mean(end))
-            return {"loss": loss, "start_loss": tf.reduce_mean(start), "end_loss": tf.reduce_mean(end)}
+            return losses.span_loss(out["start_logits"], out["end_logits"], labels["start_positions"],
+                                    labels["end_positions"])
 
         return loss_fn, None
 
