@@ -11,9 +11,9 @@ from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError
 
 
-def write_run_config(run: Path, cfg: RunConfig) -> None:
-    """Writes runs/NAME/config.yaml, refusing to mix two different models in one run folder."""
-    from mbert_cli.config import load_run_config, save_run_config  # noqa: PLC0415
+def check_run_config(run: Path, cfg: RunConfig) -> None:
+    """Refuses to mix two different models in one run folder (runs/NAME/config.yaml names the model)."""
+    from mbert_cli.config import load_run_config  # noqa: PLC0415
 
     path = Path(run) / "config.yaml"
     if path.is_file():
@@ -23,7 +23,14 @@ def write_run_config(run: Path, cfg: RunConfig) -> None:
             raise MbertError(f"{run} already holds a {old.preset} model that differs from this one "
                              f"({', '.join(f'encoder.{k}' for k in diff[:4])})",
                              hint="use a new --run folder, or the same preset and --set values as before")
-    save_run_config(cfg, path)
+
+
+def write_run_config(run: Path, cfg: RunConfig) -> None:
+    """Writes runs/NAME/config.yaml, after the same check as `check_run_config`."""
+    from mbert_cli.config import save_run_config  # noqa: PLC0415
+
+    check_run_config(run, cfg)
+    save_run_config(cfg, Path(run) / "config.yaml")
 
 
 def seed_everything(seed: int) -> None:
@@ -48,7 +55,9 @@ def weights_digest(model) -> str:
 
 
 class RunGuard:
-    """Lock + config.yaml for the chief; other workers of a multi-worker run write nothing."""
+    """The run lock for the chief, and config.yaml: checked on entry, written by `save_config` once the
+    stage's task has filled in what its data decides (classes, task). Other workers of a multi-worker
+    run write nothing."""
 
     def __init__(self, run: Path, cfg: RunConfig, is_chief: bool):
         from mbert_cli.training.run_dir import RunLock  # noqa: PLC0415
@@ -60,11 +69,15 @@ class RunGuard:
         if self.lock is not None:
             self.lock.__enter__()
             try:
-                write_run_config(self.run, self.cfg)
+                check_run_config(self.run, self.cfg)
             except BaseException:
                 self.lock.__exit__(None, None, None)
                 raise
         return self
+
+    def save_config(self) -> None:
+        if self.lock is not None:
+            write_run_config(self.run, self.cfg)
 
     def __exit__(self, *exc) -> bool:
         if self.lock is not None:

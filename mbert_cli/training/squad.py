@@ -23,14 +23,15 @@ class SquadTask(FineTuneTask):
     def __init__(self, cfg: RunConfig, init_path: str, data: str | None):
         super().__init__(cfg, "squad", init_path)
         self.data = data
-        cfg.finetune.task = "squad"
-        if data:
-            cfg.data.task_data = str(data)
 
     def prepare(self, ctx: StageContext) -> None:
+        """The questions and their windows; the config records the task and its data."""
         from mbert_cli.data.task_sets import load_squad_splits, squad_windows  # noqa: PLC0415
 
         ft = self.cfg.finetune
+        ft.task = "squad"
+        if self.data:
+            self.cfg.data.task_data = str(self.data)
         self.train, self.dev = load_squad_splits(self.cfg, self.data, ctx.run)
         self.train_f, self.dev_f = squad_windows(self.cfg, self.train), squad_windows(self.cfg, self.dev)
         self.steps = ft.steps or max(1, math.ceil(ft.epochs * len(self.train_f) / ft.batch_size))
