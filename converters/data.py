@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mbert_cli.modeling.encoders import INPUT_DTYPES, INPUT_NAMES
+from mbert_cli.modeling.encoders import INPUT_NAMES
 
 
 @dataclass
@@ -131,22 +131,12 @@ def _classification_rows(config: Any, seq_len: int, representative: int, heldout
     """
     import copy  # noqa: PLC0415
 
-    from mbert_cli.training.inputs import classification_data  # noqa: PLC0415
+    from mbert_cli.training.inputs import classification_data, dataset_arrays  # noqa: PLC0415
 
     cfg = copy.deepcopy(config)
     cfg.data.seq_len = seq_len
     train, validation, _labels, make = classification_data(cfg, None, cfg.finetune.max_examples)
-    rep, _ = _stack(make(train[:representative], 64, False))
-    held, labels = _stack(make(validation[:heldout], 64, False))
-    return rep, held, labels, f"task:{config.data.task_data}"
-
-
-def _stack(dataset) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    feats: dict[str, list] = {k: [] for k in INPUT_NAMES}
-    labels = []
-    for x, y in dataset.as_numpy_iterator():
-        for k in INPUT_NAMES:
-            feats[k].append(np.asarray(x[k]))
-        labels.append(np.asarray(y).reshape(-1))
-    return ({k: np.concatenate(v).astype(INPUT_DTYPES[k]) for k, v in feats.items()},
-            np.concatenate(labels).astype(np.int64))
+    rep, _ = dataset_arrays(make(train[:representative], 64, False))
+    held, labels = dataset_arrays(make(validation[:heldout], 64, False))
+    return ({k: rep[k] for k in INPUT_NAMES}, {k: held[k] for k in INPUT_NAMES}, labels,
+            f"task:{config.data.task_data}")

@@ -3,7 +3,9 @@
 Steps: build the same architecture with `normalization_type='no_norm'` and
 `activation='relu'`; copy every weight by name (NoNorm's gamma/beta take LayerNorm's
 gamma/beta: the affine part survives, the statistics go); then a short recovery
-distillation from the original model (layer-output MSE over real tokens + output KD).
+distillation from the original model (layer-output MSE over real tokens + output KD), the
+`training.opt_recovery` stage on the one runner: checkpoints in runs/NAME/opt-recovery-<stage>/,
+Ctrl-C/SIGTERM stop and resume as every stage does, and an export run again reuses it.
 The task metric (or, without labels, output fidelity) is reported before substitution,
 right after the copy, and after recovery. An already-OPT model is a checked no-op.
 """
@@ -14,11 +16,13 @@ import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mbert_cli.errors import MbertError
+from mbert_cli.training.opt_recovery import RecoveryModels, RecoverySettings, recover
 
 # Keras appends `_N` to auto-generated layer names when a class is built several times in
 # one process (`mobile_bert_embedding_3`). Only top-level names are uniquified (inner ones,
@@ -127,7 +131,8 @@ def substitute(restored: Any, data: Any, steps: int = 100, batch_size: int = 16,
     after_copy = _evaluate(restored.model, opt_model, data)
     say(f"OPT: copied {len(wmap.pairs)} weights; fidelity before {before['fidelity']:.4f}, "
         f"after copy {after_copy['fidelity']:.4f}")
-    losses = distill(restored.model, opt_model, rows, steps, batch_size, learning_rate, seed) if steps else []
+    losses = _recover(restored, opt_model, rows, RecoverySettings(steps, batch_size, learning_rate), say) \
+        if steps else []
     after = _evaluate(restored.model, opt_model, data)
     say(f"OPT: {steps} recovery steps; fidelity {after['fidelity']:.4f}"
         + (f", {data.metric_name} {after_copy['metric']:.2f} -> {after['metric']:.2f}" if after["metric"] is not None
@@ -166,50 +171,11 @@ def _evaluate(reference: Any, model: Any, data: Any) -> dict:
     return {"metric": data.metric(out), "fidelity": float(np.mean(cos))}
 
 
-def distill(teacher: Any, student: Any, rows: dict, steps: int, batch_size: int, learning_rate: float,
-            seed: int = 0) -> list[float]:
-    """Recovery distillation: per-layer hidden-state MSE over real tokens + output KD.
-
-    Logit outputs use soft cross-entropy against the teacher's softmax (temperature 1);
-    other outputs (sequence/pooled) use MSE. Returns the loss per step.
-    """
-    import tensorflow as tf  # noqa: PLC0415
-    import tf_keras  # noqa: PLC0415
-
+def _recover(restored: Any, opt_model: Any, rows: dict, settings: RecoverySettings,
+             say: Callable[[str], None]) -> list[float]:
+    """Runs the recovery stage in the run that holds the restored checkpoint; the loss per step."""
     from converters.export_model import find_encoder  # noqa: PLC0415
 
-    t_enc, s_enc = find_encoder(teacher), find_encoder(student)
-    opt = tf_keras.optimizers.Adam(learning_rate)
-    variables = student.trainable_variables
-
-    @tf.function
-    def step(x):
-        mask = x["input_mask"][:, :, None]
-        denom = tf.reduce_sum(mask) + 1e-6
-        t_layers = t_enc(x, training=False)["encoder_outputs"]
-        t_out = teacher(x, training=False)
-        with tf.GradientTape() as tape:
-            s_layers = s_enc(x, training=True)["encoder_outputs"]
-            s_out = student(x, training=True)
-            hidden = tf.add_n([tf.reduce_sum(tf.reduce_mean(tf.square(s - t), -1, keepdims=True) * mask) / denom
-                               for s, t in zip(s_layers, t_layers, strict=True)]) / len(t_layers)
-            kd = []
-            for name, t in t_out.items():
-                s = s_out[name]
-                if name.endswith("logits"):
-                    kd.append(tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(tf.nn.softmax(t), s)
-                                             - tf.nn.softmax_cross_entropy_with_logits(tf.nn.softmax(t), t)))
-                else:
-                    kd.append(tf.reduce_mean(tf.square(s - t)))
-            loss = hidden + tf.add_n(kd)
-        grads = tape.gradient(loss, variables)
-        opt.apply_gradients([(g, v) for g, v in zip(grads, variables, strict=True) if g is not None])
-        return loss
-
-    rng = np.random.default_rng(seed)
-    n = len(rows["input_word_ids"])
-    losses = []
-    for _ in range(steps):
-        idx = rng.choice(n, size=min(batch_size, n), replace=False)
-        losses.append(float(step({k: tf.constant(v[idx]) for k, v in rows.items()})))
-    return losses
+    run = Path(restored.checkpoint).parents[2]  # runs/NAME/<stage>/checkpoints/ckpt-N
+    models = RecoveryModels(restored.model, find_encoder(restored.model), opt_model, find_encoder(opt_model))
+    return recover(run, restored.config, restored.stage, restored.checkpoint, models, rows, settings, say=say)

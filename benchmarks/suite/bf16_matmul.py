@@ -47,9 +47,9 @@ def training_step_row(preset: str, batch: int, seq: int, repeats: int) -> dict:
     """Seconds per MLM training step (forward, backward, Adam) of `preset`, float32 vs mixed_bfloat16."""
 
     from mbert_cli.config import resolve_config
+    from mbert_cli.modeling.pretrainer import build_pretrainer, model_inputs
     from mbert_cli.training import losses, precision
     from mbert_cli.training.inputs import synthetic_pretraining
-    from mbert_cli.training.session import build_pretrainer, model_inputs
 
     cfg = resolve_config(preset, None, [f"data.seq_len={seq}", "data.max_predictions_per_seq=10"])
     data = next(iter(synthetic_pretraining(cfg, batch, training=False, num_batches=1)))

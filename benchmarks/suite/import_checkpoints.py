@@ -32,7 +32,7 @@ if mode == "import":
     extra = {"tensors": len(report["mapped"]), "parameters": report["parameters_mapped"]}
 else:  # baseline: TensorFlow + the same model built, nothing read or written
     from mbert_cli.importing import sources
-    from mbert_cli.training.session import build_pretrainer
+    from mbert_cli.modeling.pretrainer import build_pretrainer
     from mbert_cli.importing import configs
     src = sources.locate(source)
     cfg = configs.read_json(src.config)
@@ -65,8 +65,8 @@ def synthetic_mobilebert(folder: Path) -> Path:
 
     from mbert_cli.config import get_preset, save_run_config
     from mbert_cli.importing.export_hf import export_hf
+    from mbert_cli.modeling.pretrainer import build_pretrainer
     from mbert_cli.training.run_dir import StageDir
-    from mbert_cli.training.session import build_pretrainer
 
     run = folder / "mobilebert-random"
     cfg = get_preset("mobilebert").run_config()

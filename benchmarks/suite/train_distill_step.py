@@ -91,12 +91,12 @@ def main(argv=None) -> dict:
     import tensorflow as tf
 
     from mbert_cli.config import resolve_config
+    from mbert_cli.modeling.pretrainer import build_pretrainer
     from mbert_cli.training.distiller import Distiller, stage_variables
     from mbert_cli.training.distribute import make_distribution
     from mbert_cli.training.inputs import synthetic_pretraining
     from mbert_cli.training.loop import make_train_step
     from mbert_cli.training.optim import build_optimizer
-    from mbert_cli.training.session import build_pretrainer
     from mbert_cli.training.stages import build_schedule, resolve_layer_map
     from mbert_cli.training.teachers import MobileBertTeacher
 

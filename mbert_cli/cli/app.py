@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 
@@ -11,6 +12,7 @@ from typer._click import exceptions as click  # the click Typer vendors: its exc
 
 from mbert_cli.cli import bench, config, data, demo, devices, evaluate, export, import_cmd, presets, train, version
 from mbert_cli.cli.common import MbertTyper, set_debug
+from mbert_cli.interrupts import STOP_SIGNALS
 
 # Exit code of a usage error (unknown option, missing or invalid argument), as click's.
 USAGE_ERROR = 2
@@ -55,7 +57,8 @@ def usage_error_lines(err: click.UsageError) -> tuple[str, str]:
 
 
 def run(argv: list[str] | None = None) -> None:
-    """Console-script entry point: `--debug` anywhere, usage errors as one line + hint (exit 2)."""
+    """Console-script entry point: `--debug` anywhere, usage errors as one line + hint (exit 2); a command
+    stopped by Ctrl-C/SIGTERM leaves at once (`exit_now`)."""
     args, debug = take_debug_flag(list(sys.argv[1:] if argv is None else argv))
     if debug:
         os.environ["MBERT_DEBUG"] = "1"
@@ -75,7 +78,24 @@ def run(argv: list[str] | None = None) -> None:
         sys.exit(err.exit_code)
     except Abort:
         sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
+    code = code if isinstance(code, int) else 0
+    if code in {128 + int(s) for s in STOP_SIGNALS}:
+        exit_now(code)
+    sys.exit(code)
+
+
+def exit_now(code: int) -> None:
+    """Ends the process without the interpreter's teardown: atexit handlers run, streams are flushed.
+
+    A stopped command has saved its checkpoint and printed its line; what is left is Python's
+    final garbage collection over every TensorFlow object of the run (graphs, traced
+    functions, datasets), which on a loaded machine kept a stopped fine-tune alive for minutes
+    with its threads idle on a futex, past a scheduler's grace period.
+    """
+    atexit._run_exitfuncs()  # noqa: SLF001 (the handlers registered to run at exit still run)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,8 +26,8 @@ def export_hf(run: str | Path, out: str | Path, stage: str | None = None) -> dic
 
     from mbert_cli.config import load_run_config  # noqa: PLC0415
     from mbert_cli.data.vocab import resolve_vocab  # noqa: PLC0415
+    from mbert_cli.modeling.pretrainer import build_pretrainer  # noqa: PLC0415
     from mbert_cli.training.checkpoints import restore, stage_checkpoint_path  # noqa: PLC0415
-    from mbert_cli.training.session import build_pretrainer  # noqa: PLC0415
 
     run, out = Path(run), Path(out)
     if out.exists() and any(out.iterdir()):

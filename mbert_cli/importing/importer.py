@@ -52,7 +52,7 @@ def import_checkpoint(source: str, run: str | Path, *, fmt: str = "auto", vocab:
     src = sources.locate(source, fmt, vocab)
     say(f"Reading {src.weights} ({src.format}) ...")
     loaded = load(src)
-    from mbert_cli.training.session import build_pretrainer  # noqa: PLC0415
+    from mbert_cli.modeling.pretrainer import build_pretrainer  # noqa: PLC0415
 
     pm = build_pretrainer(loaded.encoder)
     loaded.fill(pm)

@@ -113,7 +113,7 @@ def stage_checkpoint_path(run: Path, stage: str, which: str = "latest") -> str:
 def build_stage_model(cfg, stage: str):
     """The Keras model whose weights a stage's checkpoints hold (see the module docstring)."""
     from mbert_cli.modeling.models import build_classifier, build_span_labeler  # noqa: PLC0415
-    from mbert_cli.training.session import build_pretrainer  # noqa: PLC0415
+    from mbert_cli.modeling.pretrainer import build_pretrainer  # noqa: PLC0415
 
     if check_stage(stage) in ("teacher", "student"):
         return build_pretrainer(cfg.encoder).model

@@ -18,8 +18,8 @@ The teacher's attention heads are averaged in groups onto the student's when it 
 from __future__ import annotations
 
 from mbert_cli.config.run import RunConfig
+from mbert_cli.modeling.pretrainer import model_inputs
 from mbert_cli.training.forward import encoder_forward
-from mbert_cli.training.session import model_inputs
 from mbert_cli.training.stages import StageSpec
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from mbert_cli.training.session import MODEL_INPUTS, PRETRAIN_INPUTS, model_inputs
+from mbert_cli.modeling.pretrainer import MODEL_INPUTS, PRETRAIN_INPUTS, model_inputs
 
 
 def evaluate_pretraining(model, dataset, max_batches: int = 0) -> dict:

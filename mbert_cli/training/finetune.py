@@ -27,18 +27,21 @@ class ClassificationTask(FineTuneTask):
     resuming = "fine-tuning"
 
     def __init__(self, cfg: RunConfig, init_path: str | None, data: str | None, distill_from: str | Path | None):
+        super().__init__(cfg, "classification", init_path)
+        self.data, self.distill_from = data, distill_from
+        self.weight = cfg.finetune.distill_weight or (0.5 if distill_from else 0.0)
+        self.teacher, self.soft = None, None
+
+    def prepare(self, ctx: StageContext) -> None:
+        """The task's rows and labels; the config records the task, its classes and its data."""
         from mbert_cli.training.inputs import classification_data  # noqa: PLC0415
 
-        super().__init__(cfg, "classification", init_path)
-        ft = cfg.finetune
-        self.train, self.validation, self.labels, self.make = classification_data(cfg, data, ft.max_examples)
-        cfg.finetune.task, cfg.finetune.num_classes = "classification", len(self.labels)
-        if data:
-            cfg.data.task_data = str(data)
+        cfg, ft = self.cfg, self.cfg.finetune
+        self.train, self.validation, self.labels, self.make = classification_data(cfg, self.data, ft.max_examples)
+        ft.task, ft.num_classes = "classification", len(self.labels)
+        if self.data:
+            cfg.data.task_data = str(self.data)
         self.steps = ft.steps or max(1, math.ceil(ft.epochs * len(self.train) / ft.batch_size))
-        self.distill_from = distill_from
-        self.weight = ft.distill_weight or (0.5 if distill_from else 0.0)
-        self.teacher, self.soft = None, None
 
     def build_model(self, ctx: StageContext):
         if self.distill_from:
@@ -86,10 +89,10 @@ class ClassificationTask(FineTuneTask):
         from mbert_cli.data import transfer_set as ts  # noqa: PLC0415
         from mbert_cli.data.classification import ClassificationExample  # noqa: PLC0415
         from mbert_cli.data.task_sets import task_tokenizer  # noqa: PLC0415
-        from mbert_cli.training import soft_labels as sl  # noqa: PLC0415
+        from mbert_cli.training.inputs import dataset_arrays  # noqa: PLC0415
 
         ft = self.cfg.finetune
-        features, labels = sl.ordered_examples(self.make(self.train, 64, False))
+        features, labels = dataset_arrays(self.make(self.train, 64, False))
         parts, n_labelled = [features], len(labels)
         if ft.transfer_masked_copies:
             mask_id = task_tokenizer(self.cfg).mask_id
@@ -97,7 +100,7 @@ class ClassificationTask(FineTuneTask):
         if ft.transfer_unlabelled:
             sentences = ts.unlabelled_sentences(ft.transfer_unlabelled)
             examples = [ClassificationExample(text, None, 0) for text in sentences]
-            parts.append(sl.ordered_examples(self.make(examples, 64, False))[0])
+            parts.append(dataset_arrays(self.make(examples, 64, False))[0])
         if len(parts) == 1:
             return features, labels
         merged = {name: np.concatenate([p[name] for p in parts]) for name in features}
@@ -114,12 +117,7 @@ class ClassificationTask(FineTuneTask):
 
         def loss_fn(batch, teacher_logits=None):
             logits = self.outputs(batch[0], training=True)["logits"]
-            ce, acc = masked_cross_entropy(logits, batch[1])
-            terms = {"cross_entropy": ce, "accuracy": acc, "loss": ce}
-            if teacher_logits is not None:
-                kd = losses.classification_kd(logits, teacher_logits)
-                terms.update(kd=kd, loss=(1.0 - self.weight) * ce + self.weight * kd)
-            return terms
+            return losses.finetune_classification_loss(logits, batch[1], teacher_logits, self.weight)
 
         return loss_fn, (teacher_fn if self.teacher is not None else None)
 
@@ -133,18 +131,15 @@ class ClassificationTask(FineTuneTask):
                                                              by_length=self.cfg.data.group_by_length))
 
 
-def masked_cross_entropy(logits, labels):
-    """(mean cross-entropy, accuracy) over the rows with a label: transfer-set rows (UNLABELLED = -1)
-    get the KD term only."""
-    import tensorflow as tf  # noqa: PLC0415
-
-    labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
-    labelled = tf.cast(labels >= 0, tf.float32)
-    count = tf.maximum(tf.reduce_sum(labelled), 1.0)
-    per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.maximum(labels, 0),
-                                                                 logits=tf.cast(logits, tf.float32))
-    hits = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32)
-    return tf.reduce_sum(per_example * labelled) / count, tf.reduce_sum(hits * labelled) / count
+def check_options(task: str, init: str | Path | None, distill_from: str | Path | None) -> None:
+    """Refuses option combinations a fine-tune cannot honour, before any data or model work."""
+    if task not in TASKS:
+        raise MbertError(f"unknown task {task!r}", hint=f"choose one of: {', '.join(TASKS)}")
+    if task == "squad" and init is None:
+        raise MbertError("SQuAD fine-tuning needs a pre-trained stage", hint="pass --init runs/NAME/student")
+    if task == "squad" and distill_from is not None:
+        raise MbertError("--distill-from works with --task classification only (SQuAD fine-tuning has no task "
+                         "distillation)", hint="drop --distill-from, or fine-tune --task classification")
 
 
 def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path | None, task: str = "classification", *,
@@ -155,10 +150,7 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path | None, tas
     `init=None` fine-tunes from random weights: the from-scratch baseline that shows what
     pre-training and distillation are worth (classification only).
     """
-    if task not in TASKS:
-        raise MbertError(f"unknown task {task!r}", hint=f"choose one of: {', '.join(TASKS)}")
-    if task == "squad" and init is None:
-        raise MbertError("SQuAD fine-tuning needs a pre-trained stage", hint="pass --init runs/NAME/student")
+    check_options(task, init, distill_from)
     init_path = init_checkpoint(init)
     if task == "squad":
         from mbert_cli.training.squad import SquadTask  # noqa: PLC0415

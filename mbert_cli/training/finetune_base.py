@@ -11,9 +11,9 @@ from pathlib import Path
 
 from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError
+from mbert_cli.modeling.pretrainer import MODEL_INPUTS, build_pretrainer, model_inputs
 from mbert_cli.training.run_dir import write_json
 from mbert_cli.training.runner import Span, StageContext, StageTask
-from mbert_cli.training.session import MODEL_INPUTS, model_inputs
 
 
 def split_init(init: str | Path) -> tuple[Path, str]:
@@ -68,8 +68,6 @@ class FineTuneTask(StageTask):
         self.steps = 0  # set by the task once its data is known
 
     def build_model(self, ctx: StageContext):
-        from mbert_cli.training.session import build_pretrainer  # noqa: PLC0415
-
         with ctx.trained_precision():
             self.pm = build_pretrainer(self.cfg.encoder)
             self.model = self.build_head(self.pm.encoder)

@@ -132,6 +132,27 @@ def synthetic_pretraining(cfg: RunConfig, batch_size: int, *, training: bool = T
     return ds.batch(batch_size, drop_remainder=training).prefetch(2)
 
 
+def dataset_arrays(dataset) -> tuple[dict, object]:
+    """(features as numpy arrays [N, ...], labels [N] int32) of a finite, ordered dataset of
+    (features, labels) batches. Model inputs get the model's dtypes (`encoders.INPUT_DTYPES`).
+
+    The one way fine-tuning (soft labels, transfer set) and export (calibration and held-out
+    rows) turn task batches into arrays, so both see the same rows, dtypes and labels.
+    """
+    import numpy as np  # noqa: PLC0415
+
+    from mbert_cli.modeling.encoders import INPUT_DTYPES  # noqa: PLC0415
+
+    feats, labels = {}, []
+    for x, y in dataset.as_numpy_iterator():
+        for name, value in x.items():
+            feats.setdefault(name, []).append(value)
+        labels.append(np.asarray(y).reshape(-1))
+    features = {name: np.concatenate(parts).astype(INPUT_DTYPES.get(name, parts[0].dtype), copy=False)
+                for name, parts in feats.items()}
+    return features, (np.concatenate(labels) if labels else np.zeros(0)).astype(np.int32)
+
+
 def classification_data(cfg: RunConfig, data: str | None, max_examples: int = 0):
     """(train examples, validation examples, label names) for the classification task.
 

@@ -35,6 +35,13 @@ def _masked_mean(values: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
     return tf.math.divide_no_nan(tf.reduce_sum(values * mask), tf.reduce_sum(mask))
 
 
+def hidden_mse(teacher: tf.Tensor, student: tf.Tensor, input_mask: tf.Tensor) -> tf.Tensor:
+    """Mean over real positions of mean_h (s - t)^2 for one layer's hidden states [batch, seq, hidden]."""
+    mse = tf.reduce_mean(tf.math.squared_difference(tf.cast(student, tf.float32), tf.cast(teacher, tf.float32)),
+                         axis=-1)
+    return _masked_mean(mse, input_mask)
+
+
 def feature_map_losses(teacher: tf.Tensor, student: tf.Tensor, input_mask: tf.Tensor) -> dict[str, tf.Tensor]:
     """Feature-map transfer for ONE layer: MSE plus mean (beta) and variance (gamma) matching.
 
@@ -57,11 +64,10 @@ def feature_map_losses(teacher: tf.Tensor, student: tf.Tensor, input_mask: tf.Te
     """
     teacher = tf.cast(teacher, tf.float32)
     student = tf.cast(student, tf.float32)
-    mse = tf.reduce_mean(tf.math.squared_difference(student, teacher), axis=-1)
     t_mean, t_var = tf.nn.moments(teacher, axes=[-1])
     s_mean, s_var = tf.nn.moments(student, axes=[-1])
     return {
-        "hidden_mse": _masked_mean(mse, input_mask),
+        "hidden_mse": hidden_mse(teacher, student, input_mask),
         "beta": _masked_mean(tf.math.squared_difference(s_mean, t_mean), input_mask),
         "gamma": _masked_mean(tf.abs(s_var - t_var), input_mask),
     }
@@ -197,3 +203,67 @@ def distillation_loss(student: dict, teacher: dict, batch: dict, mlm_weight: flo
     return {"loss": mlm_weight * mlm + (1.0 - mlm_weight) * kd + nsp, "mlm": mlm, "kd": kd, "nsp": nsp,
             "mlm_accuracy": masked_lm_accuracy(student["mlm_logits"], batch["masked_lm_ids"],
                                                batch["masked_lm_weights"])}
+
+
+def classification_loss(logits: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(mean cross-entropy, accuracy) of a classifier over the rows with a label.
+
+    Rows labelled -1 (`data.transfer_set.UNLABELLED`: transfer-set rows only the teacher
+    labels) count for neither; they get the KD term only.
+    """
+    labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+    labelled = tf.cast(labels >= 0, tf.float32)
+    count = tf.maximum(tf.reduce_sum(labelled), 1.0)
+    per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.maximum(labels, 0),
+                                                                 logits=tf.cast(logits, tf.float32))
+    hits = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32)
+    return tf.reduce_sum(per_example * labelled) / count, tf.reduce_sum(hits * labelled) / count
+
+
+def finetune_classification_loss(logits: tf.Tensor, labels: tf.Tensor, teacher_logits: tf.Tensor | None = None,
+                                 kd_weight: float = 0.0) -> dict[str, tf.Tensor]:
+    """Fine-tuning: cross-entropy; with a fine-tuned teacher's logits, (1 - w) * CE + w * KD."""
+    ce, acc = classification_loss(logits, labels)
+    terms = {"cross_entropy": ce, "accuracy": acc, "loss": ce}
+    if teacher_logits is not None:
+        kd = classification_kd(logits, teacher_logits)
+        terms.update(kd=kd, loss=(1.0 - kd_weight) * ce + kd_weight * kd)
+    return terms
+
+
+def span_loss(start_logits: tf.Tensor, end_logits: tf.Tensor, start_positions: tf.Tensor,
+              end_positions: tf.Tensor) -> dict[str, tf.Tensor]:
+    """SQuAD: mean of the start and end cross-entropies over the window's positions ([batch, seq] logits)."""
+    start = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(start_positions, tf.int32), logits=tf.cast(start_logits, tf.float32)))
+    end = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(end_positions, tf.int32), logits=tf.cast(end_logits, tf.float32)))
+    return {"loss": 0.5 * (start + end), "start_loss": start, "end_loss": end}
+
+
+def output_distillation(student: dict, teacher: dict) -> tf.Tensor:
+    """Sum over a model's outputs of a student-to-teacher term: KD for `*logits` outputs
+    (`classification_kd`, per row over the last axis), MSE for the others (sequence/pooled)."""
+    terms = []
+    for name, t in teacher.items():
+        s = tf.cast(student[name], tf.float32)
+        t = tf.cast(t, tf.float32)
+        if name.endswith("logits"):
+            terms.append(classification_kd(tf.reshape(s, [-1, tf.shape(s)[-1]]),
+                                           tf.reshape(t, [-1, tf.shape(t)[-1]])))
+        else:
+            terms.append(tf.reduce_mean(tf.math.squared_difference(s, t)))
+    return tf.add_n(terms)
+
+
+def recovery_loss(student_layers: list, teacher_layers: list, student_outputs: dict, teacher_outputs: dict,
+                  input_mask: tf.Tensor) -> dict[str, tf.Tensor]:
+    """OPT recovery (`training/opt_recovery.py`): a NoNorm/ReLU copy learns its LayerNorm/GELU original back.
+
+    hidden_mse = mean over layers of `hidden_mse` (real tokens only); kd = `output_distillation`;
+    loss = hidden_mse + kd.
+    """
+    hidden = tf.add_n([hidden_mse(t, s, input_mask) for s, t in zip(student_layers, teacher_layers, strict=True)])
+    hidden = hidden / len(teacher_layers)
+    kd = output_distillation(student_outputs, teacher_outputs)
+    return {"loss": hidden + kd, "hidden_mse": hidden, "kd": kd}

@@ -3,8 +3,8 @@
 As in tf-models' `official/core` (`base_task.Task` + trainer): a task builds its model,
 initialises it, builds inputs, losses and evaluation; `run_stage` owns everything around
 them, in this order, for every stage (teacher, student, fine-tuning):
-distribution -> batch check -> run lock + config.yaml -> precision policy -> task data ->
-stage folder -> seed -> model + step variable (in the strategy scope) -> resume or
+distribution -> batch check -> run lock + config check -> precision policy -> task data ->
+config.yaml -> stage folder -> seed -> model + step variable (in the strategy scope) -> resume or
 initialise -> per phase: optimizers, resume, data replay, train step, the step loop
 (progress, checkpoints, best, NaN stop, Ctrl-C) -> final evaluation -> summary.
 """
@@ -69,6 +69,8 @@ class StageTask:
       clip_norm: global gradient-norm clip (0 = off).
       final_eval_always: evaluate at the end even when a finished stage is rerun.
       resuming: what the resume line calls the stage ("the teacher").
+      log_every, checkpoint_every: the stage's own intervals (None: train.log_every /
+        train.checkpoint_every of the run's config).
     """
 
     name: str
@@ -77,9 +79,12 @@ class StageTask:
     resuming: str = "the stage"
     clip_norm: float = 0.0
     final_eval_always: bool = False
+    log_every: int | None = None
+    checkpoint_every: int | None = None
 
     def prepare(self, ctx: StageContext) -> None:
-        """Task data (may write under runs/NAME/data); runs under the run lock, before the stage folder."""
+        """Task data (may write under runs/NAME/data) and the config settings it decides (classes,
+        task); runs under the run lock, before config.yaml and the stage folder are written."""
 
     def build_model(self, ctx: StageContext):
         """The trained Keras model (checkpointed as `model`); called in the strategy scope."""
@@ -148,18 +153,20 @@ def run_stage(task: StageTask, run: str | Path, cfg: RunConfig, *, distribution:
     per_replica = check_batch(task.batch_size, dist, task.batch_key)
     stage = StageDir(run, task.name)
     task.check_resumable(stage)
-    with RunGuard(run, cfg, dist.is_chief):
+    with RunGuard(run, cfg, dist.is_chief) as guard:
         policy = run_policy(cfg.train.mixed_precision, say)
         ctx = StageContext(run, cfg, dist, per_replica, policy, say, stage)
         task.prepare(ctx)
+        guard.save_config()  # with what the task's data decided (classes, task)
         ctx.stage.make()
         seed_everything(cfg.seed)
         with dist.strategy.scope():
             model = task.build_model(ctx)
             ctx.step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         phases = task.phases()
-        trainer = Trainer(ctx.stage, model, ctx.step_var, dist, log_every=cfg.train.log_every,
-                          checkpoint_every=cfg.train.checkpoint_every, examples_per_step=task.batch_size,
+        trainer = Trainer(ctx.stage, model, ctx.step_var, dist, log_every=task.log_every or cfg.train.log_every,
+                          checkpoint_every=task.checkpoint_every or cfg.train.checkpoint_every,
+                          examples_per_step=task.batch_size,
                           progress=Progress(cfg.train.log_every, enabled=progress and dist.is_chief),
                           on_checkpoint=lambda step: task.on_checkpoint(ctx, step))
         latest = latest_checkpoint(ctx.stage.checkpoints)

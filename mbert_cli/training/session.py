@@ -1,4 +1,7 @@
-"""What every `mbert train` command does first: lock the run, check and write config.yaml."""
+"""What every `mbert train` command does first: lock the run, check and write config.yaml (and seed).
+
+The pre-trainer that stages build is `mbert_cli.modeling.pretrainer`.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +9,11 @@ from pathlib import Path
 
 from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError
-from mbert_cli.modeling.encoders import INPUT_NAMES as MODEL_INPUTS
-
-PRETRAIN_INPUTS = MODEL_INPUTS + ("masked_lm_positions",)
 
 
-def write_run_config(run: Path, cfg: RunConfig) -> None:
-    """Writes runs/NAME/config.yaml, refusing to mix two different models in one run folder."""
-    from mbert_cli.config import load_run_config, save_run_config  # noqa: PLC0415
+def check_run_config(run: Path, cfg: RunConfig) -> None:
+    """Refuses to mix two different models in one run folder (runs/NAME/config.yaml names the model)."""
+    from mbert_cli.config import load_run_config  # noqa: PLC0415
 
     path = Path(run) / "config.yaml"
     if path.is_file():
@@ -23,12 +23,14 @@ def write_run_config(run: Path, cfg: RunConfig) -> None:
             raise MbertError(f"{run} already holds a {old.preset} model that differs from this one "
                              f"({', '.join(f'encoder.{k}' for k in diff[:4])})",
                              hint="use a new --run folder, or the same preset and --set values as before")
-    save_run_config(cfg, path)
 
 
-def model_inputs(batch: dict, keys=PRETRAIN_INPUTS) -> dict:
-    """Only the features the Keras model takes (the batch also carries labels)."""
-    return {k: batch[k] for k in keys}
+def write_run_config(run: Path, cfg: RunConfig) -> None:
+    """Writes runs/NAME/config.yaml, after the same check as `check_run_config`."""
+    from mbert_cli.config import save_run_config  # noqa: PLC0415
+
+    check_run_config(run, cfg)
+    save_run_config(cfg, Path(run) / "config.yaml")
 
 
 def seed_everything(seed: int) -> None:
@@ -42,20 +44,6 @@ def seed_everything(seed: int) -> None:
     tf.random.set_seed(seed)
 
 
-def build_pretrainer(encoder_cfg, name: str = "pretrainer", seq_len: int = 8, predictions: int = 2):
-    """`build_pretraining_model` with every variable created (BertPretrainerV2 builds its
-    heads on first call; copying and checkpoint matching need them to exist)."""
-    import tensorflow as tf  # noqa: PLC0415
-
-    from mbert_cli.modeling.models import build_pretraining_model  # noqa: PLC0415
-
-    pm = build_pretraining_model(encoder_cfg, name=name)
-    pm.model({"input_word_ids": tf.zeros([1, seq_len], tf.int32), "input_mask": tf.ones([1, seq_len], tf.float32),
-              "input_type_ids": tf.zeros([1, seq_len], tf.int32),
-              "masked_lm_positions": tf.zeros([1, predictions], tf.int32)}, training=False)
-    return pm
-
-
 def weights_digest(model) -> str:
     """sha256 over every weight of `model` (in order): equal digests = identical weights."""
     import hashlib  # noqa: PLC0415
@@ -67,7 +55,9 @@ def weights_digest(model) -> str:
 
 
 class RunGuard:
-    """Lock + config.yaml for the chief; other workers of a multi-worker run write nothing."""
+    """The run lock for the chief, and config.yaml: checked on entry, written by `save_config` once the
+    stage's task has filled in what its data decides (classes, task). Other workers of a multi-worker
+    run write nothing."""
 
     def __init__(self, run: Path, cfg: RunConfig, is_chief: bool):
         from mbert_cli.training.run_dir import RunLock  # noqa: PLC0415
@@ -79,11 +69,15 @@ class RunGuard:
         if self.lock is not None:
             self.lock.__enter__()
             try:
-                write_run_config(self.run, self.cfg)
+                check_run_config(self.run, self.cfg)
             except BaseException:
                 self.lock.__exit__(None, None, None)
                 raise
         return self
+
+    def save_config(self) -> None:
+        if self.lock is not None:
+            write_run_config(self.run, self.cfg)
 
     def __exit__(self, *exc) -> bool:
         if self.lock is not None:

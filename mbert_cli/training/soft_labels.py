@@ -33,18 +33,6 @@ def _features_digest(features: dict, labels) -> str:
     return h.hexdigest()
 
 
-def ordered_examples(dataset) -> tuple[dict, object]:
-    """(features as numpy arrays [N, ...], labels [N]) of an ordered, finite dataset of (features, labels) batches."""
-    import numpy as np  # noqa: PLC0415
-
-    feats, labels = {}, []
-    for x, y in dataset:
-        for name, value in x.items():
-            feats.setdefault(name, []).append(value.numpy())
-        labels.append(y.numpy().reshape(-1))
-    return {k: np.concatenate(v) for k, v in feats.items()}, np.concatenate(labels).astype(np.int32)
-
-
 def soft_labels(teacher, teacher_checkpoint: str, features: dict, labels, cache: Path, say, *,
                 write: bool = True, batch_size: int = 64):
     """The teacher's logits [N, classes] for `features`, from `cache` when its key matches, else computed (and cached)."""

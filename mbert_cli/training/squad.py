@@ -23,14 +23,15 @@ class SquadTask(FineTuneTask):
     def __init__(self, cfg: RunConfig, init_path: str, data: str | None):
         super().__init__(cfg, "squad", init_path)
         self.data = data
-        cfg.finetune.task = "squad"
-        if data:
-            cfg.data.task_data = str(data)
 
     def prepare(self, ctx: StageContext) -> None:
+        """The questions and their windows; the config records the task and its data."""
         from mbert_cli.data.task_sets import load_squad_splits, squad_windows  # noqa: PLC0415
 
         ft = self.cfg.finetune
+        ft.task = "squad"
+        if self.data:
+            self.cfg.data.task_data = str(self.data)
         self.train, self.dev = load_squad_splits(self.cfg, self.data, ctx.run)
         self.train_f, self.dev_f = squad_windows(self.cfg, self.train), squad_windows(self.cfg, self.dev)
         self.steps = ft.steps or max(1, math.ceil(ft.epochs * len(self.train_f) / ft.batch_size))
@@ -49,17 +50,13 @@ class SquadTask(FineTuneTask):
         return shard(squad_dataset(self.train_f, batch_size, True, seed).repeat(), input_context)
 
     def build_losses(self, ctx: StageContext, phase):
-        import tensorflow as tf  # noqa: PLC0415
+        from mbert_cli.training import losses  # noqa: PLC0415
 
         def loss_fn(batch):
             inputs, labels = batch
             out = self.outputs(inputs, training=True)
-            start = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels["start_positions"],
-                                                                   logits=tf.cast(out["start_logits"], tf.float32))
-            end = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels["end_positions"],
-                                                                 logits=tf.cast(out["end_logits"], tf.float32))
-            loss = 0.5 * (tf.reduce_mean(start) + tf.reduce_mean(end))
-            return {"loss": loss, "start_loss": tf.reduce_mean(start), "end_loss": tf.reduce_mean(end)}
+            return losses.span_loss(out["start_logits"], out["end_logits"], labels["start_positions"],
+                                    labels["end_positions"])
 
         return loss_fn, None
 

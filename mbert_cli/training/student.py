@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from mbert_cli.config.run import RunConfig
+from mbert_cli.modeling.pretrainer import build_pretrainer
 from mbert_cli.training.checkpoints import checkpoint_step, latest_checkpoint
 from mbert_cli.training.inputs import ensure_pretraining_data, pretraining_dataset, reuse_pretraining_data
 from mbert_cli.training.run_dir import StageDir, write_json
 from mbert_cli.training.runner import StageContext, StageTask, phase_at, run_stage
-from mbert_cli.training.session import build_pretrainer
 from mbert_cli.training.stages import build_schedule, check_same_schedule, schedule_record
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from mbert_cli.config.run import RunConfig
+from mbert_cli.modeling.pretrainer import build_pretrainer, model_inputs
 from mbert_cli.training.inputs import ensure_pretraining_data, pretraining_dataset
 from mbert_cli.training.runner import Span, StageContext, StageTask, run_stage
-from mbert_cli.training.session import build_pretrainer, model_inputs
 
 
 class TeacherTask(StageTask):

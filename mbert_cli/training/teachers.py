@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError
-from mbert_cli.training.session import MODEL_INPUTS, build_pretrainer, model_inputs
+from mbert_cli.modeling.pretrainer import MODEL_INPUTS, build_pretrainer, model_inputs
 
 
 class MobileBertTeacher:

@@ -90,8 +90,8 @@ def _mbert_mobilebert_run(run):
     import tensorflow as tf
 
     from mbert_cli.config import get_preset, save_run_config
+    from mbert_cli.modeling.pretrainer import build_pretrainer
     from mbert_cli.training.run_dir import StageDir
-    from mbert_cli.training.session import build_pretrainer
 
     cfg = get_preset("nano-student").run_config()
     cfg.encoder.num_layers = 2

@@ -145,8 +145,9 @@ def test_student_distils_from_an_imported_bert_teacher(teacher_run, tmp_path, mo
     projection, and the teacher's weights are exactly the checkpoint's after training."""
     from mbert_cli.config import load_run_config
     from mbert_cli.modeling.encoders import embedding_layer
+    from mbert_cli.modeling.pretrainer import build_pretrainer
     from mbert_cli.training.checkpoints import restore
-    from mbert_cli.training.session import build_pretrainer, weights_digest
+    from mbert_cli.training.session import weights_digest
     from mbert_cli.training.student import train_student
     from mbert_cli.training.teachers import BertTeacher
     from mbert_cli.training.weight_init import pca_projection
@@ -204,8 +205,8 @@ def test_a_bert_teacher_with_an_mlm_head_gives_kd_logits_and_layers(tmp_path):
     same MLM logits as the whole pre-training model, with the layer states it computed on the way,
     and a joint-then-distill run has a KD term in its distill steps."""
     from mbert_cli.config import load_run_config
+    from mbert_cli.modeling.pretrainer import model_inputs
     from mbert_cli.training.inputs import synthetic_pretraining
-    from mbert_cli.training.session import model_inputs
     from mbert_cli.training.student import train_student
     from mbert_cli.training.teachers import BertTeacher
 
@@ -239,7 +240,7 @@ def test_a_bert_teacher_with_an_mlm_head_gives_kd_logits_and_layers(tmp_path):
 def test_random_embedding_start_copies_nothing(teacher_run):
     from mbert_cli.config import load_run_config
     from mbert_cli.modeling.encoders import embedding_layer
-    from mbert_cli.training.session import build_pretrainer
+    from mbert_cli.modeling.pretrainer import build_pretrainer
     from mbert_cli.training.teachers import BertTeacher
 
     teacher = BertTeacher.load(BertTeacher.locate(teacher_run), load_run_config(teacher_run))

@@ -151,3 +151,61 @@ def test_layer_transfer_loss_weights():
     mse, beta, gamma = _np_feature(t, s, MASK)
     expected = 100 * mse + 5000 * beta + 5 * gamma + _np_kl(ta, sa, MASK)
     np.testing.assert_allclose(out["transfer"].numpy(), expected, rtol=1e-5)
+
+
+def _np_ce(logits, labels):
+    logp = np.log(_softmax(logits.astype(np.float64)))
+    return -logp[np.arange(len(labels)), labels]
+
+
+def test_classification_loss_counts_only_labelled_rows():
+    logits = RNG.normal(size=(4, 3)).astype(np.float32)
+    labels = np.array([2, -1, 0, 1], np.int32)  # -1: a transfer-set row the teacher alone labels
+    ce, acc = losses.classification_loss(tf.constant(logits), tf.constant(labels))
+    real = labels >= 0
+    np.testing.assert_allclose(ce.numpy(), _np_ce(logits[real], labels[real]).mean(), rtol=1e-5)
+    np.testing.assert_allclose(acc.numpy(), np.mean(logits[real].argmax(-1) == labels[real]), rtol=1e-6)
+
+
+def test_finetune_classification_loss_mixes_cross_entropy_and_kd():
+    logits = RNG.normal(size=(3, 2)).astype(np.float32)
+    teacher = RNG.normal(size=(3, 2)).astype(np.float32)
+    labels = np.array([1, 0, 1], np.int32)
+    plain = losses.finetune_classification_loss(tf.constant(logits), tf.constant(labels))
+    assert set(plain) == {"loss", "cross_entropy", "accuracy"}
+    ce = _np_ce(logits, labels).mean()
+    kd = -(_softmax(teacher) * np.log(_softmax(logits))).sum(-1).mean()
+    got = losses.finetune_classification_loss(tf.constant(logits), tf.constant(labels), tf.constant(teacher), 0.3)
+    np.testing.assert_allclose(got["kd"].numpy(), kd, rtol=1e-5)
+    np.testing.assert_allclose(got["loss"].numpy(), 0.7 * ce + 0.3 * kd, rtol=1e-5)
+
+
+def test_span_loss_is_the_mean_of_start_and_end_cross_entropy():
+    start, end = RNG.normal(size=(2, S)).astype(np.float32), RNG.normal(size=(2, S)).astype(np.float32)
+    sp, ep = np.array([1, 3], np.int32), np.array([2, 4], np.int32)
+    got = losses.span_loss(tf.constant(start), tf.constant(end), tf.constant(sp), tf.constant(ep))
+    a, b = _np_ce(start, sp).mean(), _np_ce(end, ep).mean()
+    np.testing.assert_allclose(got["start_loss"].numpy(), a, rtol=1e-5)
+    np.testing.assert_allclose(got["end_loss"].numpy(), b, rtol=1e-5)
+    np.testing.assert_allclose(got["loss"].numpy(), (a + b) / 2, rtol=1e-5)
+
+
+def test_recovery_loss_matches_numpy_and_is_zero_for_a_perfect_copy():
+    t_layers = [RNG.normal(size=(B, S, H)).astype(np.float32) for _ in range(2)]
+    s_layers = [t + RNG.normal(size=t.shape).astype(np.float32) for t in t_layers]
+    t_out = {"logits": RNG.normal(size=(B, 3)).astype(np.float32),
+             "pooled_output": RNG.normal(size=(B, H)).astype(np.float32)}
+    s_out = {k: v + RNG.normal(size=v.shape).astype(np.float32) for k, v in t_out.items()}
+    got = losses.recovery_loss([tf.constant(x) for x in s_layers], [tf.constant(x) for x in t_layers],
+                               {k: tf.constant(v) for k, v in s_out.items()},
+                               {k: tf.constant(v) for k, v in t_out.items()}, tf.constant(MASK))
+    hidden = np.mean([_np_feature(t, s, MASK)[0] for s, t in zip(s_layers, t_layers, strict=True)])
+    kd = (-(_softmax(t_out["logits"]) * np.log(_softmax(s_out["logits"]))).sum(-1).mean()
+          + ((s_out["pooled_output"] - t_out["pooled_output"]) ** 2).mean())
+    np.testing.assert_allclose(got["hidden_mse"].numpy(), hidden, rtol=1e-5)
+    np.testing.assert_allclose(got["kd"].numpy(), kd, rtol=1e-5)
+    np.testing.assert_allclose(got["loss"].numpy(), hidden + kd, rtol=1e-5)
+    same = losses.recovery_loss([tf.constant(x) for x in t_layers], [tf.constant(x) for x in t_layers],
+                                {"pooled_output": tf.constant(t_out["pooled_output"])},
+                                {"pooled_output": tf.constant(t_out["pooled_output"])}, tf.constant(MASK))
+    assert float(same["loss"]) == 0.0

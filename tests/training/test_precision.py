@@ -9,12 +9,12 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 tf_keras = pytest.importorskip("tf_keras")
 
+from mbert_cli.modeling.pretrainer import build_pretrainer, model_inputs  # noqa: E402
 from mbert_cli.training import precision, student, teacher, teachers  # noqa: E402
 from mbert_cli.training.checkpoints import restore_for_inference  # noqa: E402
 from mbert_cli.training.finetune import train_finetune  # noqa: E402
 from mbert_cli.training.inputs import synthetic_pretraining  # noqa: E402
 from mbert_cli.training.losses import pretraining_loss  # noqa: E402
-from mbert_cli.training.session import build_pretrainer, model_inputs  # noqa: E402
 
 from .conftest import tiny_config  # noqa: E402
 
