@@ -221,6 +221,6 @@ def search(float_model: bytes, serving: Any, data: Any, options: Any, checks: li
         raise MbertError(f"int8 export failed verification: {'; '.join(reference.gate_failures)}; the mixed-precision "
                          f"search built {len(candidates)} candidate(s) in {result.seconds:.0f} s and none passed",
                          hint="raise --search-budget, use --quantize dynamic, or --force to keep the int8 file")
-    say(f"kept {chosen.name}: {chosen.line().strip()} (converter int8: p50 {ref_p50:.2f} ms); "
+    say(f"kept {chosen.line().strip()} (converter int8: p50 {ref_p50:.2f} ms); "
         f"search {result.seconds:.0f} s, {len(candidates)} candidate(s)")
     return result

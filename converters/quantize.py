@@ -199,5 +199,6 @@ def library_dynamic_recipe() -> list[dict]:
 
 
 def exact_names_regex(names: list[str]) -> str:
-    """A regex matching exactly these tensor names (no prefix or suffix of another name)."""
-    return "^(?:" + "|".join(re.escape(n) for n in sorted(names)) + ")$"
+    """A regex matching the ops whose first output is one of these tensors, and no other: the
+    library's scope of an op is its output names, each followed by `;`."""
+    return "^(?:" + "|".join(re.escape(n) for n in sorted(names)) + ");"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -52,16 +53,27 @@ def _opts(**kw) -> ExportOptions:
     return ExportOptions(seq_len=SEQ, representative=24, **kw)
 
 
-def test_explain_ranks_the_planted_layer_first_and_a_passing_int8_is_untouched(planted, monkeypatch):
+@pytest.fixture(scope="module")
+def explained(planted):
+    """One export of the planted model (float32 + int8, --explain) whose int8 passes: the search must not run."""
     model, data = planted
+    lines: list[str] = []
+    original = mixed_precision.search
 
     def no_search(*_a, **_k):
         raise AssertionError("the search ran on a file that passes the gate")
 
-    monkeypatch.setattr(mixed_precision, "search", no_search)
-    lines: list[str] = []
-    files = convert(model, model_name="m", data=data, progress=lines.append,
-                    options=_opts(modes=("none", "int8"), max_drop=100.0, explain=True))
+    mixed_precision.search = no_search
+    try:
+        files = convert(model, model_name="m", data=data, progress=lines.append,
+                        options=_opts(modes=("none", "int8"), max_drop=100.0, explain=True))
+    finally:
+        mixed_precision.search = original
+    return files, lines
+
+
+def test_explain_ranks_the_planted_layer_first_and_a_passing_int8_is_untouched(explained):
+    files, lines = explained
     int8 = next(f for f in files if f.mode == "int8")
     assert int8.mixed_precision is None and not int8.gate_failures
     # The converter's own int8 file (TF converter), not a library build: its float attention ops are there.
@@ -78,11 +90,12 @@ def test_search_finds_a_passing_mixed_file_and_records_its_recipe(planted):
     model, data = planted
     lines: list[str] = []
     # max_drop 0 on self-labelled rows: a file passes only if it agrees with the float model on every row.
-    opts = _opts(modes=("int8",), max_drop=0.0, search=SearchBudget(candidates=12))
+    opts = _opts(modes=("int8",), max_drop=0.0, search=SearchBudget(candidates=16))
     files = convert(model, model_name="m", data=data, progress=lines.append, options=opts)
     f = files[0]
     mp = f.mixed_precision
     assert mp is not None, "full int8 passed: the planted outliers no longer break it"
+    assert f.file == "m_int8_seq32.tflite"
     assert not f.gate_failures and f.task_metric["drop"] <= 0.0
     assert mp["reference_int8"]["gate_failures"]  # the converter's int8 file failed
     assert mp["chosen"] and mp["recipe"], mp
@@ -91,7 +104,8 @@ def test_search_finds_a_passing_mixed_file_and_records_its_recipe(planted):
     passing = [c for c in mp["candidates"] if c["passes"]]
     assert mp["chosen"] in {c["name"] for c in passing}
     assert min(c["p50_ms"] for c in passing) == next(c["p50_ms"] for c in passing if c["name"] == mp["chosen"])
-    assert mp["search_s"] >= 0 and len(mp["candidates"]) <= 12
+    assert not mp["candidates"][0]["recipe"]  # the library's full int8 first
+    assert mp["search_s"] >= 0 and len(mp["candidates"]) <= 16
     # The kept bytes are what was scored: rerun them here.
     runner, _info = load_signature(f.content, "serving_default")
     out = run_tflite(runner, data.heldout)
@@ -100,14 +114,30 @@ def test_search_finds_a_passing_mixed_file_and_records_its_recipe(planted):
     assert any(ln.startswith("kept ") for ln in lines)
 
 
-def test_search_that_finds_nothing_fails_with_the_table(planted):
+def test_search_that_finds_nothing_fails_with_the_table(planted, explained):
+    from converters import quantize
+    from converters.converter import _checks, verify_bytes
+    from converters.signatures import build_serving_functions
+
     model, data = planted
-    lines: list[str] = []
-    # Cosine 1.0 to TensorFlow cannot be reached by any quantized file; one candidate allowed.
-    opts = _opts(modes=("int8",), max_drop=0.0, search=SearchBudget(candidates=1),
+    float_model = explained[0][0].content
+    # Cosine 1.0 to TensorFlow cannot be reached by a quantized file; two candidates allowed.
+    opts = _opts(modes=("int8",), max_drop=0.0, search=SearchBudget(candidates=2),
                  thresholds=ParityThresholds(int8_min_cosine=1.0))
-    with pytest.raises(MbertError, match="none passed"):
-        convert(model, model_name="m", data=data, progress=lines.append, options=opts)
+    spec = opts.length_spec()
+    serving = build_serving_functions(model, spec.signature_keys(), max_len=spec.max_len)
+    checks = _checks(serving, spec, data)
+    cache: dict = {}
+    calibration = quant_diagnosis.calibrate(float_model, quant_diagnosis.calibration_rows(serving, data, 24))
+    cache["calibration"] = calibration
+    base = quant_diagnosis.library_build(float_model, quantize.library_int8_recipe(
+        quantize.mask_add_nodes(float_model)), calibration)
+    failed = verify_bytes(base, "int8", "m", replace(opts, force=True), data, checks[-1].reference,
+                          checks[-1].float_metric, lambda _m: None, checks=checks)
+    assert failed.gate_failures
+    lines: list[str] = []
+    with pytest.raises(MbertError, match="2 candidate.*none passed"):
+        mixed_precision.search(float_model, serving, data, opts, checks, "m", failed, lines.append, cache)
     assert any("per-layer quantization error" in ln for ln in lines)
 
 
