@@ -200,3 +200,19 @@ def test_diagnosis_file_round_trips(tmp_path):
     rows = [quant_diagnosis.TensorError("a/transformer_layer_1/x", 1, "ffn_out", 3.0, 0.7)]
     path = quant_diagnosis.write(tmp_path, {"int8": rows})
     assert json.loads(path.read_text())["int8"][0]["group"] == "layer 1 ffn_out"
+
+
+def test_cli_explain_prints_and_writes_the_table(run_dir, tmp_path):
+    from mbert_cli.cli.app import app
+
+    out = tmp_path / "out"
+    result = cli.invoke(app, ["export", "--run", str(run_dir), "--out", str(out), "--seq-len", "32", "--quantize",
+                              "dynamic", "--explain", "--representative", "8", "--metric-examples", "16",
+                              "--max-drop", "100"])
+    assert result.exit_code == 0, result.output
+    assert "dynamic: per-layer quantization error" in result.stdout
+    table = json.loads((out / quant_diagnosis.DIAGNOSIS_NAME).read_text())
+    assert list(table) == ["dynamic"] and table["dynamic"]
+    assert {"tensor", "layer", "part", "snr_db", "rel_rmse", "group"} <= set(table["dynamic"][0])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert "diagnosis" not in manifest["files"][0]
