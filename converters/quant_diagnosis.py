@@ -137,12 +137,15 @@ def to_json(rows: list[TensorError]) -> list[dict]:
     return [{**asdict(r), "group": r.group} for r in rows]
 
 
-def write(out_dir: str | Path, diagnoses: dict[str, list[TensorError]]) -> Path:
-    """`quant_diagnosis.json` beside the files: mode -> every tensor's row, worst first."""
+def write(out_dir: str | Path, diagnoses: dict[str, list[TensorError] | list[dict]]) -> Path:
+    """`quant_diagnosis.json` beside the files: mode -> every tensor's row (TensorError or its
+    `to_json` form), worst first."""
     from mbert_cli.io_utils import atomic_write_text  # noqa: PLC0415
 
     path = Path(out_dir) / DIAGNOSIS_NAME
-    atomic_write_text(path, json.dumps({m: to_json(r) for m, r in diagnoses.items()}, indent=1) + "\n")
+    table = {m: [r if isinstance(r, dict) else {**asdict(r), "group": r.group} for r in rows]
+             for m, rows in diagnoses.items()}
+    atomic_write_text(path, json.dumps(table, indent=1) + "\n")
     return path
 
 
