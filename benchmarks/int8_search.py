@@ -59,6 +59,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
 
+    from mbert_cli.cli.common import quiet_tensorflow  # noqa: PLC0415
+
+    quiet_tensorflow()  # before TensorFlow loads
     from converters import export_run  # noqa: PLC0415 - TensorFlow loads after argument parsing
 
     run = _run_dir(args.run)
