@@ -1,7 +1,7 @@
 """int8 for a BERT-kind model: float32, dynamic range, the converter's int8 and the mixed-precision search's file.
 
     python -m benchmarks.int8_search --run DEMO_DIR [--stage finetune-classification] [--seq-len 64]
-        [--budget 300] [--metric-examples N] [--out DIR] [--runs 30]
+        [--budget 300] [--metric-examples N] [--max-drop 1.0] [--out DIR] [--runs 30]
 
 `--run` is a finished demo folder (its MiniLM teacher, DEMO_DIR/teacher, is exported) or any run
 folder. The export runs as `mbert export --quantize none dynamic int8 --explain` does, except that
@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--seq-len", default="64")
     parser.add_argument("--budget", default="300", help="search budget: seconds (300) or candidates (8c)")
     parser.add_argument("--metric-examples", type=int, default=None)
+    parser.add_argument("--max-drop", type=float, default=None, help="gate in points (default: the run's, 1.0)")
     parser.add_argument("--out", type=Path, default=Path("int8_search"))
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
@@ -66,7 +67,7 @@ def main() -> None:
 
     run = _run_dir(args.run)
     settings = {"modes": ["none", "dynamic", "int8"], "seq_len": args.seq_len, "explain": True,
-                "search_budget": args.budget}
+                "search_budget": args.budget, "max_drop": args.max_drop}
     started = time.monotonic()
     report = export_run(run, stage=args.stage, settings=settings, out_dir=args.out / "export",
                         metric_examples=args.metric_examples, progress=lambda m: print(m, flush=True))
