@@ -14,16 +14,17 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from converters import quantize, verify
+from converters import quant_diagnosis, quantize, verify
 from converters.attention_mask import DEFAULT_CLIP, clip_attention_masks
 from converters.data import ExportData
 from converters.lengths import LengthSpec, calibration_windows, truncate_rows
+from converters.mixed_precision import SearchBudget
 from converters.shared_tables import share_quantization
 from converters.signatures import SIGNATURE_KEY, build_serving_functions
 from mbert_cli.errors import MbertError, first_line
@@ -50,6 +51,9 @@ class ExportOptions:
     # dynamic range vs 2.03x all-int8 on mobilebert seq 128, benchmarks/suite/export_latency.py).
     int8_float_attention: bool = True
     thresholds: verify.ParityThresholds = field(default_factory=verify.ParityThresholds)
+    # int8 failing the gate: search a mixed-precision file that passes (None: fail as is).
+    search: SearchBudget | None = field(default_factory=SearchBudget)
+    explain: bool = False  # per-layer quantization error table for int8/dynamic (quant_diagnosis)
 
     def length_spec(self) -> LengthSpec:
         return self.lengths or LengthSpec((self.seq_len,))
@@ -76,10 +80,13 @@ class ConvertedFile:
     # One entry per signature: key, seq_len (None: resizable), inputs/outputs, and the
     # parity and task-metric figures at each length checked.
     signatures: list[dict] = field(default_factory=list)
+    mixed_precision: dict | None = None  # the search's recipe and trace, when it replaced a failing int8 file
+    diagnosis: list | None = field(default=None, repr=False)  # --explain rows (quant_diagnosis.json, not the manifest)
 
     def manifest_entry(self) -> dict:
         d = asdict(self)
         d.pop("content")
+        d.pop("diagnosis")
         return d
 
 
@@ -272,6 +279,7 @@ def convert(model: Any, *, model_name: str, options: ExportOptions, data: Export
     shown = "dynamic" if spec.dynamic else ",".join(map(str, spec.lengths))
     results = []
     float_model = None
+    cache: dict = {}  # the library's calibration and tables, shared by the search and --explain
     with saved_once(serving) as saved_model:
         for mode in modes:
             say(f"converting {mode} (seq {shown})")
@@ -279,9 +287,48 @@ def convert(model: Any, *, model_name: str, options: ExportOptions, data: Export
                                     float_model=float_model, saved_model=saved_model)
             if mode == "none":
                 float_model = content  # int8's float-attention recipe needs it: converted once, not twice
-            results.append(verify_bytes(content, mode, model_name, options, data, checks[-1].reference,
-                                        checks[-1].float_metric, say, checks=checks))
+            searching = mode == "int8" and options.search is not None and not options.force
+            checked = verify_bytes(content, mode, model_name, replace(options, force=True) if searching else options,
+                                   data, checks[-1].reference, checks[-1].float_metric, say, checks=checks)
+            if searching or (options.explain and mode in quant_diagnosis.EXPLAINABLE_MODES):
+                float_model = float_model or convert_bytes(serving, "none", data, options.representative,
+                                                           saved_model=saved_model)
+            if searching and checked.gate_failures:
+                checked = _mixed_precision(float_model, serving, data, options, checks, model_name, checked, say,
+                                           cache)
+            if options.explain and mode in quant_diagnosis.EXPLAINABLE_MODES:
+                checked.diagnosis = _explain(float_model, mode, serving, data, options, say, cache)
+            results.append(checked)
     return results
+
+
+def _mixed_precision(float_model: bytes, serving: Any, data: ExportData, options: ExportOptions,
+                     checks: list[LengthCheck], model_name: str, failed: ConvertedFile,
+                     say: Callable[[str], None], cache: dict) -> ConvertedFile:
+    """The search's passing file in place of the failing int8 one (mixed_precision.search)."""
+    from converters import mixed_precision  # noqa: PLC0415
+
+    result = mixed_precision.search(float_model, serving, data, options, checks, model_name, failed, say, cache)
+    chosen = result.chosen.checked
+    chosen.file, chosen.mixed_precision = failed.file, result.manifest()
+    return chosen
+
+
+def _explain(float_model: bytes, mode: str, serving: Any, data: ExportData, options: ExportOptions,
+             say: Callable[[str], None], cache: dict) -> list[dict]:
+    """--explain: the per-layer error table for `mode`, printed; its rows go to quant_diagnosis.json."""
+    key = f"{mode}_rows"
+    if key not in cache:
+        if mode == "int8" and "calibration" not in cache:
+            cache["calibration"] = quant_diagnosis.calibrate(
+                float_model, quant_diagnosis.calibration_rows(serving, data, options.representative))
+        cache[key] = quant_diagnosis.diagnose(float_model, mode, serving, data, options.representative,
+                                              options.int8_float_attention,
+                                              calibration=cache.get("calibration") if mode == "int8" else None).rows
+    rows = cache[key]
+    say(quant_diagnosis.table(rows, title=f"{mode}: per-layer quantization error (worst first, litert-quantizer "
+                                          f"validate, {len(rows)} tensors)"))
+    return quant_diagnosis.to_json(rows)
 
 
 def verify_bytes(content: bytes, mode: str, model_name: str, options: ExportOptions, data: ExportData,

@@ -55,6 +55,10 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
     ec = config.export
     options = options or options_from_config(ec, max_len=config.encoder.max_sequence_length, **(settings or {}))
     options.modes = check_modes(options.modes)
+    if options.explain:
+        from converters.quant_diagnosis import check_explainable  # noqa: PLC0415
+
+        check_explainable(options.modes)
     if options.seq_len <= 0 or options.seq_len > config.encoder.max_sequence_length:
         raise MbertError(f"sequence length {options.seq_len} is outside 1..{config.encoder.max_sequence_length} "
                          "(the model's position table)",
@@ -93,6 +97,10 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
     header = _header(run_dir, restored, options, data, opt_report)
     # Each entry repeats its source: one folder may hold files exported from several stages.
     manifest = write_files(out, files, header, entry_extra={"source": header["source"], "opt": bool(opt)})
+    if any(f.diagnosis for f in files):
+        from converters.quant_diagnosis import write as write_diagnosis  # noqa: PLC0415
+
+        say(f"wrote {write_diagnosis(out, {f.mode: f.diagnosis for f in files if f.diagnosis})}")
     say(f"wrote {len(files)} file(s) and {manifest}")
     return ExportReport(out_dir=out, manifest=manifest, files=files, stage=stage, opt=opt_report,
                         data_source=data.source)
@@ -103,13 +111,16 @@ DYNAMIC_CHECK_LEN = 128
 
 def options_from_config(ec, *, modes=None, seq_len: str | int | None = None, representative: int | None = None,
                         max_drop: float | None = None, force: bool = False, allow_flex: bool = False,
-                        int8_full: bool = False, max_len: int | None = None) -> ExportOptions:
+                        int8_full: bool = False, max_len: int | None = None, explain: bool = False,
+                        search_budget: str | None = None) -> ExportOptions:
     """ExportOptions from a run's `export` config, with the values a command line gave (None: the config's).
 
+    `search_budget` bounds the int8 mixed-precision search (`300`/`300s` seconds, `8c` candidates).
     `seq_len` (else the config's `export.seq_len`) is one length, a list (`32,64,128`: one
     signature per length) or `dynamic`, checked against `max_len` (the model's position table).
     """
     from converters.lengths import parse_lengths  # noqa: PLC0415
+    from converters.mixed_precision import SearchBudget  # noqa: PLC0415
 
     # `is None`, not `or`: an explicit value (even 0) is the user's, never swapped for a default.
     spec = parse_lengths(ec.seq_len if seq_len is None else seq_len, max_len,
@@ -123,7 +134,8 @@ def options_from_config(ec, *, modes=None, seq_len: str | int | None = None, rep
                          representative=ec.representative_examples if representative is None else representative,
                          max_drop=ec.max_drop if max_drop is None else max_drop, force=force,
                          allow_flex=allow_flex or ec.allow_flex, mask_clip=ec.mask_clip,
-                         int8_float_attention=ec.int8_float_attention and not int8_full)
+                         int8_float_attention=ec.int8_float_attention and not int8_full,
+                         search=SearchBudget.parse(search_budget), explain=explain)
 
 
 def _header(run_dir: Path, restored, options: ExportOptions, data, opt_report: dict | None) -> dict:

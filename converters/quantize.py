@@ -142,3 +142,63 @@ def mask_add_nodes(float_model: bytes) -> list[str]:
                  for k in interp.get_signature_list()} or {0}
     return sorted({t["name"] for s in sorted(subgraphs) for t in interp.get_tensor_details(subgraph_index=s)
                    if pattern.search(t["name"])})
+
+
+# Recipes for `litert-quantizer` (Google's per-op/per-scope quantizer for LiteRT files): a list
+# of {regex, operation, algorithm_key, op_config}; regexes match op output tensor names of the
+# float file and, where several entries match, the last one wins.
+LIBRARY_PRECISIONS = ("int8", "int16", "float")
+_MIN_MAX = "min_max_uniform_quantize"
+_NO_QUANTIZE = "no_quantize"
+
+
+def _static_config(activation_bits: int) -> dict:
+    return {"activation_tensor_config": {"num_bits": activation_bits, "symmetric": activation_bits == 16,
+                                         "granularity": "TENSORWISE", "dtype": "INT"},
+            "weight_tensor_config": {"num_bits": 8, "symmetric": True, "granularity": "CHANNELWISE",
+                                     "dtype": "INT"},
+            "compute_precision": "INTEGER", "explicit_dequantize": False, "skip_checks": False,
+            "min_weight_elements": 0}
+
+
+def library_entry(regex: str, precision: str, operation: str = "*") -> dict:
+    """One recipe entry: `precision` int8 (8-bit activations), int16 (16-bit activations,
+    8-bit weights) or float (left unquantized) for the ops whose output name matches `regex`."""
+    from mbert_cli.errors import MbertError  # noqa: PLC0415
+
+    if precision not in LIBRARY_PRECISIONS:
+        raise MbertError(f"unknown precision {precision!r}", hint=f"choose from: {', '.join(LIBRARY_PRECISIONS)}")
+    if precision == "float":
+        return {"regex": regex, "operation": operation, "algorithm_key": _NO_QUANTIZE}
+    return {"regex": regex, "operation": operation, "algorithm_key": _MIN_MAX,
+            "op_config": _static_config(16 if precision == "int16" else 8)}
+
+
+def library_int8_recipe(mask_add_nodes: list[str], float_attention: bool = True,
+                        overrides: list[tuple[str, str]] = ()) -> list[dict]:
+    """Full int8 for litert-quantizer, then `overrides` ((regex, precision) pairs, in order);
+    with `float_attention`, last, the same float attention as `convert_int8_float_attention`
+    (softmax, attention matmuls and mask add stay float whatever an override says)."""
+    entries = [library_entry(".*", "int8")] + [library_entry(rx, prec) for rx, prec in overrides]
+    if float_attention:
+        entries += [library_entry(".*", "float", op) for op in FLOAT_ATTENTION_OPS]
+        if mask_add_nodes:
+            entries.append(library_entry(exact_names_regex(mask_add_nodes), "float"))
+    # The graph's inputs and outputs stay float (INPUT/OUTPUT are the library's virtual ops):
+    # the same feeding code as every other mode.
+    return entries + [library_entry(".*", "float", "INPUT"), library_entry(".*", "float", "OUTPUT")]
+
+
+def library_dynamic_recipe() -> list[dict]:
+    """Dynamic range for litert-quantizer: int8 weights, float activations quantized on the fly."""
+    return [{"regex": ".*", "operation": "*", "algorithm_key": _MIN_MAX,
+             "op_config": {"weight_tensor_config": {"num_bits": 8, "symmetric": True,
+                                                    "granularity": "CHANNELWISE", "dtype": "INT"},
+                           "compute_precision": "INTEGER", "explicit_dequantize": False,
+                           "skip_checks": False, "min_weight_elements": 0}}]
+
+
+def exact_names_regex(names: list[str]) -> str:
+    """A regex matching the ops whose first output is one of these tensors, and no other: the
+    library's scope of an op is its output names, each followed by `;`."""
+    return "^(?:" + "|".join(re.escape(n) for n in sorted(names)) + ");"

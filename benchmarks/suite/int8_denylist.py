@@ -4,14 +4,15 @@
     mbert bench DIR/none.tflite DIR/<variant>.tflite ... --device host --threads 1   # then the latency
 
 The fine-tuned run is restored and prepared exactly as `mbert export` does (clipped mask,
-serving signature, the run's validation rows, 100 calibration rows). The model is calibrated
-once through TensorFlow's `QuantizationDebugger`; each variant then re-quantizes the same
-calibration with more nodes kept float (`denylisted_nodes`, matched by regex on the float
-model's tensor names, tf-models `BertEncoderV2` naming) and is checked by the export's own
-`verify_bytes` (accuracy on the same validation rows, parity to TensorFlow). Every variant
-keeps the default export's float attention (matmuls, softmax, mask add).
+serving signature, the run's validation rows, 100 calibration rows). The float file is
+calibrated once with `litert-quantizer` (what the export's mixed-precision search uses); each
+variant is a library recipe with more ops kept float (regexes over the float file's op output
+names, tf-models `BertEncoderV2` naming) and is checked by the export's own `verify_bytes`
+(accuracy on the same validation rows, parity to TensorFlow). Every variant keeps the default
+export's float attention (matmuls, softmax, mask add). `benchmarks/int8_search.py` runs the
+automatic search (`mbert export`'s) instead of these fixed variants.
 
-Measured on the fine-tuned all-MiniLM-L6-v2 (seq 64, 1,000 validation rows, TF 82.3%):
+Measured (before the move to litert-quantizer, with TensorFlow's QuantizationDebugger) on the fine-tuned all-MiniLM-L6-v2 (seq 64, 1,000 validation rows, TF 82.3%):
 int8 76.6, + float LayerNorms 78.7, + float residual adds 79.2, + float FFN output dense 81.7
 (passes the 1-point gate, 33.7 MB), + float FFN 82.3 (44.1 MB); dynamic range 82.3 at 22.9 MB.
 Expected time on 2 busy cores: ~2 min to calibrate, ~30 s per variant.
@@ -21,12 +22,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
-import warnings
 from pathlib import Path
 
-# Regexes over the float model's tensor names (BertEncoderV2 / tf-models TransformerEncoderBlock).
+# Regexes over the float file's op output names (BertEncoderV2 / tf-models TransformerEncoderBlock).
 LAYER_NORM = r"layer_norm/"  # every LayerNorm's decomposed ops (mean, variance, rsqrt, scale, shift)
 RESIDUAL = (r"layer_\d+/add(_1)?$", r"encoder/add(_1)?;")  # the blocks' residual adds and the embedding sum
 FFN_OUT = r"/output/einsum/Einsum"  # each block's FFN output dense (the weights stay float too)
@@ -51,15 +50,12 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     args = parser.parse_args()
 
-    import tensorflow as tf
-
-    from converters import quantize
+    from converters import quant_diagnosis, quantize
     from converters.attention_mask import clip_attention_masks
-    from converters.converter import ExportOptions, _checks, _representative, convert_bytes, verify_bytes
+    from converters.converter import ExportOptions, _checks, convert_bytes, verify_bytes
     from converters.data import for_run
     from converters.export_model import restore_for_export
     from converters.signatures import build_serving_functions
-    from mbert_cli.runtime import load_runtime
     from mbert_cli.training import checkpoints
 
     out = Path(args.out)
@@ -78,29 +74,22 @@ def main() -> None:
     float_bytes = convert_bytes(serving, "none", data, options.representative)
     (out / "none.tflite").write_bytes(float_bytes)
     mask_nodes = quantize.mask_add_nodes(float_bytes)
-    interp = load_runtime().interpreter(model_content=float_bytes)
-    names = sorted({t["name"] for t in interp.get_tensor_details()})
 
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([serving.concrete], serving.module)
-    rep = _representative(serving, data, options.representative)
-    quantize.recipe("int8").configure(converter, rep)
-    warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
     started = time.time()
-    debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=rep)
+    calibration = quant_diagnosis.calibrate(float_bytes, quant_diagnosis.calibration_rows(
+        serving, data, options.representative))
     print(f"calibrated {options.representative} rows in {time.time() - started:.0f} s; "
           f"TF accuracy {checks[-1].float_metric:.1f}", flush=True)
     rows = []
     for name in args.variants.split(","):
-        nodes = [n for n in names if any(re.search(p, n) for p in VARIANTS[name])]
-        # Swapping the options re-quantizes the one calibrated model (a new debugger would calibrate again).
-        debugger._debug_options = tf.lite.experimental.QuantizationDebugOptions(  # noqa: SLF001
-            denylisted_ops=list(quantize.FLOAT_ATTENTION_OPS), denylisted_nodes=mask_nodes + nodes)
-        content = debugger.get_nondebug_quantized_model()
+        overrides = [(pattern, "float") for pattern in VARIANTS[name]]
+        content = quant_diagnosis.library_build(float_bytes, quantize.library_int8_recipe(mask_nodes, True, overrides),
+                                                calibration)
         (out / f"{name}.tflite").write_bytes(content)
         checked = verify_bytes(content, "int8", name, options, data, checks[-1].reference, checks[-1].float_metric,
                                lambda _m: None, checks=checks)
         metric = checked.task_metric
-        rows.append({"variant": name, "float_nodes": len(nodes), "size_mb": round(len(content) / 1e6, 1),
+        rows.append({"variant": name, "float_patterns": len(overrides), "size_mb": round(len(content) / 1e6, 1),
                      "accuracy": round(metric["tflite"], 1), "tf": round(metric["tensorflow"], 1),
                      "drop": round(metric["drop"], 1), "cosine": round(checked.parity["cosine"], 4),
                      "passes_gate": metric["drop"] <= options.max_drop})

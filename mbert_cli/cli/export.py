@@ -44,6 +44,13 @@ def export_cmd(
     int8_full: Annotated[bool, typer.Option(
         "--int8-full", help="int8: quantize attention matmuls/softmax/mask add too. Default keeps them float, "
                             "which XNNPACK runs ~2x faster on x86.")] = False,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="Print and write (quant_diagnosis.json) each layer's quantization error for "
+                          "int8/dynamic, worst first.")] = False,
+    search_budget: Annotated[str | None, typer.Option(
+        "--search-budget", help="Bound on the mixed-precision search run when int8 fails the gate: "
+                                "seconds (300, 300s) or candidates (8c). Default: 300 s.",
+        show_default=False)] = None,
     representative: Annotated[int | None, typer.Option(
         "--representative", min=1, help="Calibration examples for int8. Default: the run's export config (100).",
         show_default=False)] = None,
@@ -69,14 +76,16 @@ def export_cmd(
 
     out_console = console()
     settings = {"modes": modes, "seq_len": seq_len, "representative": representative, "max_drop": max_drop,
-                "force": force, "allow_flex": allow_flex, "int8_full": int8_full}
+                "force": force, "allow_flex": allow_flex, "int8_full": int8_full,
+                "explain": explain, "search_budget": search_budget}
     report = export_run(run, stage=stage, settings=settings, out_dir=out, opt=opt, recovery_steps=recovery_steps,
                         parity_examples=parity_examples, metric_examples=metric_examples,
                         progress=lambda msg: out_console.print(msg, markup=False))
     if report.opt:
         out_console.print(_opt_line(report.opt), markup=False)
     for f in report.files:
-        gate = f" (FORCED: {'; '.join(f.gate_failures)})" if f.gate_failures else ""
+        gate = f" (FORCED: {'; '.join(f.gate_failures)})" if f.gate_failures else \
+            (f" (mixed precision: {f.mixed_precision['chosen']})" if f.mixed_precision else "")
         lengths = "  dynamic" if f.dynamic else (f"  seq {','.join(map(str, f.seq_lens))}" if len(f.seq_lens) > 1 else "")
         out_console.print(f"{report.out_dir / f.file}  {f.size_bytes / 1e6:.2f} MB  {f.mode}{lengths}{gate}",
                           markup=False)
