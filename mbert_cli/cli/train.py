@@ -105,14 +105,14 @@ def finetune_cmd(
     progress: ProgressOpt = True,
 ) -> None:
     """Fine-tune a student or teacher on a task with AdamW (optionally with task distillation)."""
-    quiet_tensorflow()
-    from mbert_cli.training.finetune import check_options, train_finetune  # noqa: PLC0415
-    from mbert_cli.training.finetune_base import finetune_run_config  # noqa: PLC0415
+    from mbert_cli.training.finetune import check_options, train_finetune  # noqa: PLC0415 (TensorFlow-free)
 
+    check_options(task.value, init, distill_from)  # option combinations first, then the folders they name
     init = stage_folder(init, "--init")
     if distill_from is not None:
         distill_from = run_folder(distill_from, "--distill-from")
-    check_options(task.value, init, distill_from)
+    quiet_tensorflow()
+    from mbert_cli.training.finetune_base import finetune_run_config  # noqa: PLC0415
     run, cfg = finetune_run_config(init, run, config, overrides or [])
     _summary(train_finetune(run, cfg, init, task.value, data=data, distill_from=distill_from,
                             distribution=distribution.value, progress=progress, say=_say))
