@@ -18,7 +18,7 @@ class Result:
     """JSON round trip for the flat records; records with nested parts override `from_json`."""
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]):

@@ -53,7 +53,7 @@ class Inputs:
     runs: dict[str, StageRun] = field(default_factory=dict)
 
     def __getitem__(self, stage: Stage[R]) -> R:
-        return self.runs[stage.name].result  # type: ignore[return-value]
+        return self.runs[stage.name].result
 
     def seconds(self, stage: Stage) -> float:
         return self.runs[stage.name].seconds
