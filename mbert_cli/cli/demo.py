@@ -35,18 +35,16 @@ def demo_cmd(
     """
     quiet_tensorflow()
     from mbert_cli.demo.pipeline import Demo, DemoOptions  # noqa: PLC0415
-    from mbert_cli.demo.summary import SummaryRow, render_table  # noqa: PLC0415
+    from mbert_cli.demo.summary import render_table  # noqa: PLC0415
 
     out = console()
     options = DemoOptions(root=run, fresh=fresh, teacher=teacher.value, overrides=list(overrides),
                           bench_runs=old_bench_runs or bench_runs,
                           bench_threads=threads, loopback=loopback)
-    result = Demo(options, say=lambda msg: out.print(msg, markup=False, highlight=False)).run()
-    import json  # noqa: PLC0415
-
-    summary = json.loads((run / "summary.json").read_text())
-    render_table([SummaryRow(**row) for row in summary["rows"]], out, note=summary["note"])
-    total = sum(result["seconds"].values())
+    runs = Demo(options, say=lambda msg: out.print(msg, markup=False, highlight=False)).run()
+    summary = runs["summary"].result
+    render_table(list(summary.rows), out, note=summary.note)
+    total = sum(r.seconds for r in runs.values() if not r.skipped)
     out.print(f"Demo finished in {total:.0f}s. Outputs: {run}/summary.json, {run}/summary.png, "
               f"{run}/student/export/, {run}/bench/", markup=False, highlight=False)
 

@@ -1,4 +1,5 @@
-"""The demo's closing table, `summary.json` and `summary.png`, in the paper's shape.
+"""The demo's closing table, `summary.json` and `summary.png`, in the paper's shape, built
+from the stages' returned results (accuracies as fractions there, in percent here).
 
 Labels say what the numbers are: nano-scale models, latency on this host's CPU and on the
 loopback device (which runs LiteRT on this host too), never a phone.
@@ -9,7 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+from mbert_cli.demo.results import Baseline, Benched, Exported, Finetuned, Result
 from mbert_cli.io_utils import atomic_path, atomic_write_text
 
 LATENCY_NOTE = ("latency: host CPU (LiteRT) and the loopback adb device (LiteRT on this host, not a phone); "
@@ -40,6 +43,69 @@ class SummaryRow:
     def task_ratio(self) -> float | None:
         """Task p50 against the fixed-length (longest signature) p50."""
         return self.task_p50_ms / self.host_p50_ms if self.task_p50_ms and self.host_p50_ms else None
+
+
+@dataclass(frozen=True)
+class Summary(Result):
+    """The summary stage's result: the table's rows and its note."""
+
+    rows: tuple[SummaryRow, ...]
+    note: str
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Summary:
+        return cls(tuple(SummaryRow(**r) for r in data["rows"]), data["note"])
+
+
+def percent(fraction: float | None) -> float | None:
+    return None if fraction is None else round(100 * fraction, 2)
+
+
+MODE_ORDER = {"none": 0, "float16": 1, "dynamic": 2, "int8": 3}
+
+
+def build_rows(exported: Exported, host: Benched, loop: Benched, distilled: Finetuned, scratch: Finetuned,
+               baseline: Baseline) -> list[SummaryRow]:
+    """One row per exported file (accuracies from the export's check on the whole validation split,
+    host and loopback latency, a multi-length file's latency over the task's lengths), then the
+    distilled and from-scratch students and the classic baseline on the same split."""
+    rows: list[SummaryRow] = []
+    for model in ("teacher", "student"):
+        for f in sorted((f for f in exported.files if f.model == model), key=lambda f: MODE_ORDER.get(f.mode, 9)):
+            h, lp = host.of(f.path), loop.of(f.path)
+            task = h.task if h else None
+            rows.append(SummaryRow(
+                model=f"{model} {'float32' if f.mode == 'none' else f.mode}", parameters=f.parameters,
+                file_mb=round(f.size_bytes / 1e6, 3), accuracy_tf=percent(f.accuracy_tf),
+                accuracy_tflite=percent(f.accuracy_tflite), host_p50_ms=h.p50_ms if h else None,
+                host_p90_ms=h.p90_ms if h else None, loopback_ms=lp.mean_ms if lp else None,
+                note="fails the export gates: latency reference" if f.gate_failures else "",
+                task_p50_ms=task.p50_ms if task else None, task_p90_ms=task.p90_ms if task else None))
+    for label, run in (("student distilled", distilled), ("student from scratch", scratch)):
+        rows.append(SummaryRow(model=label, parameters=exported.parameters("student"), file_mb=None,
+                               accuracy_tf=percent(run.accuracy), accuracy_tflite=None, host_p50_ms=None,
+                               host_p90_ms=None, loopback_ms=None, note="TF, whole validation split"))
+    rows.append(SummaryRow(model="TF-IDF + LinearSVC", parameters=None, file_mb=None,
+                           accuracy_tf=percent(baseline.accuracy), accuracy_tflite=None, host_p50_ms=None,
+                           host_p90_ms=None, loopback_ms=None, note="char 2-5 n-grams, same split"))
+    add_speedups(rows)
+    return rows
+
+
+def summarise(root: Path, recipe: str, note: str, *, teacher: Finetuned, distilled: Finetuned,
+              scratch: Finetuned, baseline: Baseline, exported: Exported, host: Benched, loop: Benched,
+              timings: dict[str, float]) -> Summary:
+    """Writes `summary.json` and `summary.png` under `root` from the stages' results."""
+    rows = build_rows(exported, host, loop, distilled, scratch, baseline)
+    comparison = {"distilled_student": percent(distilled.accuracy), "scratch_student": percent(scratch.accuracy),
+                  "teacher": percent(teacher.accuracy), "tfidf_svm": percent(baseline.accuracy),
+                  "split": "whole validation split, TensorFlow"}
+    write_json(rows, root / "summary.json",
+               {"teacher": recipe, "accuracy_tf": comparison,
+                "task_lengths": [asdict(f.task) for f in host.files if f.task is not None],
+                "timings_s": {name: round(seconds, 2) for name, seconds in timings.items()}}, note=note)
+    plot(rows, root / "summary.png", note=note)
+    return Summary(tuple(rows), note)
 
 
 def add_speedups(rows: list[SummaryRow], teacher: str = "teacher") -> None:
