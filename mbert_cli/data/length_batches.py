@@ -17,6 +17,38 @@ import numpy as np
 
 MASK = "input_mask"
 BUCKET_WIDTH = 8  # tokens per length bucket: finer buckets pad less but split batches more
+# The lengths a fine-tune's data.seq_len is fitted from (`fitted_seq_len`): with grouped batches
+# it only caps truncation, so the smallest that keeps nearly every sentence whole.
+SEQ_LEN_CHOICES = (64, 128, 256, 512)
+COVERAGE = 0.99  # share of the task's sentences that must fit untruncated
+
+
+def token_lengths(tokenizer, texts_a, texts_b=None) -> np.ndarray:
+    """Word pieces per example as `encoding.encode_pairs` packs it ([CLS] a [SEP] (b [SEP])), untruncated."""
+    first = tokenizer.tokenize(list(texts_a))
+    out = np.array([len(a) + 2 for a in first], np.int64)
+    if texts_b is not None and any(t is not None for t in texts_b):
+        has_b = [i for i, t in enumerate(texts_b) if t is not None]
+        second = tokenizer.tokenize([texts_b[i] for i in has_b])
+        out[has_b] += np.array([len(b) + 1 for b in second], np.int64)
+    return out
+
+
+def fitted_seq_len(example_lengths, cap: int, coverage: float = COVERAGE) -> int:
+    """The smallest of SEQ_LEN_CHOICES holding `coverage` of the examples whole, at most `cap` (the position table).
+
+    Grouped batches are cut to their longest sentence anyway: a longer seq_len costs only
+    the few long batches, a shorter one truncates sentences, so the fit errs long.
+    """
+    example_lengths = np.asarray(example_lengths)
+    if example_lengths.size == 0:
+        return min(SEQ_LEN_CHOICES[1], cap)
+    for choice in SEQ_LEN_CHOICES:
+        if choice >= cap:
+            return cap
+        if np.mean(example_lengths <= choice) >= coverage:
+            return choice
+    return min(SEQ_LEN_CHOICES[-1], cap)
 
 
 def lengths(features: dict) -> np.ndarray:
