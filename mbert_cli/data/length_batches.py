@@ -61,14 +61,27 @@ def length_order(features: dict) -> np.ndarray:
     return np.argsort(lengths(features), kind="stable")
 
 
-def trim_batch(features: dict, *rest):
-    """tf.data map: cuts every [batch, seq] feature to the batch's longest example + 1 (`kept_width`)."""
+def trim_batch(features: dict, *rest, multiple: int = 1):
+    """tf.data map: cuts every [batch, seq] feature to the batch's longest example + 1 (`kept_width`),
+    rounded up to a multiple of `multiple` columns (fewer distinct shapes, for XLA)."""
     import tensorflow as tf  # noqa: PLC0415
 
     longest = tf.cast(tf.reduce_max(tf.reduce_sum(features[MASK], axis=1)), tf.int32)
-    width = tf.minimum(longest + 1, tf.shape(features[MASK])[1])
+    width = tf.minimum((longest + multiple) // multiple * multiple, tf.shape(features[MASK])[1])
     cut = {name: value[:, :width] for name, value in features.items()}
     return (cut, *rest)
+
+
+def pad_width(batch, multiple: int, padded: int):
+    """A trimmed (features, ...) batch zero-padded on the right to a multiple of `multiple` columns (at most
+    `padded`): the batch cut from the fully padded one at that width. Fewer distinct shapes (for XLA)."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    features, *rest = batch
+    width = int(features[MASK].shape[1])
+    target = min(-(-width // multiple) * multiple, padded)
+    grown = {k: tf.pad(v, [[0, 0], [0, target - width]]) for k, v in features.items()}
+    return (grown, *rest)
 
 
 def kept_width(longest: int, padded: int) -> int:
@@ -78,8 +91,11 @@ def kept_width(longest: int, padded: int) -> int:
     return min(longest + 1, padded)
 
 
-def bucketed_batches(ds, batch_size: int, seq_len: int, *, drop_remainder: bool):
-    """Groups an (already shuffled) dataset of (features, ...) examples into same-bucket batches, trimmed."""
+def bucketed_batches(ds, batch_size: int, seq_len: int, *, drop_remainder: bool, multiple: int = 1):
+    """Groups an (already shuffled) dataset of (features, ...) examples into same-bucket batches, trimmed
+    (widths rounded up to a multiple of `multiple`: at most ceil(seq_len / multiple) shapes)."""
+    import functools  # noqa: PLC0415
+
     import tensorflow as tf  # noqa: PLC0415
 
     boundaries = list(range(BUCKET_WIDTH + 1, seq_len + 1, BUCKET_WIDTH))
@@ -87,7 +103,7 @@ def bucketed_batches(ds, batch_size: int, seq_len: int, *, drop_remainder: bool)
         lambda features, *_: tf.cast(tf.reduce_sum(features[MASK]), tf.int32),
         bucket_boundaries=boundaries, bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
         drop_remainder=drop_remainder)
-    return ds.map(trim_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.map(functools.partial(trim_batch, multiple=multiple), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def sorted_batches(arrays: tuple, batch_size: int):

@@ -50,7 +50,8 @@ def signal_name(signum: int) -> str:
     return signal.Signals(signum).name
 
 
-def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: float, targets_fn=None):
+def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: float, targets_fn=None,
+                    jit_compile: bool = False):
     """A tf.function running one distributed step.
 
     Args:
@@ -92,6 +93,9 @@ def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: fl
             i += len(vs)
         terms["grad_norm"] = norm
         return terms
+
+    if jit_compile and replicas == 1:
+        replica_step = tf.function(replica_step, jit_compile=True)
 
     @tf.function
     def step():
