@@ -35,6 +35,25 @@ import statistics
 import time
 from pathlib import Path
 
+import tensorflow as tf
+from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+from mbert_cli.config import RunConfig, resolve_config
+from mbert_cli.config.param_count import encoder_flops
+from mbert_cli.config.training import OptimizerConfig
+from mbert_cli.data import length_batches
+from mbert_cli.importing import importer, sources
+from mbert_cli.modeling.models import build_classifier
+from mbert_cli.training.distiller import Distiller, stage_variables
+from mbert_cli.training.distribute import make_distribution
+from mbert_cli.training.finetune import masked_cross_entropy
+from mbert_cli.training.inputs import classification_data, synthetic_pretraining
+from mbert_cli.training.loop import make_train_step
+from mbert_cli.training.optim import build_optimizer
+from mbert_cli.training.session import MODEL_INPUTS, build_pretrainer, model_inputs
+from mbert_cli.training.stages import build_schedule, resolve_layer_map
+from mbert_cli.training.teachers import BertTeacher
+
 INTERESTING_FLAGS = ("avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",
                      "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
 
@@ -56,7 +75,6 @@ def cpu_description() -> dict:
 
 def matmul_peak(n: int = 2048, reps: int = 5) -> float:
     """GFLOP/s of an [n, n] x [n, n] fp32 matmul in TensorFlow (the practical peak), median of `reps`."""
-    import tensorflow as tf
 
     a = tf.random.normal([n, n])
     b = tf.random.normal([n, n])
@@ -72,13 +90,11 @@ def matmul_peak(n: int = 2048, reps: int = 5) -> float:
 
 def train_flops(enc, shapes) -> float:
     """Model FLOPs of training steps on batches of `shapes` [(batch, width)]: 3 forward passes each."""
-    from mbert_cli.config.param_count import encoder_flops
 
     return sum(3 * b * encoder_flops(enc, w) for b, w in shapes)
 
 
 def forward_flops(enc, shapes) -> float:
-    from mbert_cli.config.param_count import encoder_flops
 
     return sum(b * encoder_flops(enc, w) for b, w in shapes)
 
@@ -90,12 +106,21 @@ def fixed_batches(ds, k: int) -> list:
 
 def replay(batches: list, prefetch: bool = False):
     """A repeating tf.data iterator over `batches`, with a [batch, None] spec (as the grouped pipeline's)."""
-    import tensorflow as tf
 
     spec = tf.nest.map_structure(lambda t: tf.TensorSpec([t.shape[0]] + [None] * (t.shape.rank - 1), t.dtype),
                                  batches[0])
     ds = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=spec).repeat()
     return iter(ds.prefetch(2) if prefetch else ds)
+
+
+def round_width(batch, multiple: int, padded: int):
+    """A trimmed (features, labels) batch zero-padded on the right to a multiple of `multiple` columns, at
+    most `padded`: what `length_batches.bucketed_batches(..., multiple=)` cuts (fewer shapes for XLA)."""
+    features, *rest = batch
+    width = int(features[length_batches.MASK].shape[1])
+    target = min(-(-width // multiple) * multiple, padded)
+    grown = {k: tf.pad(v, [[0, 0], [0, target - width]]) for k, v in features.items()}
+    return (grown, *rest)
 
 
 class Stage:
@@ -115,23 +140,13 @@ class Stage:
 
 
 def _finetune_stage(name, cfg, batch: int, k: int, round_to: int = 1):
-    import tensorflow as tf
 
-    from mbert_cli.config.training import OptimizerConfig
-    from mbert_cli.data import length_batches
-    from mbert_cli.modeling.models import build_classifier
-    from mbert_cli.training.distribute import make_distribution
-    from mbert_cli.training.finetune import masked_cross_entropy
-    from mbert_cli.training.inputs import classification_data
-    from mbert_cli.training.loop import make_train_step
-    from mbert_cli.training.optim import build_optimizer
-    from mbert_cli.training.session import MODEL_INPUTS, model_inputs
 
     train, _, labels, make = classification_data(cfg, None)
     ds = make(train, batch, True, seed=cfg.seed, by_length=True)
     batches = fixed_batches(ds, k)
     if round_to > 1:
-        batches = [length_batches.pad_width(b, round_to, cfg.data.seq_len) for b in batches]
+        batches = [round_width(b, round_to, cfg.data.seq_len) for b in batches]
     model, _ = build_classifier(cfg.encoder, len(labels))
     dist = make_distribution("default")
     ft = cfg.finetune
@@ -153,14 +168,11 @@ def _finetune_stage(name, cfg, batch: int, k: int, round_to: int = 1):
     widths = [w for _, w in shapes]
     note = (f"batch {batch}, grouped, seq_len {cfg.data.seq_len}, widths {min(widths)}-{max(widths)} "
             f"(mean {statistics.mean(widths):.1f})")
-    del tf
     return Stage(name, make_step, batches, train_flops(cfg.encoder, shapes) / len(batches), note), model
 
 
 def minilm_config():
     """The run config `mbert import minilm` writes (encoder of the shipped MiniLM, fine-tune recipe, fitted seq_len)."""
-    from mbert_cli.config import RunConfig
-    from mbert_cli.importing import importer, sources
 
     loaded = importer.load(sources.locate("minilm", "auto", None))
     enc = loaded.encoder
@@ -180,24 +192,13 @@ def teacher_stage(args):
 
 
 def student_stage(args):
-    from mbert_cli.config import resolve_config
 
     cfg = resolve_config("minilm-student", None, ["data.group_by_length=true", "finetune.batch_size=16"])
     return _finetune_stage("student fine-tune (minilm-student)", cfg, args.batch, args.batches, args.round_to)[0]
 
 
 def distill_stages(args) -> list[Stage]:
-    import tensorflow as tf
 
-    from mbert_cli.config import resolve_config
-    from mbert_cli.training.distiller import Distiller, stage_variables
-    from mbert_cli.training.distribute import make_distribution
-    from mbert_cli.training.inputs import synthetic_pretraining
-    from mbert_cli.training.loop import make_train_step
-    from mbert_cli.training.optim import build_optimizer
-    from mbert_cli.training.session import build_pretrainer
-    from mbert_cli.training.stages import build_schedule, resolve_layer_map
-    from mbert_cli.training.teachers import BertTeacher
 
     t_cfg = minilm_config()
     s_cfg = resolve_config("minilm-student", None, ["distill.strategy=joint"])
@@ -223,14 +224,11 @@ def distill_stages(args) -> list[Stage]:
 
         out.append(Stage(f"distillation {spec.name} (minilm-student from MiniLM)", make_step, batches, flops,
                          f"batch {batch}, seq {s_cfg.data.seq_len}, LAMB; teacher forward outside the tape"))
-    del tf
     return out
 
 
 def top_ops(stage: Stage, step, logdir: Path, steps: int = 4, top: int = 12) -> list[dict]:
     """Host time by TensorFlow op type over `steps` profiled steps (nested function calls left out)."""
-    import tensorflow as tf
-    from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     tf.profiler.experimental.start(str(logdir))
     for _ in range(steps):
@@ -284,6 +282,36 @@ def compare(stage: Stage, lever: str, reps: int) -> dict:
             "first_step_s": round(trace_base, 1), "lever_warmup_s": round(warm_other, 1)}
 
 
+def compare_env(args) -> dict:
+    """A process-wide lever (threads, oneDNN: fixed once TensorFlow starts): this script in child
+    processes, baseline and lever environments alternated `--pairs` times; median s/step per stage."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    lever = dict(item.split("=", 1) for item in args.env_lever.split(","))
+    runs: dict[str, list] = {"baseline": [], "lever": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.pairs):
+            for arm in ("baseline", "lever"):
+                out = Path(tmp) / f"{arm}{i}.json"
+                env = dict(os.environ, **(lever if arm == "lever" else {}))
+                subprocess.run([sys.executable, "-m", "benchmarks.train_speed", "--stages", args.stages,
+                                "--batches", str(args.batches), "--reps", str(args.reps), "--out", str(out)],
+                               env=env, check=True, stdout=subprocess.DEVNULL)
+                runs[arm].append(json.loads(out.read_text()))
+    rows = []
+    for j, row in enumerate(runs["baseline"][0]["stages"]):
+        a = statistics.median(r["stages"][j]["s_per_step"] for r in runs["baseline"])
+        b = statistics.median(r["stages"][j]["s_per_step"] for r in runs["lever"])
+        rows.append({"stage": row["stage"], "lever": args.env_lever, "baseline_s": round(a, 4), "lever_s": round(b, 4),
+                     "ratio": round(b / a, 3),
+                     "baseline_share_of_peak": [r["stages"][j]["share_of_peak"] for r in runs["baseline"]],
+                     "lever_share_of_peak": [r["stages"][j]["share_of_peak"] for r in runs["lever"]]})
+        print(json.dumps(rows[-1]), flush=True)
+    return {"cpu": cpu_description(), "env_lever": args.env_lever, "pairs": args.pairs, "rows": rows}
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stages", default="teacher,distill,student")
@@ -294,19 +322,25 @@ def main(argv=None) -> dict:
     parser.add_argument("--round-to", type=int, default=1,
                         help="pad grouped batches' widths up to a multiple of this (shape buckets for XLA)")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--env-lever", default=None,
+                        help="e.g. TF_ENABLE_ONEDNN_OPTS=0 or TF_NUM_INTEROP_THREADS=1: child processes, alternated")
+    parser.add_argument("--pairs", type=int, default=2, help="with --env-lever: baseline/lever process pairs")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    if args.env_lever:
+        result = compare_env(args)
+        if args.out:
+            Path(args.out).write_text(json.dumps(result, indent=2), encoding="utf-8")
+        return result
 
     threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
     result = {"cpu": cpu_description(), "tensorflow": tf.__version__,
               "intra_op_threads": threads, "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
               "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"), "stages": []}
     print(json.dumps({k: result[k] for k in ("cpu", "tensorflow", "intra_op_threads", "onednn")}), flush=True)
-    peak_before = matmul_peak()
     builders = {"teacher": lambda: [teacher_stage(args)], "distill": lambda: distill_stages(args),
                 "student": lambda: [student_stage(args)]}
+    peaks = [matmul_peak()]  # the machine may be shared: the peak is measured around every stage
     for key in args.stages.split(","):
         for stage in builders[key]():
             row = {"stage": stage.name, "setup": stage.note, "gflop_per_step": round(stage.flops / 1e9, 2)}
@@ -326,21 +360,20 @@ def main(argv=None) -> dict:
                 if args.profile:
                     row["top_ops"] = top_ops(stage, step, Path(args.out or "train_speed").with_suffix("") / "profile"
                                              / key / str(len(result["stages"])))
+            peaks.append(matmul_peak())
             row["s_per_step"] = round(sec, 4)
             row["gflops"] = round(stage.flops / sec / 1e9, 1)
+            row["peak_gflops"] = round((peaks[-2] + peaks[-1]) / 2, 1)  # measured just before and after
+            row["share_of_peak"] = round(row["gflops"] / row["peak_gflops"], 3)
             result["stages"].append(row)
             print(json.dumps(row), flush=True)
-    peak_after = matmul_peak()
-    result["peak_gflops"] = round(max(peak_before, peak_after), 1)
-    result["peak_gflops_before_after"] = [round(peak_before, 1), round(peak_after, 1)]
-    for row in result["stages"]:
-        row["share_of_peak"] = round(row["gflops"] / result["peak_gflops"], 3)
-    print(f"\npractical peak (fp32 matmul 2048^2, {threads} threads): {result['peak_gflops']} GFLOP/s "
-          f"(before/after {result['peak_gflops_before_after']})")
-    print(f"{'stage':58s} {'s/step':>8s} {'GFLOP/step':>11s} {'GFLOP/s':>8s} {'of peak':>8s}")
+    result["peak_gflops_runs"] = [round(p, 1) for p in peaks]
+    print(f"\npractical peak (fp32 matmul 2048^2, {threads} threads), measured around each stage: "
+          f"{result['peak_gflops_runs']} GFLOP/s")
+    print(f"{'stage':58s} {'s/step':>8s} {'GFLOP/step':>11s} {'GFLOP/s':>8s} {'peak':>6s} {'of peak':>8s}")
     for row in result["stages"]:
         print(f"{row['stage']:58s} {row['s_per_step']:8.3f} {row['gflop_per_step']:11.1f} {row['gflops']:8.1f} "
-              f"{100 * row['share_of_peak']:7.1f}%")
+              f"{row['peak_gflops']:6.1f} {100 * row['share_of_peak']:7.1f}%")
         if "ratio" in row:
             print(f"    {row['lever']}: {row['baseline_s']:.3f} -> {row['lever_s']:.3f} s/step, ratio {row['ratio']}")
         for op in row.get("top_ops", [])[:8]:

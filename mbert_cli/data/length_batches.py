@@ -72,18 +72,6 @@ def trim_batch(features: dict, *rest, multiple: int = 1):
     return (cut, *rest)
 
 
-def pad_width(batch, multiple: int, padded: int):
-    """A trimmed (features, ...) batch zero-padded on the right to a multiple of `multiple` columns (at most
-    `padded`): the batch cut from the fully padded one at that width. Fewer distinct shapes (for XLA)."""
-    import tensorflow as tf  # noqa: PLC0415
-
-    features, *rest = batch
-    width = int(features[MASK].shape[1])
-    target = min(-(-width // multiple) * multiple, padded)
-    grown = {k: tf.pad(v, [[0, 0], [0, target - width]]) for k, v in features.items()}
-    return (grown, *rest)
-
-
 def kept_width(longest: int, padded: int) -> int:
     """Columns a trimmed batch keeps: one [PAD] after the longest sentence, because MobileBERT's
     trigram embedding reads each token's right neighbour, and the last token's is the [PAD]

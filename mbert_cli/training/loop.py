@@ -64,6 +64,8 @@ def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: fl
         (frozen variables are in no group, soft-frozen ones in a lower-LR group).
       clip_norm: global gradient-norm clip over all groups (0 = off), applied after the
         cross-replica sum so every replica clips by the same norm.
+      jit_compile: compile each replica's step with XLA (one replica only; the iterator stays
+        outside). Off everywhere: slower on the AVX2 CPUs measured (benchmarks/train_speed.py --lever xla).
     """
     import tensorflow as tf  # noqa: PLC0415
 
