@@ -17,6 +17,38 @@ import numpy as np
 
 MASK = "input_mask"
 BUCKET_WIDTH = 8  # tokens per length bucket: finer buckets pad less but split batches more
+# The lengths a fine-tune's data.seq_len is fitted from (`fitted_seq_len`): with grouped batches
+# it only caps truncation, so the smallest that keeps nearly every sentence whole.
+SEQ_LEN_CHOICES = (64, 128, 256, 512)
+COVERAGE = 0.99  # share of the task's sentences that must fit untruncated
+
+
+def token_lengths(tokenizer, texts_a, texts_b=None) -> np.ndarray:
+    """Word pieces per example as `encoding.encode_pairs` packs it ([CLS] a [SEP] (b [SEP])), untruncated."""
+    first = tokenizer.tokenize(list(texts_a))
+    out = np.array([len(a) + 2 for a in first], np.int64)
+    if texts_b is not None and any(t is not None for t in texts_b):
+        has_b = [i for i, t in enumerate(texts_b) if t is not None]
+        second = tokenizer.tokenize([texts_b[i] for i in has_b])
+        out[has_b] += np.array([len(b) + 1 for b in second], np.int64)
+    return out
+
+
+def fitted_seq_len(example_lengths, cap: int, coverage: float = COVERAGE) -> int:
+    """The smallest of SEQ_LEN_CHOICES holding `coverage` of the examples whole, at most `cap` (the position table).
+
+    Grouped batches are cut to their longest sentence anyway: a longer seq_len costs only
+    the few long batches, a shorter one truncates sentences, so the fit errs long.
+    """
+    example_lengths = np.asarray(example_lengths)
+    if example_lengths.size == 0:
+        return min(SEQ_LEN_CHOICES[1], cap)
+    for choice in SEQ_LEN_CHOICES:
+        if choice >= cap:
+            return cap
+        if np.mean(example_lengths <= choice) >= coverage:
+            return choice
+    return min(SEQ_LEN_CHOICES[-1], cap)
 
 
 def lengths(features: dict) -> np.ndarray:
@@ -29,12 +61,13 @@ def length_order(features: dict) -> np.ndarray:
     return np.argsort(lengths(features), kind="stable")
 
 
-def trim_batch(features: dict, *rest):
-    """tf.data map: cuts every [batch, seq] feature to the batch's longest example + 1 (`kept_width`)."""
+def trim_batch(features: dict, *rest, multiple: int = 1):
+    """tf.data map: cuts every [batch, seq] feature to the batch's longest example + 1 (`kept_width`),
+    rounded up to a multiple of `multiple` columns (fewer distinct shapes, for XLA)."""
     import tensorflow as tf  # noqa: PLC0415
 
     longest = tf.cast(tf.reduce_max(tf.reduce_sum(features[MASK], axis=1)), tf.int32)
-    width = tf.minimum(longest + 1, tf.shape(features[MASK])[1])
+    width = tf.minimum((longest + multiple) // multiple * multiple, tf.shape(features[MASK])[1])
     cut = {name: value[:, :width] for name, value in features.items()}
     return (cut, *rest)
 
@@ -46,8 +79,11 @@ def kept_width(longest: int, padded: int) -> int:
     return min(longest + 1, padded)
 
 
-def bucketed_batches(ds, batch_size: int, seq_len: int, *, drop_remainder: bool):
-    """Groups an (already shuffled) dataset of (features, ...) examples into same-bucket batches, trimmed."""
+def bucketed_batches(ds, batch_size: int, seq_len: int, *, drop_remainder: bool, multiple: int = 1):
+    """Groups an (already shuffled) dataset of (features, ...) examples into same-bucket batches, trimmed
+    (widths rounded up to a multiple of `multiple`: at most ceil(seq_len / multiple) shapes)."""
+    import functools  # noqa: PLC0415
+
     import tensorflow as tf  # noqa: PLC0415
 
     boundaries = list(range(BUCKET_WIDTH + 1, seq_len + 1, BUCKET_WIDTH))
@@ -55,7 +91,7 @@ def bucketed_batches(ds, batch_size: int, seq_len: int, *, drop_remainder: bool)
         lambda features, *_: tf.cast(tf.reduce_sum(features[MASK]), tf.int32),
         bucket_boundaries=boundaries, bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
         drop_remainder=drop_remainder)
-    return ds.map(trim_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.map(functools.partial(trim_batch, multiple=multiple), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def sorted_batches(arrays: tuple, batch_size: int):

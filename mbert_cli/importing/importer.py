@@ -28,6 +28,8 @@ from mbert_cli.io_utils import atomic_dir
 # whole validation split), 2 epochs at batch 16: 4e-5 84.29 +- 0.48% in bfloat16 (AMX Xeon)
 # and 84.42 +- 0.48 in float32, against 3e-5's 83.87 +- 0.32 and 84.05 +- 0.30; at batch 32
 # and 5e-5 83.8 +- 0.5%; 1 epoch at batch 32 and 5e-5 (seq 48, padded) 82.8 +- 0.7%.
+# Written with them: data.group_by_length=true and data.seq_len fitted to the task (`_task_seq_len`),
+# so a plain `mbert train finetune --init RUN/teacher` takes the fast path (issue 35).
 FINETUNE_SETTINGS = {"learning_rate": 4e-5, "epochs": 2.0, "batch_size": 16, "warmup_fraction": 0.1}
 
 
@@ -269,10 +271,12 @@ def _write_run(run: Path, loaded: Loaded, pm) -> None:
     cfg = RunConfig(preset="", role=role, encoder=enc)
     cfg.data.vocab = "shipped" if _is_shipped(loaded.vocab, enc.vocab_size) else str((run / "vocab.txt").resolve())
     cfg.data.corpus = "movies"
-    cfg.data.seq_len = min(128, enc.max_sequence_length)
     cfg.export.seq_len = min(cfg.export.seq_len, enc.max_sequence_length)
     for key, value in FINETUNE_SETTINGS.items():
         setattr(cfg.finetune, key, value)
+    # The fast fine-tune is the default: batches grouped by length, seq_len fitted to the task.
+    cfg.data.group_by_length = True
+    cfg.data.seq_len = _task_seq_len(loaded, cfg, enc.max_sequence_length)
     cfg.validate()
     with atomic_dir(run, "import") as tmp:
         stage = StageDir(tmp, role).make()
@@ -284,6 +288,29 @@ def _write_run(run: Path, loaded: Loaded, pm) -> None:
         save_run_config(cfg, tmp / "config.yaml")
         loaded.report.notes.append(f"written as stage {role!r}; fine-tune with --init {run / role}")
         write_json(tmp / "import.json", loaded.report.to_dict())
+
+
+def _task_seq_len(loaded: Loaded, cfg, cap: int) -> int:
+    """data.seq_len for fine-tuning on the run's task data (`length_batches.fitted_seq_len` of its
+    tokenized training sentences); 128 (or the position table) when the data cannot be read."""
+    from mbert_cli.data import length_batches  # noqa: PLC0415
+    from mbert_cli.data.classification import load_classification  # noqa: PLC0415
+    from mbert_cli.data.tokenizer import WordPieceTokenizer  # noqa: PLC0415
+
+    try:
+        train, _dev, _labels = load_classification(cfg.data.task_data)
+    except MbertError as err:
+        loaded.report.notes.append(f"data.seq_len not fitted to the task ({err.message}): "
+                                   f"{min(128, cap)}")
+        return min(128, cap)
+    tok = WordPieceTokenizer(loaded.vocab)
+    lengths = length_batches.token_lengths(tok, [e.text_a for e in train], [e.text_b for e in train])
+    seq_len = length_batches.fitted_seq_len(lengths, cap)
+    loaded.report.notes.append(
+        f"fine-tuning: data.seq_len={seq_len} holds {100 * float((lengths <= seq_len).mean()):.1f}% of the "
+        f"{cfg.data.task_data} task's {len(lengths)} training sentences whole; batches grouped by length "
+        "(data.group_by_length)")
+    return seq_len
 
 
 def _is_shipped(vocab: Path, size: int) -> bool:

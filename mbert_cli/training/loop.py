@@ -50,7 +50,8 @@ def signal_name(signum: int) -> str:
     return signal.Signals(signum).name
 
 
-def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: float, targets_fn=None):
+def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: float, targets_fn=None,
+                    jit_compile: bool = False):
     """A tf.function running one distributed step.
 
     Args:
@@ -63,6 +64,8 @@ def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: fl
         (frozen variables are in no group, soft-frozen ones in a lower-LR group).
       clip_norm: global gradient-norm clip over all groups (0 = off), applied after the
         cross-replica sum so every replica clips by the same norm.
+      jit_compile: compile each replica's step with XLA (one replica only; the iterator stays
+        outside). Off everywhere: slower on the AVX2 CPUs measured (benchmarks/train_speed.py --lever xla).
     """
     import tensorflow as tf  # noqa: PLC0415
 
@@ -92,6 +95,9 @@ def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: fl
             i += len(vs)
         terms["grad_norm"] = norm
         return terms
+
+    if jit_compile and replicas == 1:
+        replica_step = tf.function(replica_step, jit_compile=True)
 
     @tf.function
     def step():

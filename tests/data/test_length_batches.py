@@ -69,3 +69,24 @@ def test_trimmed_batches_give_the_padded_logits(preset):
         np.testing.assert_allclose(by_length, padded, atol=1e-4)  # float rounding of other matmul shapes
         assert [c[0] for c in calls] == [8, 8, 5] and max(c[1] for c in calls) <= SEQ
         assert calls[0][1] < SEQ  # the shortest batch is cut
+
+
+@pytest.mark.parametrize("multiple", [1, 16])
+def test_a_grouped_epoch_has_a_bounded_number_of_shapes(multiple):
+    """Widths rounded up to a multiple: at most ceil(seq / multiple) shapes per epoch, each still >= longest + 1."""
+    import tensorflow as tf
+
+    seq = 64
+    lengths = np.random.default_rng(4).integers(2, seq + 1, 400)
+    features = {"input_word_ids": np.zeros((400, seq), np.int32), "input_type_ids": np.zeros((400, seq), np.int32),
+                "input_mask": (np.arange(seq)[None, :] < lengths[:, None]).astype(np.float32)}
+    ds = tf.data.Dataset.from_tensor_slices((features, np.arange(400, dtype=np.int32))).shuffle(400, seed=5)
+    widths = set()
+    for batch, ids in length_batches.bucketed_batches(ds, 8, seq, drop_remainder=True, multiple=multiple):
+        width = batch["input_mask"].shape[1]
+        assert width % multiple == 0 or width == seq
+        assert min(lengths[ids.numpy()].max() + 1, seq) <= width < lengths[ids.numpy()].max() + 1 + multiple
+        widths.add(width)
+    assert len(widths) <= -(-seq // multiple)
+    if multiple > 1:
+        assert widths <= {16, 32, 48, 64}
