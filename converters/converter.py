@@ -50,6 +50,7 @@ class ExportOptions:
     # dynamic range vs 2.03x all-int8 on mobilebert seq 128, benchmarks/suite/export_latency.py).
     int8_float_attention: bool = True
     thresholds: verify.ParityThresholds = field(default_factory=verify.ParityThresholds)
+    app: Any = None  # converters.app_metadata.AppSpec: int32 inputs, app output, MediaPipe metadata
 
     def length_spec(self) -> LengthSpec:
         return self.lengths or LengthSpec((self.seq_len,))
@@ -76,6 +77,7 @@ class ConvertedFile:
     # One entry per signature: key, seq_len (None: resizable), inputs/outputs, and the
     # parity and task-metric figures at each length checked.
     signatures: list[dict] = field(default_factory=list)
+    app_metadata: dict | None = None  # kind, labels, metadata sha256 and size (app-ready files)
 
     def manifest_entry(self) -> dict:
         d = asdict(self)
@@ -267,7 +269,12 @@ def convert(model: Any, *, model_name: str, options: ExportOptions, data: Export
     modes = check_modes(options.modes)
     spec = options.length_spec()
     clip_attention_masks(model, options.mask_clip)
-    serving = build_serving_functions(model, spec.signature_keys(), max_len=spec.max_len)
+    serving = build_serving_functions(model, spec.signature_keys(), max_len=spec.max_len,
+                                      app=options.app.kind if options.app else None)
+    if options.app:
+        from converters import app_metadata  # noqa: PLC0415
+
+        data = app_metadata.app_rows(data)
     checks = _checks(serving, spec, data)
     shown = "dynamic" if spec.dynamic else ",".join(map(str, spec.lengths))
     results = []
@@ -279,8 +286,12 @@ def convert(model: Any, *, model_name: str, options: ExportOptions, data: Export
                                     float_model=float_model, saved_model=saved_model)
             if mode == "none":
                 float_model = content  # int8's float-attention recipe needs it: converted once, not twice
+            if options.app:
+                content = app_metadata.attach(content, options.app)  # the gates below check the final file
             results.append(verify_bytes(content, mode, model_name, options, data, checks[-1].reference,
                                         checks[-1].float_metric, say, checks=checks))
+            if options.app:
+                results[-1].app_metadata = app_metadata.read(content).manifest_entry()
     return results
 
 

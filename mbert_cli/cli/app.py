@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from mbert_cli.cli import bench, config, data, demo, devices, evaluate, export, import_cmd, presets, train, version
+from mbert_cli.cli import (bench, config, data, demo, devices, evaluate, export, import_cmd, predict, presets, train,
+                           version)
 from mbert_cli.cli.common import set_debug
 
 app = typer.Typer(
@@ -24,7 +25,7 @@ def main(
     set_debug(debug)
 
 
-for module in (presets, config, version, data, train, export, bench, evaluate, devices, demo, import_cmd):
+for module in (presets, config, version, data, train, export, bench, evaluate, devices, demo, import_cmd, predict):
     module.register(app)
 
 
