@@ -28,6 +28,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+from mediapipe.tasks.python.core import base_options
+from mediapipe.tasks.python.text import text_classifier
+
+from converters import app_metadata
+from converters.signatures import cast_rows
+from mbert_cli.config import load_run_config
+from mbert_cli.data.classification import load_classification
+from mbert_cli.data.encoding import encode_pairs
+from mbert_cli.data.task_sets import task_tokenizer
+from mbert_cli.runtime import load_runtime
 
 
 def _cpu_flags() -> str:
@@ -42,9 +52,6 @@ def _cpu_flags() -> str:
 
 
 def _classifier(path: Path):
-    from mediapipe.tasks.python.core import base_options
-    from mediapipe.tasks.python.text import text_classifier
-
     opts = text_classifier.TextClassifierOptions(base_options=base_options.BaseOptions(model_asset_path=str(path)),
                                                  max_results=-1)
     return text_classifier.TextClassifier.create_from_options(opts)
@@ -52,11 +59,6 @@ def _classifier(path: Path):
 
 def measure_file(path: Path, texts: list[str], labels: np.ndarray, tok, *, repeats: int = 1) -> dict:
     """All figures for one app-ready classifier file."""
-    from converters import app_metadata
-    from converters.signatures import cast_rows
-    from mbert_cli.data.encoding import encode_pairs
-    from mbert_cli.runtime import load_runtime
-
     content = path.read_bytes()
     info = app_metadata.read(content)
     interp = load_runtime().interpreter(model_content=content, num_threads=1)
@@ -106,10 +108,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=1, help="timed requests per sentence")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args(argv)
-
-    from mbert_cli.config import load_run_config
-    from mbert_cli.data.classification import load_classification
-    from mbert_cli.data.task_sets import task_tokenizer
 
     cfg = load_run_config(args.run / "config.yaml")
     _train, dev, _names = load_classification(cfg.data.task_data)

@@ -139,6 +139,8 @@ def attach(model_bytes: bytes, spec: AppSpec) -> bytes:
         else:
             writer.add_feature_output(name="embedding", description="L2-normalised sentence embedding.")
         content, _json = writer.populate()
+        # Its __del__ removes a temporary folder with `os`; run it now, not at interpreter exit.
+        del writer
     return bytes(content)
 
 

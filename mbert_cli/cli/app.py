@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from mbert_cli.cli import (bench, config, data, demo, devices, evaluate, export, import_cmd, predict, presets, train,
-                           version)
+from mbert_cli.cli import (
+    bench,
+    config,
+    data,
+    demo,
+    devices,
+    evaluate,
+    export,
+    import_cmd,
+    predict,
+    presets,
+    train,
+    version,
+)
 from mbert_cli.cli.common import set_debug
 
 app = typer.Typer(
