@@ -203,15 +203,15 @@ def app_rows(data):
 
 
 def spec_for_run(config, stage: str, requested: bool | None, lengths=None,
-                 say=lambda _msg: None) -> AppSpec | None:
+                 say=lambda _msg: None, run_dir: str | Path | None = None) -> AppSpec | None:
     """The app-ready spec of a run's export, or None.
 
     Args:
         config: the run's RunConfig.
         stage: the stage exported.
         requested: True (`--app-metadata`: refuse what cannot be app-ready), False (off), or
-            None (default: on for a single-sentence classifier and a mean-pooled encoder such as
-            an imported sentence-transformers model, skipped with a note otherwise).
+            None (default: on for a single-sentence classifier and for an imported
+            sentence-transformers encoder with mean pooling, skipped with a note otherwise).
         lengths: the export's LengthSpec; MediaPipe runs a file's first subgraph only, so a
             file with one signature per length cannot be app-ready (one length or dynamic can).
         say: receives the note when the default skips.
@@ -234,10 +234,13 @@ def spec_for_run(config, stage: str, requested: bool | None, lengths=None,
                  "pass --no-app-metadata")
             return None
         kind, labels = CLASSIFIER, tuple(names)
-    elif stage in ("teacher", "student") and config.encoder.classifier_pooling == "mean":
+    elif (stage in ("teacher", "student") and config.encoder.classifier_pooling == "mean"
+          and run_dir is not None and (Path(run_dir) / "import.json").is_file()):
+        # Only an import carries a sentence-transformers pooling config (mbert_cli.importing);
+        # a pre-trained mbert encoder was never trained to embed sentences.
         kind, labels = EMBEDDER, ()
     else:
-        skip(f"stage {stage!r} is not a text classifier or a mean-pooled sentence encoder",
+        skip(f"stage {stage!r} is not a text classifier or an imported mean-pooled sentence encoder",
              "export --from finetune-classification, or pass --no-app-metadata")
         return None
     if lengths is not None and lengths.multi:

@@ -76,7 +76,7 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
     checkpoints.stage_checkpoint_path(run_dir, stage)  # no checkpoint: one clear error before any model is built
     from converters import app_metadata  # noqa: PLC0415
 
-    options.app = app_metadata.spec_for_run(config, stage, app, options.length_spec(), say)
+    options.app = app_metadata.spec_for_run(config, stage, app, options.length_spec(), say, run_dir)
 
     from converters.data import for_run  # noqa: PLC0415
     from converters.export_model import restore_for_export  # noqa: PLC0415

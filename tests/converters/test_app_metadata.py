@@ -23,12 +23,17 @@ SAMPLE = 48
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """A nano classifier run exported app-ready (the default) at seq 32 and dynamic."""
-    root = tmp_path_factory.mktemp("app")
-    run = root / "run"
+def nano_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("app") / "run"
     make_run(run)
-    out = root / "out"
+    return run
+
+
+@pytest.fixture(scope="module")
+def exported(nano_run):
+    """The nano classifier run exported app-ready (the default) at seq 32 and dynamic."""
+    run = nano_run
+    out = run.parent / "out"
     for seq in (str(SEQ), "dynamic"):
         result = runner.invoke(app, ["export", "--run", str(run), "--from", "finetune-classification",
                                      "--quantize", "none", "dynamic", "int8", "--seq-len", seq,
@@ -132,10 +137,10 @@ def test_dynamic_file_serves_real_lengths_and_cuts_long_ones(exported):
     assert np.max(np.abs(got - want["probabilities"][0])) < 1e-4
 
 
-def test_no_app_metadata_keeps_the_plain_file(exported, tmp_path):
+def test_no_app_metadata_keeps_the_plain_file(nano_run, tmp_path):
     from converters import app_metadata
 
-    run, _out, _manifest = exported
+    run = nano_run
     result = runner.invoke(app, ["export", "--run", str(run), "--from", "finetune-classification", "--quantize",
                                  "none", "--seq-len", "16", "--metric-examples", "8", "--no-app-metadata",
                                  "--out", str(tmp_path)])
@@ -152,12 +157,12 @@ def test_app_metadata_on_a_stage_that_is_no_classifier(tmp_path):
     out = tmp_path / "out"
     result = runner.invoke(app, ["export", "--run", str(run), "--from", "student", "--quantize", "none",
                                  "--seq-len", "16", "--app-metadata", "--out", str(out)])
-    assert "is not a text classifier" in _error(result)
+    assert "is not a text classifier or an imported mean-pooled sentence encoder" in _error(result)
     assert not out.exists()
 
 
-def test_multi_length_file_cannot_be_app_ready(exported, tmp_path):
-    run, _out, _manifest = exported
+def test_multi_length_file_cannot_be_app_ready(nano_run, tmp_path):
+    run = nano_run
     result = runner.invoke(app, ["export", "--run", str(run), "--from", "finetune-classification", "--quantize",
                                  "none", "--seq-len", "16,32", "--app-metadata", "--out", str(tmp_path / "o")])
     assert "first subgraph only" in _error(result)
