@@ -80,3 +80,18 @@ def test_mediapipe_embedding_matches_numpy(minilm_files, mode, floor):
     assert np.allclose(np.linalg.norm(got, axis=-1), 1.0, atol=1e-3)  # L2-normalised inside the file
     # Different sentences, different vectors: not a comparison of constants.
     assert (got[0] * got[1]).sum() < 0.95
+
+
+def test_predict_embeds_with_the_file_alone(minilm_files):
+    _run, out = minilm_files
+    path = out / "teacher_none_seqdyn.tflite"
+    result = runner.invoke(app, ["predict", str(path), "a gripping, beautifully acted film.", "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = [json.loads(line) for line in result.stdout.splitlines()]
+    emb = embedder(path)
+    try:
+        direct = np.asarray(emb.embed("a gripping, beautifully acted film.").embeddings[0].embedding)
+    finally:
+        emb.close()
+    assert len(row["embedding"]) == 384 and abs(row["norm"] - 1.0) < 1e-3
+    assert np.allclose(row["embedding"], direct, atol=1e-6)
