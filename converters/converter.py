@@ -8,6 +8,7 @@ passed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -275,6 +276,9 @@ def convert(model: Any, *, model_name: str, options: ExportOptions, data: Export
         from converters import app_metadata  # noqa: PLC0415
 
         data = app_metadata.app_rows(data)
+        if options.app.kind == app_metadata.EMBEDDER:
+            # The argmax of an embedding is no prediction: an embedder's gate is the cosine.
+            options.thresholds = dataclasses.replace(options.thresholds, quantized_min_top1=0.0)
     checks = _checks(serving, spec, data)
     shown = "dynamic" if spec.dynamic else ",".join(map(str, spec.lengths))
     results = []
