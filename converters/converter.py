@@ -8,6 +8,7 @@ passed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -54,6 +55,7 @@ class ExportOptions:
     # int8 failing the gate: search a mixed-precision file that passes (None: fail as is).
     search: SearchBudget | None = field(default_factory=SearchBudget)
     explain: bool = False  # per-layer quantization error table for int8/dynamic (quant_diagnosis)
+    app: Any = None  # converters.app_metadata.AppSpec: int32 inputs, app output, MediaPipe metadata
 
     def length_spec(self) -> LengthSpec:
         return self.lengths or LengthSpec((self.seq_len,))
@@ -82,6 +84,7 @@ class ConvertedFile:
     signatures: list[dict] = field(default_factory=list)
     mixed_precision: dict | None = None  # the search's recipe and trace, when it replaced a failing int8 file
     diagnosis: list | None = field(default=None, repr=False)  # --explain rows (quant_diagnosis.json, not the manifest)
+    app_metadata: dict | None = None  # kind, labels, metadata sha256 and size (app-ready files)
 
     def manifest_entry(self) -> dict:
         d = asdict(self)
@@ -274,7 +277,15 @@ def convert(model: Any, *, model_name: str, options: ExportOptions, data: Export
     modes = check_modes(options.modes)
     spec = options.length_spec()
     clip_attention_masks(model, options.mask_clip)
-    serving = build_serving_functions(model, spec.signature_keys(), max_len=spec.max_len)
+    serving = build_serving_functions(model, spec.signature_keys(), max_len=spec.max_len,
+                                      app=options.app.kind if options.app else None)
+    if options.app:
+        from converters import app_metadata  # noqa: PLC0415
+
+        data = app_metadata.app_rows(data)
+        if options.app.kind == app_metadata.EMBEDDER:
+            # The argmax of an embedding is no prediction: an embedder's gate is the cosine.
+            options.thresholds = dataclasses.replace(options.thresholds, quantized_min_top1=0.0)
     checks = _checks(serving, spec, data)
     shown = "dynamic" if spec.dynamic else ",".join(map(str, spec.lengths))
     results = []
@@ -287,6 +298,8 @@ def convert(model: Any, *, model_name: str, options: ExportOptions, data: Export
                                     float_model=float_model, saved_model=saved_model)
             if mode == "none":
                 float_model = content  # int8's float-attention recipe needs it: converted once, not twice
+            if options.app:
+                content = app_metadata.attach(content, options.app)  # the gates below check the final file
             searching = mode == "int8" and options.search is not None and not options.force
             checked = verify_bytes(content, mode, model_name, replace(options, force=True) if searching else options,
                                    data, checks[-1].reference, checks[-1].float_metric, say, checks=checks)
@@ -296,8 +309,12 @@ def convert(model: Any, *, model_name: str, options: ExportOptions, data: Export
             if searching and checked.gate_failures:
                 checked = _mixed_precision(float_model, serving, data, options, checks, model_name, checked, say,
                                            cache)
+                if options.app:  # the search quantizes the bare float graph: the winner gets the metadata too
+                    _replace_content(checked, app_metadata.attach(checked.content, options.app))
             if options.explain and mode in quant_diagnosis.EXPLAINABLE_MODES:
                 checked.diagnosis = _explain(float_model, mode, serving, data, options, say, cache)
+            if options.app:
+                checked.app_metadata = app_metadata.read(checked.content).manifest_entry()
             results.append(checked)
     return results
 
@@ -312,6 +329,13 @@ def _mixed_precision(float_model: bytes, serving: Any, data: ExportData, options
     chosen = result.chosen.checked
     chosen.file, chosen.mixed_precision = failed.file, result.manifest()
     return chosen
+
+
+def _replace_content(checked: ConvertedFile, content: bytes) -> None:
+    """New bytes with the same graph (metadata added): the file's size and sha256 follow them."""
+    from converters.manifest import sha256_bytes  # noqa: PLC0415
+
+    checked.content, checked.size_bytes, checked.sha256 = content, len(content), sha256_bytes(content)
 
 
 def _explain(float_model: bytes, mode: str, serving: Any, data: ExportData, options: ExportOptions,

@@ -36,8 +36,9 @@ class ExportData:
 
 
 def accuracy_points(outputs: dict[str, np.ndarray], labels: np.ndarray) -> float:
-    """Classification accuracy in points (0-100) from the `logits` output."""
-    return 100.0 * float(np.mean(np.argmax(outputs["logits"], axis=-1) == labels))
+    """Classification accuracy in points (0-100) from the `logits` (or app-ready `probabilities`) output."""
+    scores = outputs["logits"] if "logits" in outputs else outputs["probabilities"]
+    return 100.0 * float(np.mean(np.argmax(scores, axis=-1) == labels))
 
 
 def synthetic_rows(n: int, seq_len: int, vocab_size: int, seed: int = 0, min_len: int = 4) -> dict[str, np.ndarray]:

@@ -30,7 +30,8 @@ class ExportReport:
 def export_run(run_dir: str | Path, *, stage: str | None = None, options: ExportOptions | None = None,
                out_dir: str | Path | None = None, opt: bool = False, recovery_steps: int | None = None,
                parity_examples: int | None = None, metric_examples: int | None = None, data=None,
-               settings: dict | None = None, progress: Callable[[str], None] | None = None) -> ExportReport:
+               settings: dict | None = None, progress: Callable[[str], None] | None = None,
+               app: bool | None = None) -> ExportReport:
     """Rebuilds the run's model, optionally applies the OPT pass, converts, verifies, writes.
 
     Args:
@@ -46,6 +47,9 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
         data: an ExportData to use instead of the run's own data (tests, notebooks).
         settings: command-line values over the run's export config (see `options_from_config`).
         progress: receives one line per step.
+        app: app-ready files (MediaPipe metadata, int32 inputs, probabilities/embedding out):
+            None = wherever the stage allows it, True = required, False = off
+            (`converters.app_metadata.spec_for_run`).
     """
     from mbert_cli.training import checkpoints  # noqa: PLC0415
 
@@ -74,12 +78,17 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
     out = check_writable(out_dir if out_dir is not None else run_dir / "export")
     stage = checkpoints.check_stage(stage or checkpoints.default_stage(run_dir))
     checkpoints.stage_checkpoint_path(run_dir, stage)  # no checkpoint: one clear error before any model is built
+    from converters import app_metadata  # noqa: PLC0415
+
+    options.app = app_metadata.spec_for_run(config, stage, app, options.length_spec(), say, run_dir)
 
     from converters.data import for_run  # noqa: PLC0415
     from converters.export_model import restore_for_export  # noqa: PLC0415
 
     say(f"restoring {stage} from {run_dir}")
     restored = restore_for_export(run_dir, stage)
+    if options.app:
+        app_metadata.check_spec(options.app, config.encoder.vocab_size, app_metadata.num_classes(restored.model))
 
     data = data or for_run(config, stage, options.seq_len, options.representative, n_held,
                            metric_examples=n_metric, run_dir=run_dir)

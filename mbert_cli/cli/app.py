@@ -10,7 +10,20 @@ import typer
 from typer import Abort
 from typer._click import exceptions as click  # the click Typer vendors: its exceptions are the ones raised
 
-from mbert_cli.cli import bench, config, data, demo, devices, evaluate, export, import_cmd, presets, train, version
+from mbert_cli.cli import (
+    bench,
+    config,
+    data,
+    demo,
+    devices,
+    evaluate,
+    export,
+    import_cmd,
+    predict,
+    presets,
+    train,
+    version,
+)
 from mbert_cli.cli.common import MbertTyper, set_debug
 from mbert_cli.interrupts import STOP_SIGNALS
 
@@ -38,7 +51,7 @@ def main(
     set_debug(debug or os.environ.get("MBERT_DEBUG", "") not in ("", "0"))
 
 
-for module in (presets, config, version, data, train, export, bench, evaluate, devices, demo, import_cmd):
+for module in (presets, config, version, data, train, export, bench, evaluate, devices, demo, import_cmd, predict):
     module.register(app)
 
 

@@ -57,6 +57,11 @@ def export_cmd(
     parity_examples: Annotated[int | None, typer.Option(
         "--parity-examples", min=1, help="Held-out synthetic rows for parity when the stage has no task data. "
                                          "Default: 32.", show_default=False)] = None,
+    app_metadata: Annotated[bool | None, typer.Option(
+        "--app-metadata/--no-app-metadata",
+        help="App-ready files that MediaPipe's TextClassifier/TextEmbedder load as they are (vocab, labels, "
+             "int32 inputs, probabilities or embedding out; docs/app-ready.md). Default: on for a "
+             "single-sentence classifier or a mean-pooled sentence encoder.", show_default=False)] = None,
     metric_examples: Annotated[int | None, typer.Option(
         "--metric-examples", min=1, help="Validation examples for parity and the task-metric gate. "
                                          "Default: 1000 (or all).", show_default=False)] = None,
@@ -80,7 +85,7 @@ def export_cmd(
                 "explain": explain, "search_budget": search_budget}
     report = export_run(run, stage=stage, settings=settings, out_dir=out, opt=opt, recovery_steps=recovery_steps,
                         parity_examples=parity_examples, metric_examples=metric_examples,
-                        progress=lambda msg: out_console.print(msg, markup=False))
+                        progress=lambda msg: out_console.print(msg, markup=False), app=app_metadata)
     if report.opt:
         out_console.print(_opt_line(report.opt), markup=False)
     for f in report.files:

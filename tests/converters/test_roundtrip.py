@@ -19,8 +19,9 @@ def exported(tmp_path_factory):
     cfg, model = make_run(run)
     data = labelled_data(model, cfg)
     lines: list[str] = []
+    # The plain file (float mask, logits); app-ready files are tested in test_app_metadata.py.
     report = export_run(run, options=ExportOptions(modes=MODES, seq_len=SEQ, representative=24),
-                        data=data, progress=lines.append)
+                        data=data, progress=lines.append, app=False)
     return run, report, lines
 
 
