@@ -49,6 +49,14 @@ def cpu_description(cpuinfo: Path = CPUINFO) -> tuple[str, list[str]]:
     return cpu["model"] or platform.machine(), cpu["flags"]
 
 
+def demo_cpu(summary: dict) -> tuple[str, list[str]]:
+    """The CPU a demo ran on, as its summary.json recorded it; this machine's for an older summary."""
+    cpu = summary.get("cpu")
+    if cpu and cpu.get("model"):
+        return cpu["model"], list(cpu.get("flags") or [])
+    return cpu_description()
+
+
 def load_records(folder: Path = RECORDS) -> list[dict]:
     """Every record, checked for the stamp fields, in file-name order."""
     records = []
@@ -137,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Error: no {summary_path}; run `mbert demo --run {args.demo}` first", file=sys.stderr)
             return 1
         summary = json.loads(summary_path.read_text())
-        records = demo_records(summary, args.command, dt.date.today().isoformat(), cpu_description(), args.threads)
+        records = demo_records(summary, args.command, dt.date.today().isoformat(), demo_cpu(summary), args.threads)
         RECORDS.mkdir(parents=True, exist_ok=True)
         tag = args.tag or "-".join([records[0]["date"], *re.findall(r"[a-z0-9]+", records[0]["cpu_model"].lower())][:4])
         for record in records:
