@@ -166,7 +166,7 @@ def reference_accuracies(rows: list[SummaryRow]) -> list[tuple[str, float]]:
 
 
 def cpu_line(cpu: dict | None) -> str:
-    """"MODEL, N cores / M threads, flags: avx2, fma" (or "none of ...") for the table and the picture."""
+    """The CPU's model, cores / threads and speed flags ("none of ..." without them), in one line."""
     if not cpu:
         return "CPU: not recorded"
     flags = ", ".join(cpu.get("flags") or []) or "none of " + ", ".join(SPEED_FLAGS[:3])

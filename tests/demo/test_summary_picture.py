@@ -46,6 +46,11 @@ NANO_ROWS = [_row("teacher float32", 51.76, 51.76, 0.721), _row("student float32
              _row("student dynamic", 58.43, 58.43, 0.332), _row("student int8", 58.43, 58.43, 0.242),
              *_references(58.43, 58.43)]
 
+# The worst case: three files on one spot.
+SAME_SPOT_ROWS = [_row("teacher float32", 80.0, 80.0, 1.0), *(_row(f"student {m}", 75.0, 75.0, 0.5)
+                                                               for m in ("float32", "dynamic", "int8")),
+                  *_references(75.0, 75.0)]
+
 
 def drawn_texts(fig):
     """Every text the Agg renderer draws (tick labels outside the view are not), and the renderer."""
@@ -79,8 +84,8 @@ def text_problems(fig) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize(("rows", "note"), [(MINILM_ROWS, MINILM_NOTE), (NANO_ROWS, LATENCY_NOTE)],
-                         ids=["minilm", "nano"])
+@pytest.mark.parametrize(("rows", "note"), [(MINILM_ROWS, MINILM_NOTE), (NANO_ROWS, LATENCY_NOTE),
+                                            (SAME_SPOT_ROWS, MINILM_NOTE * 3)], ids=["minilm", "nano", "same-spot"])
 def test_no_text_is_clipped_or_overlapping(rows, note):
     fig = figure(rows, note, cpu=CPU, timings=TIMINGS)
     assert text_problems(fig) == []
