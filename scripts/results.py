@@ -22,10 +22,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: this checkout's packages, not an installed copy
+
+from benchmarks.environment import CPUINFO, SPEED_FLAGS, cpu_summary  # noqa: E402
+
 RECORDS = ROOT / "docs" / "results"
 PAGE = ROOT / "docs" / "results.md"
-# The flags that change how fast TensorFlow and LiteRT kernels run on x86.
-SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
 REQUIRED = ("id", "title", "date", "cpu_model", "cpu_flags", "threads", "command", "columns", "rows")
 
 HEADER = """# Measured results
@@ -41,20 +43,18 @@ at least three seeds.
 """
 
 
-def cpu_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, list[str]]:
+def cpu_description(cpuinfo: Path = CPUINFO) -> tuple[str, list[str]]:
     """(model name, the speed-relevant flags present) of this machine's CPU."""
-    model, flags = platform.processor() or platform.machine(), []
-    try:
-        for line in cpuinfo.read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and model in ("", platform.machine(), platform.processor()):
-                model = value.strip()
-            elif key.strip() == "flags" and not flags:
-                present = set(value.split())
-                flags = [f for f in SPEED_FLAGS if f in present]
-    except OSError:
-        pass
-    return model, flags
+    cpu = cpu_summary(cpuinfo)
+    return cpu["model"] or platform.machine(), cpu["flags"]
+
+
+def demo_cpu(summary: dict) -> tuple[str, list[str]]:
+    """The CPU a demo ran on, as its summary.json recorded it; this machine's for an older summary."""
+    cpu = summary.get("cpu")
+    if cpu and cpu.get("model"):
+        return cpu["model"], list(cpu.get("flags") or [])
+    return cpu_description()
 
 
 def load_records(folder: Path = RECORDS) -> list[dict]:
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Error: no {summary_path}; run `mbert demo --run {args.demo}` first", file=sys.stderr)
             return 1
         summary = json.loads(summary_path.read_text())
-        records = demo_records(summary, args.command, dt.date.today().isoformat(), cpu_description(), args.threads)
+        records = demo_records(summary, args.command, dt.date.today().isoformat(), demo_cpu(summary), args.threads)
         RECORDS.mkdir(parents=True, exist_ok=True)
         tag = args.tag or "-".join([records[0]["date"], *re.findall(r"[a-z0-9]+", records[0]["cpu_model"].lower())][:4])
         for record in records:

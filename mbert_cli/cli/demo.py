@@ -43,7 +43,7 @@ def demo_cmd(
                           bench_threads=threads, loopback=loopback)
     runs = Demo(options, say=lambda msg: out.print(msg, markup=False, highlight=False)).run()
     summary = runs["summary"].result
-    render_table(list(summary.rows), out, note=summary.note)
+    render_table(list(summary.rows), out, note=summary.note, cpu=summary.cpu, timings=summary.timings)
     total = sum(r.seconds for r in runs.values() if not r.skipped)
     out.print(f"Demo finished in {total:.0f}s. Outputs: {run}/summary.json, {run}/summary.png, "
               f"{run}/student/export/, {run}/bench/", markup=False, highlight=False)

@@ -257,19 +257,6 @@ def test_summary_plot_draws_the_from_scratch_baseline_as_a_line(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_summary_plot_labels_of_coinciding_points_do_not_overlap():
-    from mbert_cli.demo.summary import label_offsets
-
-    # float32 and dynamic at the same accuracy and close latency (as in a real demo run),
-    # int8 close by in latency but 0.4 points up, the teacher far away.
-    points = [(0.484, 74.1), (0.182, 73.8), (0.222, 73.8), (0.148, 74.2)]
-    offsets = label_offsets(points)
-    assert offsets[0] == offsets[1] == offsets[3] == (5, 5)  # nobody near them placed earlier
-    assert offsets[2] == (5, -7)  # stacked below the float32 label
-    assert label_offsets([(1.0, 70.0)] * 3) == [(5, 5), (5, -7), (5, -19)]
-    assert label_offsets([]) == []
-
-
 def test_speedups_compare_like_with_like():
     """Each student file against the teacher file of its precision; no ratio where the teacher has none."""
     from mbert_cli.demo.summary import SummaryRow, add_speedups
@@ -427,6 +414,7 @@ def test_results_survive_the_ledgers_json():
 
 
 def test_summary_is_built_from_the_stages_results_in_percent(tmp_path):
+    from benchmarks.environment import cpu_summary
     from mbert_cli.demo.summary import Summary, summarise
 
     summary = summarise(tmp_path, "nano", "a note", **_results(), timings={"teacher": 1.234})
@@ -446,5 +434,6 @@ def test_summary_is_built_from_the_stages_results_in_percent(tmp_path):
                                       "tfidf_svm": 75.0, "split": "whole validation split, TensorFlow"}
     assert [t["model"] for t in written["task_lengths"]] == ["student_int8_seq16-32-64"]
     assert written["timings_s"] == {"teacher": 1.23} and written["note"] == "a note"
+    assert written["cpu"] == cpu_summary() and summary.cpu == written["cpu"]  # model, flags, cores, threads
     assert (tmp_path / "summary.png").read_bytes()[:4] == b"\x89PNG"
     assert Summary.from_json(json.loads(json.dumps(summary.to_json()))) == summary

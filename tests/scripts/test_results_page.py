@@ -56,3 +56,10 @@ def test_cpu_description_reads_flags(tmp_path):
     info.write_text("model name\t: Test CPU 9000\nflags\t\t: fpu sse avx2 fma avx512f avx512_vnni\n")
     model, flags = results.cpu_description(info)
     assert model == "Test CPU 9000" and flags == ["avx2", "fma", "avx512f", "avx512_vnni"]
+
+
+def test_demo_records_are_stamped_with_the_cpu_the_demo_ran_on():
+    """summary.json's own `cpu` wins over the machine that records it; an older summary falls back."""
+    ran_on = {"model": "Other CPU 1", "flags": ["avx2", "fma"], "cores": 2, "threads": 2}
+    assert results.demo_cpu({"cpu": ran_on}) == ("Other CPU 1", ["avx2", "fma"])
+    assert results.demo_cpu({}) == results.cpu_description()
