@@ -272,9 +272,11 @@ def test_speedups_compare_like_with_like():
 
 
 def test_unknown_demo_teacher_is_one_line_naming_the_choices(tmp_path):
+    """A choice the CLI lists: a wrong one is a usage error (exit 2) naming the choices, before any work."""
     result = runner.invoke(app, ["demo", "--run", str(tmp_path / "demo"), "--teacher", "bert-large"])
-    assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "unknown demo teacher 'bert-large'" in result.output and "minilm, nano" in result.output
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "'bert-large' is not one of 'minilm', 'nano'" in result.output
+    assert not (tmp_path / "demo").exists()
 
 
 def test_summary_table_shows_task_latency_beside_the_fixed_p50():
