@@ -273,7 +273,8 @@ def test_speedups_compare_like_with_like():
 
 def test_unknown_demo_teacher_is_one_line_naming_the_choices(tmp_path):
     """A choice the CLI lists: a wrong one is a usage error (exit 2) naming the choices, before any work."""
-    result = runner.invoke(app, ["demo", "--run", str(tmp_path / "demo"), "--teacher", "bert-large"])
+    result = runner.invoke(app, ["demo", "--run", str(tmp_path / "demo"), "--teacher", "bert-large"],
+                           env={"COLUMNS": "200"})
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "'bert-large' is not one of 'minilm', 'nano'" in result.output
     assert not (tmp_path / "demo").exists()
