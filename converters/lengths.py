@@ -4,7 +4,7 @@ A file can serve one length (one `serving_default` signature, as before), severa
 (one signature per length, `seq32`, `seq64`, ..., sharing the weight buffers), or any
 length up to the position table (`dynamic`: one signature with a [1, -1] sequence
 dimension that the runtime resizes). Measured on nano-student and mobilebert
-(`benchmarks/suite/seq_lengths.py`): the per-length signatures run exactly as fast as a
+(`studies/seq_lengths.py`): the per-length signatures run exactly as fast as a
 file exported at that length and XNNPACK takes the same nodes, while the dynamic graph adds
 SHAPE/PACK/STRIDED_SLICE nodes XNNPACK does not take and runs slower at every length, so
 the multi-signature file is the design `--seq-len 32,64,128` produces.
