@@ -21,7 +21,6 @@ import numpy as np
 from mbert_cli.errors import MbertError
 
 DYNAMIC = "dynamic"
-_SIGNATURE = re.compile(r"^seq(\d+)$")
 _HINT = "pass one length (128), a comma-separated list (32,64,128) or 'dynamic'"
 
 
@@ -59,12 +58,6 @@ class LengthSpec:
 def signature_key(length: int) -> str:
     """`seq32`: the signature of the 32-token bucket in a multi-length file."""
     return f"seq{length}"
-
-
-def length_of_signature(key: str) -> int | None:
-    """The length a `seqN` signature serves, else None."""
-    m = _SIGNATURE.match(key)
-    return int(m.group(1)) if m else None
 
 
 def parse_lengths(text: str | int | Iterable, max_len: int | None = None, option: str = "--seq-len",

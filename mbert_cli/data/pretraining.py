@@ -22,7 +22,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -319,7 +319,3 @@ class _staging_dir:  # noqa: N801 - used as a context manager, reads like one
             shutil.rmtree(old, ignore_errors=True)
         return False
 
-
-def stats_dict(stats: PretrainingStats) -> dict:
-    """The stats as a plain dict (for JSON output)."""
-    return asdict(stats)

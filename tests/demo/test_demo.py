@@ -1,6 +1,7 @@
 """`mbert demo`: the chain end to end (slow), resume by skipping done stages, bad folders."""
 
 import errno
+import functools
 import json
 import os
 import signal
@@ -16,16 +17,22 @@ from mbert_cli.demo.pipeline import STAGES, Demo, DemoOptions
 from mbert_cli.demo.state import Ledger, config_hash
 
 runner = CliRunner()
-# The MiniLM-distilled student against the same student from random weights, in points.
-# Measured over fine-tune seeds 42/1/2 (`benchmarks/suite/demo_quality.py`, README) with the
-# demo's two-epoch teacher: distilled jointly (the demo) 80.81 +- 0.22 on the AMX Xeon (bfloat16,
-# teacher at AdamW 4e-5, 84.8%), 80.76 +- 0.85 there and 80.58 +- 0.24 on AMD EPYC with the 3e-5
-# teacher (84%); random weights 78.51 +- 0.40 and 78.71 +- 0.33. But
-# the demo's seed-42 student moves by about 0.7 between distillations of the same code (not
-# bit-reproducible with threads; joint gave 79.0-80.2 at seed 42 against a control of 79.1-79.2),
-# so the slow test holds the demo to "not more than half a point below", which a broken chain
-# fails.
-DISTILLED_MARGIN = -0.5
+# The MiniLM-distilled student must score strictly above the same student from random
+# weights at the demo's seed: the demo's claim (README's headline; over seeds,
+# `studies/demo_quality.py`). Positive but less than one validation sentence is worth, so
+# `>=` below reads "strictly above". A distillation is not bit-reproducible with threads, so
+# a run whose distilled student does not beat the control fails here: that is the signal.
+DISTILLED_MARGIN = 0.05
+
+
+@functools.cache
+def _validation_size() -> int:
+    """Sentences in the shipped task's validation split, as the data loader makes it."""
+    from mbert_cli.data.classification import load_classification
+
+    return len(load_classification("shipped")[1])
+
+
 QUICK = ["train.steps=12", "distill.steps_per_layer=3", "distill.pretrain_distill_steps=6", "finetune.steps=8",
          "data.max_documents=120", "train.log_every=4", "train.checkpoint_every=4"]
 
@@ -104,7 +111,7 @@ def test_demo_end_to_end(tmp_path):
     int8 = rows["student int8"]
     assert int8["accuracy_tf"] - int8["accuracy_tflite"] <= 1.0
     student = json.loads((root / "student" / "export" / "manifest.json").read_text())
-    assert {f["task_metric"]["examples"] for f in student["files"]} == {1275}  # the whole split
+    assert {f["task_metric"]["examples"] for f in student["files"]} == {_validation_size()}  # the whole split
     for name in ("teacher float32", "teacher int8", "student float32", "student dynamic", "student int8"):
         assert rows[name]["host_p50_ms"] > 0 and rows[name]["loopback_ms"] > 0
         assert rows[name]["host_p50_ms"] <= rows[name]["host_p90_ms"]
@@ -143,7 +150,7 @@ def test_nano_demo_runs_every_stage(tmp_path):
     # latency over the shipped validation lengths beside the fixed-length (64) p50.
     assert sorted(summary["task_lengths"], key=lambda t: t["model"])[0]["model"].endswith("_seq16-32-64")
     for t in summary["task_lengths"]:
-        assert t["requests"] == 1275 and sum(t["served"].values()) == 1275
+        assert t["requests"] == _validation_size() and sum(t["served"].values()) == _validation_size()
         assert set(t["served"]) <= {"16", "32", "64"} and t["fixed_seq_len"] == 64
     for name, mode in (("student float32", "none"), ("student dynamic", "dynamic"), ("student int8", "int8")):
         row = rows[name]
@@ -155,7 +162,7 @@ def test_nano_demo_runs_every_stage(tmp_path):
     # the fine-tune's own on the whole split, up to a rare flip between the two TF evaluations.
     for run in ("teacher", "student"):
         manifest = json.loads((root / run / "export" / "manifest.json").read_text())
-        assert {f["task_metric"]["examples"] for f in manifest["files"]} == {1275}
+        assert {f["task_metric"]["examples"] for f in manifest["files"]} == {_validation_size()}
     assert rows["student float32"]["accuracy_tf"] == pytest.approx(rows["student distilled"]["accuracy_tf"], abs=0.2)
 
 
