@@ -12,7 +12,7 @@ PYTEST_ARGS ?= -q -p no:cacheprovider --timeout=1200 --durations=20
 help:
 	@echo "make demo   - the whole chain on the shipped data (MiniLM teacher, distilled student, export, bench)"
 	@echo "make test   - the test suite (installs everything first)"
-	@echo "make bench  - the studies under studies/ (performance and quality, not installed)"
+	@echo "make bench  - the performance suite under benchmarks/suite"
 	@echo "make lint   - ruff"
 
 install: $(STAMP)
