@@ -49,7 +49,7 @@ class ExportOptions:
     require_opt_graph: bool = False  # NoNorm/ReLU models: no LayerNorm statistics ops, no GELU
     # int8: keep attention matmuls, softmax and the mask add in float so XNNPACK runs the
     # graph in 2 partitions, not 50 (quantize.convert_int8_float_attention; measured 0.93x of
-    # dynamic range vs 2.03x all-int8 on mobilebert seq 128, benchmarks/suite/export_latency.py).
+    # dynamic range vs 2.03x all-int8 on mobilebert seq 128, studies/export_latency.py).
     int8_float_attention: bool = True
     thresholds: verify.ParityThresholds = field(default_factory=verify.ParityThresholds)
     # int8 failing the gate: search a mixed-precision file that passes (None: fail as is).

@@ -62,21 +62,6 @@ def synthetic(seq_len: int, vocab_size: int, representative: int, heldout: int, 
                       synthetic_rows(heldout, seq_len, vocab_size, seed + 1), source="synthetic")
 
 
-def from_arrays(features: dict[str, np.ndarray], labels: np.ndarray | None, representative: int,
-                heldout: int, source: str) -> ExportData:
-    """Splits labelled rows: the first `heldout` for parity/metric, the rest for calibration."""
-    n = len(features["input_word_ids"])
-    h = min(heldout, max(1, n // 2))
-    held = {k: np.asarray(features[k][:h]) for k in INPUT_NAMES}
-    rep_src = {k: np.asarray(features[k][h:]) for k in INPUT_NAMES}
-    if len(rep_src["input_word_ids"]) == 0:
-        rep_src = held
-    rep = {k: v[:representative] for k, v in rep_src.items()}
-    return ExportData(rep, held, None if labels is None else np.asarray(labels[:h]), source,
-                      "accuracy" if labels is not None else None,
-                      accuracy_points if labels is not None else None)
-
-
 def for_run(config: Any, stage: str, seq_len: int, representative: int, heldout: int,
             metric_examples: int = 1000, run_dir: Any = None) -> ExportData:
     """The run's own task data for fine-tuned runs (up to `metric_examples` validation rows,

@@ -7,7 +7,7 @@ model is built, so a bad command fails in a second and writes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from converters.converter import ConvertedFile, ExportOptions, check_modes, check_writable, convert, write_files
@@ -24,7 +24,6 @@ class ExportReport:
     stage: str
     opt: dict | None = None  # the OPT substitution report, when --opt ran
     data_source: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 def export_run(run_dir: str | Path, *, stage: str | None = None, options: ExportOptions | None = None,

@@ -4,7 +4,7 @@ A file can serve one length (one `serving_default` signature, as before), severa
 (one signature per length, `seq32`, `seq64`, ..., sharing the weight buffers), or any
 length up to the position table (`dynamic`: one signature with a [1, -1] sequence
 dimension that the runtime resizes). Measured on nano-student and mobilebert
-(`benchmarks/suite/seq_lengths.py`): the per-length signatures run exactly as fast as a
+(`studies/seq_lengths.py`): the per-length signatures run exactly as fast as a
 file exported at that length and XNNPACK takes the same nodes, while the dynamic graph adds
 SHAPE/PACK/STRIDED_SLICE nodes XNNPACK does not take and runs slower at every length, so
 the multi-signature file is the design `--seq-len 32,64,128` produces.
@@ -21,7 +21,6 @@ import numpy as np
 from mbert_cli.errors import MbertError
 
 DYNAMIC = "dynamic"
-_SIGNATURE = re.compile(r"^seq(\d+)$")
 _HINT = "pass one length (128), a comma-separated list (32,64,128) or 'dynamic'"
 
 
@@ -59,12 +58,6 @@ class LengthSpec:
 def signature_key(length: int) -> str:
     """`seq32`: the signature of the 32-token bucket in a multi-length file."""
     return f"seq{length}"
-
-
-def length_of_signature(key: str) -> int | None:
-    """The length a `seqN` signature serves, else None."""
-    m = _SIGNATURE.match(key)
-    return int(m.group(1)) if m else None
 
 
 def parse_lengths(text: str | int | Iterable, max_len: int | None = None, option: str = "--seq-len",

@@ -98,22 +98,3 @@ def _has_outside_data(model: Any) -> bool:
             if sub.Operators(o).LargeCustomOptionsOffset():
                 return True
     return False
-
-
-def table_counts(content: bytes) -> tuple[int, int]:
-    """(quantization tables stored, tensors referring to one): how much sharing a file has.
-
-    Counts distinct table positions in the parsed flatbuffer, so equal tables stored twice
-    count twice."""
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
-
-    model = schema.Model.GetRootAs(content, 0)
-    positions, refs = set(), 0
-    for s in range(model.SubgraphsLength()):
-        sub = model.Subgraphs(s)
-        for t in range(sub.TensorsLength()):
-            q = sub.Tensors(t).Quantization()
-            if q is not None:
-                positions.add(q._tab.Pos)  # noqa: SLF001 - the generated reader keeps a table's position there
-                refs += 1
-    return len(positions), refs

@@ -57,20 +57,6 @@ class ServingFunction:
         return [fn for fn, _ in self.functions.values()]
 
 
-def build_serving_function(model: Any, seq_len: int, batch_size: int = 1,
-                           output_names: tuple[str, ...] | None = None) -> ServingFunction:
-    """Wraps a Keras model (inputs dict -> outputs dict) in a fixed-shape serving function.
-
-    Args:
-        model: tf_keras model taking `input_word_ids`, `input_mask`, `input_type_ids`.
-        seq_len: fixed sequence length of the exported file (phones run fixed shapes).
-        batch_size: fixed batch dimension (1 on a phone).
-        output_names: keys of the model's output dict to export; default all tensor outputs.
-    """
-    return build_serving_functions(model, {SIGNATURE_KEY: seq_len}, batch_size, output_names,
-                                   max_len=seq_len)
-
-
 def build_serving_functions(model: Any, signatures: dict[str, int | None], batch_size: int = 1,
                             output_names: tuple[str, ...] | None = None,
                             max_len: int | None = None, app: str | None = None) -> ServingFunction:

@@ -106,11 +106,6 @@ def run_tflite(runner: Any, examples: dict[str, np.ndarray]) -> dict[str, np.nda
     return {name: np.concatenate(v, axis=0) for name, v in outs.items()}
 
 
-def run_tf(serving: Any, examples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Runs the TF serving function on the same rows, batch 1, for parity."""
-    return run_concrete(serving.concrete, examples)
-
-
 def run_concrete(concrete: Any, examples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Runs one TF concrete function (a signature's) on the rows, batch 1."""
     import tensorflow as tf  # noqa: PLC0415

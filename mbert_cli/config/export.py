@@ -29,7 +29,7 @@ class ExportConfig:
     allow_flex: bool = False
     # int8 with attention matmuls/softmax/mask add kept float: XNNPACK then runs the graph in
     # 2 partitions instead of 50; measured 0.93x of dynamic range vs 2.03x for all-int8
-    # (mobilebert seq 128, 1 thread; benchmarks/suite/export_latency.py).
+    # (mobilebert seq 128, 1 thread; studies/export_latency.py).
     int8_float_attention: bool = True
 
     def longest_seq_len(self) -> int | None:

@@ -19,7 +19,7 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -289,6 +289,3 @@ def _write_records(folder: Path, split: str, instances: list[Instance], shards: 
             w.close()
 
 
-def stats_dict(stats: PretrainingStats) -> dict:
-    """The stats as a plain dict (for JSON output)."""
-    return asdict(stats)

@@ -24,7 +24,7 @@ from mbert_cli.io_utils import atomic_dir
 
 # Fine-tuning defaults for a pre-trained BERT-size model (BERT's recipe: AdamW 2e-5..5e-5,
 # 2-4 epochs); the nano presets' 5e-3 would wreck pre-trained weights. Measured with
-# benchmarks/suite/import_quality.py on the shipped sentiment task (MiniLM, seeds 42/1/2,
+# studies/import_quality.py on the shipped sentiment task (MiniLM, seeds 42/1/2,
 # whole validation split), 2 epochs at batch 16: 4e-5 84.29 +- 0.48% in bfloat16 (AMX Xeon)
 # and 84.42 +- 0.48 in float32, against 3e-5's 83.87 +- 0.32 and 84.05 +- 0.30; at batch 32
 # and 5e-5 83.8 +- 0.5%; 1 epoch at batch 32 and 5e-5 (seq 48, padded) 82.8 +- 0.7%.

@@ -18,7 +18,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from mbert_cli import interrupts
@@ -41,7 +41,6 @@ class Phase:
     optimizers: dict  # checkpoint key -> optimizer
     eval_fn: Callable[[], dict] | None = None
     best_metric: str | None = None  # eval key; higher is better
-    info: dict = field(default_factory=dict)
 
 
 def signal_name(signum: int) -> str:

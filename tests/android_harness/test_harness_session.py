@@ -13,8 +13,8 @@ import pytest
 from android_harness.attach import loopback_adb, private_adb, write_stand_in_binary
 from android_harness.device import LOOPBACK_PROP, DeviceSession, is_loopback, list_devices, resolve_devices
 from android_harness.profiles import get_profile
-from android_harness.testing import run_dirs, sandbox_files
 from mbert_cli.errors import MbertError
+from tests.android_harness.sandbox import run_dirs, sandbox_files
 
 pytestmark = [
     pytest.mark.timeout(180),  # a hung adb call must fail, not stall the suite

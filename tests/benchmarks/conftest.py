@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny .tflite models built once per test session (TensorFlow imported lazily)."""
+"""Shared fixtures: the benchmark_model output fixtures (the tiny models are in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,6 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory):
-    """Two tiny encoders (small, large) with MobileBERT's input signature, plus a manifest.json."""
-    from benchmarks.suite.tiny_models import build_tiny_models
-
-    built = build_tiny_models(tmp_path_factory.mktemp("tiny"), seq_len=16)
-    return [m.path for m in built]
 
 
 @pytest.fixture

@@ -237,7 +237,6 @@ def test_device_gone_mid_run_skips_its_remaining_models(tiny_models, binary, fix
 
 def test_harness_backend_missing_adb_is_one_clear_error(tmp_path, monkeypatch):
     """Adb() raises MbertError itself; harness_backend lets it through with its install hint."""
-    pytest.importorskip("android_harness.adb")
     from benchmarks.device import harness_backend
 
     with pytest.raises(MbertError, match=r"adb not found at .*nope") as err:

@@ -13,15 +13,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-pytest.importorskip("android_harness.device")
 if shutil.which("adb") is None:  # pragma: no cover - the Debian `adb` package is required
     pytest.skip("the adb client is not installed (apt-get install adb)", allow_module_level=True)
 
 from android_harness.attach import loopback_adb
-from android_harness.testing import run_dirs
 from benchmarks.result import BenchReport
 from mbert_cli.cli.app import app
 from mbert_cli.cli.bench import PARTIAL_FAILURE
+from tests.android_harness.sandbox import run_dirs
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()

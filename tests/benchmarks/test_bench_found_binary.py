@@ -8,7 +8,6 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-pytest.importorskip("android_harness.device")
 if shutil.which("adb") is None:  # pragma: no cover - the Debian `adb` package is required
     pytest.skip("the adb client is not installed (apt-get install adb)", allow_module_level=True)
 
@@ -21,10 +20,10 @@ from android_harness.attach import (
 from android_harness.device import BINARY_PLACES, DeviceSession
 from android_harness.loopback.device import LoopbackDevice
 from android_harness.profiles import get_profile
-from android_harness.testing import run_dirs
 from benchmarks.result import BenchReport
 from mbert_cli.cli.app import app
 from mbert_cli.errors import MbertError
+from tests.android_harness.sandbox import run_dirs
 
 runner = CliRunner()
 

@@ -7,7 +7,6 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-pytest.importorskip("android_harness.device")
 if shutil.which("adb") is None:  # pragma: no cover - the Debian `adb` package is required
     pytest.skip("the adb client is not installed (apt-get install adb)", allow_module_level=True)
 

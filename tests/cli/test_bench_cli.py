@@ -21,10 +21,8 @@ def _in_tmp(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    from benchmarks.suite.tiny_models import build_tiny_models
-
-    return [str(m.path) for m in build_tiny_models(tmp_path_factory.mktemp("cli-tiny"), seq_len=16)]
+def models(tiny_models):
+    return [str(p) for p in tiny_models]
 
 
 def _error_lines(result):
@@ -137,7 +135,6 @@ def test_device_selection_errors(models, tmp_path, monkeypatch, spec, serials, n
 
 
 def test_adb_missing(models, tmp_path):
-    pytest.importorskip("android_harness.device")
     binary = tmp_path / "benchmark_model"
     binary.write_bytes(b"\x7fELF")
     result = runner.invoke(app, ["bench", models[0], "--device", "pixel4", "--benchmark-binary", str(binary),

@@ -31,16 +31,29 @@ def test_light_commands_import_no_heavy_library(argv):
     assert "HEAVY=\n" in out.stdout or out.stdout.rstrip().endswith("HEAVY="), out.stdout + out.stderr
 
 
-def test_help_answers_within_half_a_second():
-    # Best of three wall-clock runs of the interpreter itself, so one slow start does not fail it.
-    best = 1e9
-    for _ in range(3):
+# `mbert --help` may cost this many times the help of a one-command Typer app (the
+# framework's own import and rich rendering, which no CLI on Typer avoids). Generous: loading
+# TensorFlow or the converters for help costs tens of times more.
+HELP_OVER_BARE_TYPER = 4.0
+BARE_TYPER_APP = "import typer\napp = typer.Typer()\n@app.command()\ndef main(name: str = 'x'):\n    'One command.'\napp()\n"
+
+
+def test_help_costs_little_more_than_a_bare_typer_app():
+    """Timed against a bare Typer app's --help, interleaved in the same test (best of three
+    each), so the machine's load scales both and only the ratio is checked."""
+    def seconds(argv: list[str]) -> float:
         start = time.perf_counter()
-        out = subprocess.run([sys.executable, "-m", "mbert_cli.cli.app", "--help"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=60)
-        best = min(best, time.perf_counter() - start)
+        out = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
-    assert best <= 0.5, f"mbert --help took {best:.2f}s"
+        return time.perf_counter() - start
+
+    bare, help_ = [], []
+    for _ in range(3):
+        bare.append(seconds(["-c", BARE_TYPER_APP, "--help"]))
+        help_.append(seconds(["-m", "mbert_cli.cli.app", "--help"]))
+    ratio = min(help_) / min(bare)
+    assert ratio <= HELP_OVER_BARE_TYPER, \
+        f"mbert --help took {min(help_):.2f}s, {ratio:.1f}x a bare Typer app's help ({min(bare):.2f}s)"
 
 
 def test_every_command_group_has_help():

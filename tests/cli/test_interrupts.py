@@ -40,7 +40,8 @@ def test_a_swallowed_ctrl_c_is_still_seen_by_check():
 
 
 def test_the_step_loop_stops_at_the_next_step(tmp_path):
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf
+
     from mbert_cli.training.distribute import make_distribution
     from mbert_cli.training.loop import Phase, Trainer
     from mbert_cli.training.progress import Progress

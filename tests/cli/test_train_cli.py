@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-pytest.importorskip("tensorflow")
-
 from mbert_cli.cli.app import app
 
 runner = CliRunner()

@@ -1,4 +1,4 @@
-"""Shared builders for converter tests: nano runs on disk and labelled synthetic data."""
+"""Shared builders for converter tests: nano runs on disk, labelled synthetic data, file inspection."""
 
 from __future__ import annotations
 
@@ -62,7 +62,24 @@ def labelled_data(model, cfg, n_rep: int = 24, n_held: int = 24, seq: int = SEQ,
     feats = data_mod.synthetic_rows(n_held + n_rep, seq, cfg.encoder.vocab_size, seed=seed)
     logits = model(feats, training=False)["logits"].numpy()
     labels = np.argmax(logits, axis=-1)
-    return data_mod.from_arrays(feats, labels, n_rep, n_held, source="synthetic-self-labelled")
+    return from_arrays(feats, labels, n_rep, n_held, source="synthetic-self-labelled")
+
+
+def from_arrays(features: dict, labels, representative: int, heldout: int, source: str):
+    """ExportData from given rows: the first `heldout` for parity/metric, the rest for calibration."""
+    from converters.data import ExportData, accuracy_points
+    from mbert_cli.modeling.encoders import INPUT_NAMES
+
+    n = len(features["input_word_ids"])
+    h = min(heldout, max(1, n // 2))
+    held = {k: np.asarray(features[k][:h]) for k in INPUT_NAMES}
+    rep_src = {k: np.asarray(features[k][h:]) for k in INPUT_NAMES}
+    if len(rep_src["input_word_ids"]) == 0:
+        rep_src = held
+    rep = {k: v[:representative] for k, v in rep_src.items()}
+    if labels is None:
+        return ExportData(rep, held, None, source)
+    return ExportData(rep, held, np.asarray(labels[:h]), source, "accuracy", accuracy_points)
 
 
 def task_rows(n: int, cfg, seq: int = SEQ, seed: int = 0):
@@ -105,10 +122,27 @@ def finetune_briefly(model, cfg, steps: int = 120, batch: int = 32, lr: float = 
 
 def task_data(cfg, n_rep: int = 64, n_held: int = 64, seed: int = 1):
     """ExportData on `task_rows` with true labels."""
-    from converters import data as data_mod
-
     feats, labels = task_rows(n_rep + n_held, cfg, seed=seed)
-    return data_mod.from_arrays(feats, labels, n_rep, n_held, source="synthetic-task")
+    return from_arrays(feats, labels, n_rep, n_held, source="synthetic-task")
+
+
+def table_counts(content: bytes) -> tuple[int, int]:
+    """(quantization tables stored, tensors referring to one): how much sharing a file has.
+
+    Counts distinct table positions in the parsed flatbuffer, so equal tables stored twice
+    count twice."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(content, 0)
+    positions, refs = set(), 0
+    for s in range(model.SubgraphsLength()):
+        sub = model.Subgraphs(s)
+        for t in range(sub.TensorsLength()):
+            q = sub.Tensors(t).Quantization()
+            if q is not None:
+                positions.add(q._tab.Pos)  # the generated reader keeps a table's position there
+                refs += 1
+    return len(positions), refs
 
 
 def one_error_line(result) -> str:

@@ -20,7 +20,7 @@ from converters.lengths import (
     truncate_rows,
 )
 from mbert_cli.errors import MbertError
-from tests.converters.export_helpers import sharpen
+from tests.converters.export_helpers import from_arrays, sharpen, table_counts
 
 # --- parsing and bucket choice (no TensorFlow) ---------------------------------------------
 
@@ -124,10 +124,9 @@ def _run(content: bytes, key: str, rows: dict[str, np.ndarray]) -> dict[str, np.
 def multi_files(nano):
     """float32 and int8 files with signatures seq16 and seq32, plus a seq32-only float32 file."""
     from converters import ExportOptions, convert
-    from converters import data as data_mod
 
     cfg, model = nano
-    data = data_mod.from_arrays(_sentences(cfg, 48, 12, 32), None, 24, 24, "test")
+    data = from_arrays(_sentences(cfg, 48, 12, 32), None, 24, 24, "test")
     opts = ExportOptions(modes=("none", "int8"), seq_len=32, lengths=LengthSpec((16, 32)), representative=24)
     files = {f.mode: f for f in convert(model, model_name="m", options=opts, data=data)}
     (single,) = convert(model, model_name="m", options=ExportOptions(modes=("none",), seq_len=32), data=data)
@@ -201,10 +200,9 @@ def test_dynamic_file_resizes_and_matches_the_fixed_signatures(nano, multi_files
     """`--seq-len dynamic`: one resizable signature, checked at two lengths; resized to 16
     and 32 it gives the multi-length file's outputs."""
     from converters import ExportOptions, convert
-    from converters import data as data_mod
 
     cfg, model = nano
-    data = data_mod.from_arrays(_sentences(cfg, 16, 12, 32), None, 8, 8, "test")
+    data = from_arrays(_sentences(cfg, 16, 12, 32), None, 8, 8, "test")
     (f,) = convert(model, model_name="m", data=data,
                    options=ExportOptions(seq_len=32, lengths=LengthSpec((128,), dynamic=True)))
     assert f.file == "m_none_seqdyn.tflite" and f.dynamic and f.seq_len == 128 and f.seq_lens == []
@@ -242,7 +240,6 @@ def test_int8_multi_length_file_stores_the_word_table_once():
     import tensorflow as tf
 
     from converters import ExportOptions, convert
-    from converters import data as data_mod
     from converters.export_model import build_export_model
     from mbert_cli.config import resolve_config
 
@@ -255,7 +252,7 @@ def test_int8_multi_length_file_stores_the_word_table_once():
     rows = _sentences(cfg, 32, 28, 32, seed=9)
     rows["input_word_ids"][:, :16][rows["input_word_ids"][:, :16] == hot] = 8
     rows["input_word_ids"][:, 20] = hot  # only the windows past 16 tokens see it
-    data = data_mod.from_arrays(rows, None, 16, 16, "test")
+    data = from_arrays(rows, None, 16, 16, "test")
     (multi,) = convert(model, model_name="m", data=data,
                        options=ExportOptions(modes=("int8",), seq_len=32, lengths=LengthSpec((16, 32)),
                                              representative=16))
@@ -298,10 +295,9 @@ def unshared_int8(nano, multi_files):
     the same model and data as `multi_files`' int8 file."""
     from converters import ExportOptions, convert
     from converters import converter as converter_mod
-    from converters import data as data_mod
 
     cfg, model = nano
-    data = data_mod.from_arrays(_sentences(cfg, 48, 12, 32), None, 24, 24, "test")
+    data = from_arrays(_sentences(cfg, 48, 12, 32), None, 24, 24, "test")
     opts = ExportOptions(modes=("int8",), seq_len=32, lengths=LengthSpec((16, 32)), representative=24)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(converter_mod, "share_quantization", lambda content: content)
@@ -313,7 +309,7 @@ def test_int8_multi_length_file_stores_each_quantization_table_once(nano, multi_
     """The converter writes each subgraph's weights their own per-channel tables (equal
     bytes: same weights); the exported file stores each distinct table once, changes no
     other field, and every signature gives exactly the un-rewritten file's outputs."""
-    from converters.shared_tables import quantization_key, table_counts
+    from converters.shared_tables import quantization_key
 
     cfg, _model = nano
     files, _ = multi_files
@@ -336,7 +332,7 @@ def test_int8_multi_length_file_stores_each_quantization_table_once(nano, multi_
 
 def test_share_quantization_leaves_single_subgraph_files_alone(multi_files):
     """One subgraph: nothing repeated across signatures, the converter's bytes are kept."""
-    from converters.shared_tables import share_quantization, table_counts
+    from converters.shared_tables import share_quantization
 
     _files, single = multi_files
     assert share_quantization(single.content) is single.content

@@ -20,16 +20,14 @@ from mbert_cli.demo.stages import Inputs, run_stages
 from mbert_cli.demo.state import Ledger, config_hash
 
 runner = CliRunner()
-# The MiniLM-distilled student against the same student from random weights, in points.
-# Measured over fine-tune seeds 42/1/2 (`benchmarks/suite/demo_quality.py`, README) with the
-# demo's two-epoch teacher: distilled jointly (the demo) 80.81 +- 0.22 on the AMX Xeon (bfloat16,
-# teacher at AdamW 4e-5, 84.8%), 80.76 +- 0.85 there and 80.58 +- 0.24 on AMD EPYC with the 3e-5
-# teacher (84%); random weights 78.51 +- 0.40 and 78.71 +- 0.33. But
-# the demo's seed-42 student moves by about 0.7 between distillations of the same code (not
-# bit-reproducible with threads; joint gave 79.0-80.2 at seed 42 against a control of 79.1-79.2),
-# so the slow test holds the demo to "not more than half a point below", which a broken chain
-# fails.
-DISTILLED_MARGIN = -0.5
+# The MiniLM-distilled student must score strictly above the same student from random
+# weights at the demo's seed: the demo's claim (README's headline; over seeds,
+# `studies/demo_quality.py`). Positive but less than one validation sentence is worth, so
+# `>=` below reads "strictly above". A distillation is not bit-reproducible with threads, so
+# a run whose distilled student does not beat the control fails here: that is the signal.
+DISTILLED_MARGIN = 0.05
+
+
 QUICK = ["train.steps=12", "distill.steps_per_layer=3", "distill.pretrain_distill_steps=6", "finetune.steps=8",
          "data.max_documents=120", "train.log_every=4", "train.checkpoint_every=4"]
 # The shipped task's whole validation split: what the export scores and the summary compares on.

@@ -5,8 +5,6 @@ import pytest
 
 from mbert_cli.config import get_preset
 
-tf = pytest.importorskip("tensorflow")
-
 
 @pytest.mark.parametrize("name, expected", [
     ("mobilebert", 24_581_888),       # tf-models-official MobileBERTEncoder() defaults

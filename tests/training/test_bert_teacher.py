@@ -7,16 +7,15 @@ import re
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from typer.testing import CliRunner
 
-tf = pytest.importorskip("tensorflow")
+from mbert_cli.cli.app import app
+from mbert_cli.errors import MbertError
+from mbert_cli.training import losses
+from tests.importing import checkpoints as ck
 
-from mbert_cli.cli.app import app  # noqa: E402
-from mbert_cli.errors import MbertError  # noqa: E402
-from mbert_cli.training import losses  # noqa: E402
-from tests.importing import checkpoints as ck  # noqa: E402
-
-from .conftest import tiny_config  # noqa: E402
+from .conftest import tiny_config
 
 runner = CliRunner()
 

@@ -12,18 +12,17 @@ from __future__ import annotations
 import functools
 
 import pytest
+import tensorflow as tf
 
-tf = pytest.importorskip("tensorflow")
+from mbert_cli.errors import MbertError
+from mbert_cli.modeling import models
+from mbert_cli.training import inputs
+from mbert_cli.training.finetune import train_finetune
+from mbert_cli.training.student import train_student
+from mbert_cli.training.teacher import train_teacher
 
-from mbert_cli.errors import MbertError  # noqa: E402
-from mbert_cli.modeling import models  # noqa: E402
-from mbert_cli.training import inputs  # noqa: E402
-from mbert_cli.training.finetune import train_finetune  # noqa: E402
-from mbert_cli.training.student import train_student  # noqa: E402
-from mbert_cli.training.teacher import train_teacher  # noqa: E402
-
-from .conftest import tiny_config  # noqa: E402
-from .faults import nan_loss_at_step  # noqa: E402
+from .conftest import tiny_config
+from .faults import nan_loss_at_step
 
 QUIET = {"progress": False, "say": lambda *_: None}
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-tf = pytest.importorskip("tensorflow")
-
-from mbert_cli.training import losses  # noqa: E402
+from mbert_cli.training import losses
 
 RNG = np.random.default_rng(0)
 B, S, H, HEADS, P, V = 2, 5, 6, 2, 3, 7

@@ -5,18 +5,16 @@ from __future__ import annotations
 import math
 
 import pytest
+import tf_keras
 
-tf = pytest.importorskip("tensorflow")
-tf_keras = pytest.importorskip("tf_keras")
+from mbert_cli.modeling.pretrainer import build_pretrainer, model_inputs
+from mbert_cli.training import precision, student, teacher, teachers
+from mbert_cli.training.checkpoints import restore_for_inference
+from mbert_cli.training.finetune import train_finetune
+from mbert_cli.training.inputs import synthetic_pretraining
+from mbert_cli.training.losses import pretraining_loss
 
-from mbert_cli.modeling.pretrainer import build_pretrainer, model_inputs  # noqa: E402
-from mbert_cli.training import precision, student, teacher, teachers  # noqa: E402
-from mbert_cli.training.checkpoints import restore_for_inference  # noqa: E402
-from mbert_cli.training.finetune import train_finetune  # noqa: E402
-from mbert_cli.training.inputs import synthetic_pretraining  # noqa: E402
-from mbert_cli.training.losses import pretraining_loss  # noqa: E402
-
-from .conftest import tiny_config  # noqa: E402
+from .conftest import tiny_config
 
 
 @pytest.mark.parametrize(("requested", "fast", "expected"), [

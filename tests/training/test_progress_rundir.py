@@ -35,7 +35,6 @@ def test_lock_is_exclusive_and_released(tmp_path):
 
 
 def test_metrics_jsonl_lines(tmp_path):
-    pytest.importorskip("tensorflow")
     stage = StageDir(tmp_path, "teacher").make()
     log = MetricsLog(stage)
     log.log(20, {"loss": 1.25, "lr": 0.01}, phase="teacher")

@@ -7,9 +7,7 @@ import json
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
-
-from tests.training.conftest import tiny_config  # noqa: E402
+from tests.training.conftest import tiny_config
 
 
 def test_soft_labels_are_the_teachers_logits_cached_and_recomputed_when_the_teacher_changes(tmp_path):

@@ -6,19 +6,18 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-tf = pytest.importorskip("tensorflow")
+from mbert_cli.modeling.pretrainer import build_pretrainer
+from mbert_cli.training.checkpoints import build_stage_model, latest_checkpoint, restore, restore_for_inference
+from mbert_cli.training.evaluate import evaluate_pretraining
+from mbert_cli.training.forward import encoder_forward
+from mbert_cli.training.inputs import synthetic_pretraining
+from mbert_cli.training.student import train_student
+from mbert_cli.training.teacher import train_teacher
+from mbert_cli.training.weight_init import init_from_teacher
 
-from mbert_cli.modeling.pretrainer import build_pretrainer  # noqa: E402
-from mbert_cli.training.checkpoints import build_stage_model, latest_checkpoint, restore, restore_for_inference  # noqa: E402
-from mbert_cli.training.evaluate import evaluate_pretraining  # noqa: E402
-from mbert_cli.training.forward import encoder_forward  # noqa: E402
-from mbert_cli.training.inputs import synthetic_pretraining  # noqa: E402
-from mbert_cli.training.student import train_student  # noqa: E402
-from mbert_cli.training.teacher import train_teacher  # noqa: E402
-from mbert_cli.training.weight_init import init_from_teacher  # noqa: E402
-
-from .conftest import tiny_config  # noqa: E402
+from .conftest import tiny_config
 
 EXPECTED_COPIED = [
     "embedding/embedding_projection/bias", "embedding/embedding_projection/kernel",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.suite.fault_soak import draw_kills, soak
+from studies.fault_soak import draw_kills, soak
 
 
 def test_kill_points_are_spread_over_the_chain_by_duration_and_mix_both_signals():

@@ -1,22 +1,10 @@
 """Fault soak: the nano chain killed at N random points (SIGKILL and SIGTERM) ends as if never stopped.
 
-    python -m benchmarks.suite.fault_soak [--kills 10] [--seed 0] [--work DIR] [--json OUT]
+    python -m studies.fault_soak [--kills 10] [--seed 0] [--work DIR] [--json OUT]
 
-Runs the chain teacher -> student -> fine-tune -> export once without faults (the reference),
-then again while a driver kills the running command at N random points (drawn uniformly over
-the reference chain's time line, each one a command and seconds into it; SIGKILL or SIGTERM
-at random) and reruns the same command each time until it finishes. It prints every kill point (command, seconds into
-that process, signal, exit code, the step the rerun resumed from) and compares the final
-fine-tuned weights' digest, the exported files' sha256 and their task accuracy with the
-reference's. Exact equality is the claim: a resumed stage reads the same examples in the
-same order, so only dropout masks could differ, and the chain here turns dropout off
-(`encoder.hidden_dropout=0`; the classifier head's dropout through `--child`, which builds
-it with rate 0 before running the command).
-
-Small settings (2 layers, seq 32; synthetic pre-training data, the shipped sentiment task):
-a few minutes per uninterrupted chain on 2 cores; every kill adds a process start and the
-redone steps. "resumed from" is the step the rerun started at (0: from scratch; -1: the
-signal came as the command finished).
+Exact equality with the uninterrupted chain is the claim: a resumed stage reads the same
+examples in the same order, and the chain turns dropout off (the classifier head's through
+`--child`, which builds it with rate 0 before running the command).
 """
 
 from __future__ import annotations
@@ -82,7 +70,7 @@ class ChainResult:
 
 
 def _child_argv(args: list[str]) -> list[str]:
-    return [sys.executable, "-m", "benchmarks.suite.fault_soak", "--child", "--", *args]
+    return [sys.executable, "-m", "studies.fault_soak", "--child", "--", *args]
 
 
 def _summary(stdout: str) -> dict:
@@ -201,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--child"]:
         _run_child(argv[2:] if argv[1:2] == ["--"] else argv[1:])
         return 0
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.suite.fault_soak", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m studies.fault_soak", description=__doc__.split("\n")[0])
     parser.add_argument("--kills", type=int, default=10, help="kill points (default 10)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the kill points (default 0)")
     parser.add_argument("--work", default=None, help="folder for the runs (default: a temporary one)")

@@ -1,27 +1,15 @@
 """Host latency: BERT-base float32 vs MobileBERT float32/dynamic/int8, interleaved, 1 and 2 threads.
 
-    python -m benchmarks.suite.host_latency                  # = --make-models (the real presets)
-    python -m benchmarks.suite.host_latency --tiny           # nano presets, seq 64: seconds
-    python -m benchmarks.suite.host_latency MODEL.tflite... [--threads 1,2]
-
-With no files it measures random-weight exports of the real presets at seq 128 (bert-base
-float32 first, as the ratio baseline; mobilebert float32, dynamic, int8), built once
-through `converters.convert()` and cached in ~/.cache/mbert-bench (or --models-dir).
-All models run in ONE interleaved (round-robin) run per thread count, so machine noise hits
-them alike; the table prints each one's p50/p90/min and ratio to the first, then a summary
-with the ratios for every thread count side by side.
-
-Expected time on a 2-core x86 host (AMD EPYC, measured): first run ~15-20 min for the 4
-conversions (~4 min each), then ~35 s per run with the default --runs 50 (bert-base float32
-is ~0.22 s per inference at 1 thread, mobilebert dynamic ~19 ms). --tiny: ~50 s the first
-time (4 nano conversions), ~5 s after. Absolute times differ a lot between machines; quote the ratios.
+    python -m studies.host_latency                  # = --make-models (the real presets)
+    python -m studies.host_latency --tiny           # nano presets, seq 64
+    python -m studies.host_latency MODEL.tflite... [--threads 1,2]
 """
 
 from __future__ import annotations
 
 import argparse
 
-from benchmarks.suite._common import model_args, resolve_models
+from studies._common import model_args, resolve_models
 
 _MODE_LABEL = {"none": "float32"}  # the converter's mode name for an unquantized file
 

@@ -1,21 +1,13 @@
 """What distilling from the real teacher is worth: the demo's student arms over fine-tune seeds.
 
-Takes a finished `mbert demo` folder (its fine-tuned MiniLM teacher and its distilled
-student) and fine-tunes, once per seed, each arm with the demo's fine-tuning settings:
-
-  full            layer-wise + pre-training distillation, then task distillation (the demo's student)
-  task-only       random weights, task distillation only (the teacher's soft labels)
-  scratch         random weights, labels only (the demo's control)
-  progressive / joint / auxiliary   the distillation strategy (`--strategies`; each distils a
-                  student first), then task distillation
-
-Each run evaluates on the whole validation split. Prints JSON lines as it goes, then the
-mean +- std per arm, and writes demo_quality.json. Takes 2-4 minutes per fine-tune on 2 cores.
-
-    nice python -m benchmarks.suite.demo_quality --demo runs/demo --out runs/bench-demo-quality \
+    nice python -m studies.demo_quality --demo runs/demo --out runs/bench-demo-quality \\
         [--seeds 42,1,2] [--arms full,task-only,scratch] [--strategies joint,auxiliary]
         [--distill-set distill.steps_per_layer=100 --distill-set distill.pretrain_distill_steps=400 --tag -x4]
         [--finetune-set finetune.epochs=1 --arm-tag _e1]
+
+Arms: `full` (the demo's student: layer-wise + pre-training distillation, then soft labels),
+`task-only` (random weights + soft labels), `scratch` (random weights, labels only: the
+demo's control), and one per `--strategies` entry (a student distilled that way, then soft labels).
 """
 
 from __future__ import annotations

@@ -1,13 +1,7 @@
 """Sentiment accuracy of the imported all-MiniLM-L6-v2 after `mbert train finetune --init`, over seeds.
 
-Imports the shipped MiniLM once (`mbert import minilm`), then fine-tunes it on the shipped
-sentence-sentiment task once per seed (each in its own folder, all from the same imported
-weights) and evaluates on the whole validation split. Prints and writes JSON: the mean,
-every run, and the settings. Where every nano model ends at 0.75-0.76, a pre-trained BERT
-should reach >= 0.84.
-
-    nice python -m benchmarks.suite.import_quality --out runs/bench-import-quality \
-        [--seeds 42,1,2] [--epochs 2] [--lr 4e-5] [--batch-size 16] [--seq-len 64] \
+    nice python -m studies.import_quality --out runs/bench-import-quality \\
+        [--seeds 42,1,2] [--epochs 2] [--lr 4e-5] [--batch-size 16] [--seq-len 64] \\
         [--layer-decay 0.9] [--threads 2] [--no-group-by-length] [--float32]
 """
 

@@ -1,10 +1,10 @@
-"""The performance suite scripts run to completion (exit 0) in their --tiny smoke mode.
+"""The latency studies run to completion (exit 0) in their --tiny smoke mode.
 
 `--tiny` exports the nano presets (seq 64) through the same `converters.convert()` path as
-the real `--make-models` run and caches them by preset/mode/seq. Converting the four nano
-files takes ~50-100 s on 2 cores, so the fast tests pre-seed the cache folder with the
-one-second stand-in encoders under the cached names (exercising the scripts and the cache
-lookup), and one slow test does the real nano conversions end to end.
+the real `--make-models` run and caches them by preset/mode/seq. The conversions are slow,
+so the fast tests pre-seed the cache folder with the one-second stand-in encoders under the
+cached names (exercising the scripts and the cache lookup), and one slow test does the real
+nano conversions end to end.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory, tiny_models):
     """A --models-dir where every --tiny file is already 'cached' (stand-ins, not conversions)."""
-    from benchmarks.suite import _models
+    from studies import _models
 
     out = tmp_path_factory.mktemp("suite-tiny")
     for i, v in enumerate(_models.TINY_VARIANTS):
@@ -28,7 +28,7 @@ def tiny_dir(tmp_path_factory, tiny_models):
 
 @pytest.mark.slow
 def test_tiny_converts_nano_presets_once(tmp_path, capsys):
-    from benchmarks.suite import _models, host_latency
+    from studies import _models, host_latency
 
     args = ["--tiny", "--models-dir", str(tmp_path), "--runs", "2", "--warmup", "0", "--threads", "1"]
     assert host_latency.main(args) == 0
@@ -42,7 +42,7 @@ def test_tiny_converts_nano_presets_once(tmp_path, capsys):
 
 
 def test_host_latency_tiny_prints_ratios_side_by_side(tiny_dir, capsys):
-    from benchmarks.suite import host_latency
+    from studies import host_latency
 
     assert host_latency.main(["--tiny", "--models-dir", tiny_dir, "--runs", "5", "--warmup", "1",
                               "--threads", "1,2"]) == 0
@@ -55,7 +55,7 @@ def test_host_latency_tiny_prints_ratios_side_by_side(tiny_dir, capsys):
 
 
 def test_crosscheck_tiny_prints_verdict(tiny_dir, capsys):
-    from benchmarks.suite import crosscheck_litert
+    from studies import crosscheck_litert
 
     assert crosscheck_litert.main(["--tiny", "--models-dir", tiny_dir, "--runs", "5", "--warmup", "1",
                                    "--rounds", "1"]) == 0
@@ -68,7 +68,7 @@ def test_crosscheck_tiny_prints_verdict(tiny_dir, capsys):
 
 
 def test_crosscheck_verdict_agrees_only_within_tolerance():
-    from benchmarks.suite.crosscheck_litert import agreement
+    from studies.crosscheck_litert import agreement
 
     assert agreement(1.0, 0.10) == "agree" and agreement(0.95, 0.10) == "agree" and agreement(1.09, 0.10) == "agree"
     assert agreement(1.2, 0.10) == "DIFFER (> 10%)" and agreement(0.85, 0.10) == "DIFFER (> 10%)"
@@ -76,10 +76,9 @@ def test_crosscheck_verdict_agrees_only_within_tolerance():
 
 @pytest.mark.slow
 def test_adb_overhead_tiny_on_loopback(tiny_dir, capsys):
-    pytest.importorskip("android_harness.testing")
     if shutil.which("adb") is None:
         pytest.skip("adb client not installed")
-    from benchmarks.suite import adb_overhead
+    from studies import adb_overhead
 
     assert adb_overhead.main(["--tiny", "--models-dir", tiny_dir, "--runs", "5", "--warmup", "1"]) == 0
     out = capsys.readouterr().out
@@ -87,7 +86,7 @@ def test_adb_overhead_tiny_on_loopback(tiny_dir, capsys):
 
 
 def test_scripts_still_take_files(tiny_models, capsys):
-    from benchmarks.suite import host_latency
+    from studies import host_latency
 
     assert host_latency.main([*map(str, tiny_models), "--runs", "3", "--warmup", "0", "--threads", "1"]) == 0
     out = capsys.readouterr().out
@@ -95,7 +94,7 @@ def test_scripts_still_take_files(tiny_models, capsys):
 
 
 def test_variant_cache_names_are_keyed_by_preset_mode_seq():
-    from benchmarks.suite._models import SUITE_VARIANTS, Variant
+    from studies._models import SUITE_VARIANTS, Variant
 
     names = [v.file_name(128) for v in SUITE_VARIANTS]
     assert names == ["bert-base__float32__seq128.tflite", "mobilebert__float32__seq128.tflite",
@@ -106,8 +105,8 @@ def test_variant_cache_names_are_keyed_by_preset_mode_seq():
 
 def test_make_models_reuses_cached_files(tmp_path, capsys):
     """With every file already in --models-dir, nothing is converted (files are only looked up)."""
-    from benchmarks.suite import _models
-    from benchmarks.suite._common import model_args, resolve_models
+    from studies import _models
+    from studies._common import model_args, resolve_models
 
     for v in _models.SUITE_VARIANTS:
         (tmp_path / v.file_name(128)).write_bytes(b"x")
@@ -124,7 +123,7 @@ def test_make_models_reuses_cached_files(tmp_path, capsys):
 def test_scripts_without_default_models_need_an_argument():
     import argparse
 
-    from benchmarks.suite._common import model_args, resolve_models
+    from studies._common import model_args, resolve_models
 
     parser = argparse.ArgumentParser()
     model_args(parser)

@@ -1,12 +1,6 @@
 """What the multi-worker stop vote costs per step: two local workers time it beside a gradient all-reduce.
 
-Under `--distribution multiworker` the step loop all-reduces a 2-float stop flag after every
-step (`mbert_cli.training.distribute.make_stop_vote`), so a SIGTERM to any worker stops all at
-the same step. Every step already all-reduces the gradients; this prints both per call and
-their ratio, from two worker processes on 127.0.0.1 (loopback: the cheapest network, so the
-vote's fixed latency shows at its largest share).
-
-    python -m benchmarks.suite.stop_vote [--calls 200] [--floats 4000000]
+    python -m studies.stop_vote [--calls 200] [--floats 4000000]
 """
 
 from __future__ import annotations
@@ -68,7 +62,7 @@ def main(argv=None) -> int:
     for index in range(2):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
                "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
-        procs.append(subprocess.Popen([sys.executable, "-m", "benchmarks.suite.stop_vote", "--worker", str(index),
+        procs.append(subprocess.Popen([sys.executable, "-m", "studies.stop_vote", "--worker", str(index),
                                        "--calls", str(args.calls), "--floats", str(args.floats)],
                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     results = []

@@ -1,21 +1,7 @@
 """Which ops cost a full-int8 BERT-kind export its accuracy: one calibration, several float denylists.
 
-    python -m benchmarks.suite.int8_denylist --run runs/minilm [--seq-len 64] [--out DIR] [--variants a,b]
+    python -m studies.int8_denylist --run runs/minilm [--seq-len 64] [--out DIR] [--variants a,b]
     mbert bench DIR/none.tflite DIR/<variant>.tflite ... --device host --threads 1   # then the latency
-
-The fine-tuned run is restored and prepared exactly as `mbert export` does (clipped mask,
-serving signature, the run's validation rows, 100 calibration rows). The float file is
-calibrated once with `litert-quantizer` (what the export's mixed-precision search uses); each
-variant is a library recipe with more ops kept float (regexes over the float file's op output
-names, tf-models `BertEncoderV2` naming) and is checked by the export's own `verify_bytes`
-(accuracy on the same validation rows, parity to TensorFlow). Every variant keeps the default
-export's float attention (matmuls, softmax, mask add). `benchmarks/int8_search.py` runs the
-automatic search (`mbert export`'s) instead of these fixed variants.
-
-Measured (before the move to litert-quantizer, with TensorFlow's QuantizationDebugger) on the fine-tuned all-MiniLM-L6-v2 (seq 64, 1,000 validation rows, TF 82.3%):
-int8 76.6, + float LayerNorms 78.7, + float residual adds 79.2, + float FFN output dense 81.7
-(passes the 1-point gate, 33.7 MB), + float FFN 82.3 (44.1 MB); dynamic range 82.3 at 22.9 MB.
-Expected time on 2 busy cores: ~2 min to calibrate, ~30 s per variant.
 """
 
 from __future__ import annotations

@@ -1,19 +1,10 @@
-"""Overhead of the adb path: the loopback device vs the host runner on the same model.
+"""What the adb path costs: the loopback device against the host runner on the same model.
 
-    python -m benchmarks.suite.adb_overhead --make-models    # mobilebert dynamic, seq 128
-    python -m benchmarks.suite.adb_overhead                  # = --tiny: nano-student dynamic, seq 64
-    python -m benchmarks.suite.adb_overhead MODEL.tflite... [--threads 1] [--runs 50]
+    python -m studies.adb_overhead --make-models    # mobilebert dynamic, seq 128
+    python -m studies.adb_overhead                  # = --tiny: nano-student dynamic, seq 64
+    python -m studies.adb_overhead MODEL.tflite... [--threads 1] [--runs 50]
 
-The overhead is a property of the adb path (server, protocol, push, shell, thermal reads),
-not of the model, so with no arguments (as `make bench` runs it) it uses the nano model and
-takes ~2 s (plus ~15 s to convert it the first time; measured on a 2-core host).
-`--make-models` measures the random-weight MobileBERT dynamic export (cached in
-~/.cache/mbert-bench, ~4 min to convert if absent; then ~4 s: the 25 MB push plus
-2 x (50 + 5) runs of ~19 ms).
-
-The loopback device's benchmark_model runs the model with LiteRT on this host, so its p50
-should match the host runner's; the difference in wall time is what adb costs (server,
-protocol, push, shell, thermal reads). Needs the `adb` client; says so and exits 0 without.
+Needs the `adb` client; says so and exits 0 without.
 """
 
 from __future__ import annotations
@@ -24,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.suite import _models
-from benchmarks.suite._common import model_args, resolve_models
+from studies import _models
+from studies._common import model_args, resolve_models
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,12 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("adb") is None:
         print("skipped: the adb client is not installed (apt-get install adb)")
         return 0
-    try:
-        from android_harness.attach import loopback_adb, write_stand_in_binary
-        from android_harness.device import DeviceSession, list_devices, resolve_devices
-    except ImportError as err:
-        print(f"skipped: android_harness is not available ({err})")
-        return 0
+    from android_harness.attach import loopback_adb, write_stand_in_binary
+    from android_harness.device import DeviceSession, list_devices, resolve_devices
+
     if not args.models and not args.make_models:
         args.tiny = True  # the default: the adb path's cost does not need the big model
     models = resolve_models(args, variants=[_models.SUITE_DYNAMIC], tiny_variants=[_models.TINY_DYNAMIC])
@@ -51,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.device import DeviceBackend, DeviceSettings, run_devices
     from benchmarks.host import HostSettings, run_host
 
-    binary = write_stand_in_binary(Path(tempfile.mkdtemp(prefix="mbert-suite-bin-")) / "benchmark_model")
+    binary = write_stand_in_binary(Path(tempfile.mkdtemp(prefix="mbert-study-bin-")) / "benchmark_model")
     print(f"{'model':38s} {'host min':>9s} {'adb min':>9s} {'min x':>6s} {'host mean':>10s} {'adb mean':>9s} "
           f"{'mean x':>7s} {'host wall s':>12s} {'adb wall s':>11s} {'overhead s':>11s}")
     with loopback_adb(1) as (adb, _serials):

@@ -1,17 +1,11 @@
 """Distillation step time: mbert's student stages vs tf-models-official's `distillation.py`.
 
-Both sides train the same student from the same teacher config, batch and sequence length,
-on the same fixed synthetic batch, one stage at a time (layer-wise stages with the lower
-layers frozen, and the pre-training distillation stage), LAMB in both. Reported: median
-seconds per step (after warm-up/tracing) and the ratio ours / theirs (<= 1.0: ours no slower).
-
-tf-models-official 2.20's wheel lacks `official.modeling.fast_training` (the progressive
-policy base class `distillation.py` derives from); this script registers a minimal stand-in
-for that base class (it only holds the stage id). Everything timed on their side, the stage
-model (`build_model`), losses and `train_step`, is their unmodified code.
-
-    python -m benchmarks.suite.train_distill_step [--student mobilebert --teacher ib-bert-large]
+    python -m studies.train_distill_step [--student mobilebert --teacher ib-bert-large]
         [--batch 8 --seq 128 --steps 3 --stages 0,mid,last,distill] [--out FILE]
+
+tf-models-official 2.20's wheel lacks `official.modeling.fast_training` (the base class of
+their progressive policy), so a minimal stand-in holding the stage id is registered; all that
+is timed on their side (stage model, losses, `train_step`) is their unmodified code.
 """
 
 from __future__ import annotations

@@ -1,20 +1,6 @@
-"""Export benchmark: size and host latency of MobileBERT / BERT-base files per precision.
+"""Size and host latency of MobileBERT / BERT-base files per precision, and OPT vs no-OPT.
 
-    python -m benchmarks.suite.export_latency [--out DIR] [--seq-len 128] [--threads 1,2] [--runs 30]
-
-Builds random-weight classifiers (latency does not depend on the weights) for `mobilebert`
-(OPT), `mobilebert-no-opt` and `bert-base`, exports them through `converters.convert()`
-(verified, named signature, clipped mask; the helper shared with the suite's --make-models,
-`benchmarks/suite/_models.py`), then measures every file in ONE interleaved
-LiteRT run per thread count and prints ratios side by side:
-  - size and latency of mobilebert float32/dynamic/int8/float16 and bert-base float32/dynamic;
-  - int8 vs dynamic: XNNPACK partitions, which int8-graph ops stay float, for the default
-    int8 export (attention matmuls, softmax and mask add kept float) and `int8-full`;
-  - OPT vs no-OPT at the same precision.
-Files are cached in --out (default ~/.cache/mbert-bench, shared with the suite), so a second
-run only measures. Expected time on a 2-core host: ~35-40 min the first time (9 conversions
-of 2-5 min each), then ~5-8 min per run (bert-base float32 dominates). Absolute times vary a lot between
-machines; quote the ratios.
+    python -m studies.export_latency [--out DIR] [--seq-len 128] [--threads 1,2] [--runs 30]
 """
 
 from __future__ import annotations
@@ -24,7 +10,7 @@ import collections
 import os
 from pathlib import Path
 
-from benchmarks.suite._models import DEFAULT_CACHE, Variant, build_variants
+from studies._models import DEFAULT_CACHE, Variant, build_variants
 
 # Labels: float32 (converter mode none), dynamic, int8 (the default export: attention matmuls,
 # softmax and mask add kept float), int8-full (`--int8-full`: all-int8 graph), float16.

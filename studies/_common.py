@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from benchmarks.suite import _models
+from studies import _models
 
 
 def model_args(parser: argparse.ArgumentParser, default_make: bool = False) -> None:

@@ -1,13 +1,6 @@
 """Import time and peak memory: the shipped MiniLM and a `mobilebert`-preset-sized synthetic HF checkpoint.
 
-Each import runs in a fresh Python process (`mbert_cli.importing.importer.import_checkpoint`)
-that reports its wall time and peak resident memory (VmHWM); a process that only loads
-TensorFlow and builds the same model gives the fixed cost beside it, so the import's own
-share (reading, mapping, writing) is the difference. The synthetic checkpoint is a random
-`mobilebert` preset run written in the Hugging Face layout by `export_hf` (the
-google/mobilebert-uncased key list and shapes).
-
-    python -m benchmarks.suite.import_checkpoints [--out runs/bench-import] [--repeats 2]
+    python -m studies.import_checkpoints [--out runs/bench-import] [--repeats 2]
 """
 
 from __future__ import annotations

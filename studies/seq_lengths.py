@@ -1,28 +1,11 @@
-"""Latency at several sequence lengths: three export designs side by side, measured.
+"""Latency at several sequence lengths: fixed, multi-signature and dynamic exports side by side.
 
-    python -m benchmarks.suite.seq_lengths                      # nano-student, float32, 32,64,128: ~3 min
-    python -m benchmarks.suite.seq_lengths --preset mobilebert --modes none,int8 --lengths 32,128 \\
-        --designs multi --fixed longest                         # the paper model: ~25 min first time
+    python -m studies.seq_lengths                      # nano-student, float32, 32,64,128
+    python -m studies.seq_lengths --preset mobilebert --modes none,int8 --lengths 32,128 \\
+        --designs multi --fixed longest                # the paper model
 
-Builds a random-weight classifier of `--preset` (latency does not depend on the weights)
-and exports it through `converters.convert()` as
-  - `fixed`: one file per length (`--fixed all`) or only the longest (`--fixed longest`,
-    the single-length baseline for sizes);
-  - `multi`: one file, one signature per length (`seq32`, ...), weight buffers shared;
-  - `dynamic`: one file, one signature with a [1, -1] sequence dimension resized at run time.
-Then measures every (file, length) pair in ONE interleaved host run (1 thread by default)
-and prints: file sizes and the multi/dynamic file against the single-length one; per
-length the p50 of each design, its ratio to the same design at the longest length, and
-XNNPACK's delegated nodes/partitions; and the host runner's p50 against LiteRT's own
-benchmark tool (`benchmark_litert_model`, via `litert_tool.py`) at the same signature.
-
-Why multi-signature is `mbert export --seq-len 32,64,128`: its signatures are the fixed
-graphs (same ops, same XNNPACK partitions, same latency), the weights are stored once, and
-every length can be run by name (`--signature` here, `--signature_to_run_for` on a phone);
-the dynamic graph adds shape arithmetic (SHAPE/PACK/STRIDED_SLICE/BROADCAST_TO) that
-XNNPACK does not take and is slower at every length. Files are cached in --out (use a new
-one after a converter change: a cached file is not re-exported).
-Quote ratios: absolute times move between machines (print the CPU flags beside them).
+Why `mbert export --seq-len 32,64,128` writes one signature per length. Files are cached in
+--out: use a new one after a converter change (a cached file is not re-exported).
 """
 
 from __future__ import annotations
@@ -32,7 +15,7 @@ import os
 import statistics
 from pathlib import Path
 
-from benchmarks.suite._models import DEFAULT_CACHE
+from studies._models import DEFAULT_CACHE
 
 DESIGNS = ("fixed", "multi", "dynamic")
 
@@ -174,8 +157,8 @@ def crosscheck(plan: list[dict], lengths: tuple[int, ...], args) -> None:
     """Host runner p50 vs LiteRT's own tool at the same signature (fixed-shape signatures only:
     the tool runs a signature as stored, it cannot resize)."""
     from benchmarks.host import HostSettings, run_host
-    from benchmarks.suite.litert_tool import litert_tool_latency
     from converters.lengths import signature_key
+    from studies._litert_tool import litert_tool_latency
 
     print("\nhost runner vs LiteRT's benchmark tool, same file and signature "
           f"(median of {args.crosscheck_rounds} alternating rounds; target within 5%):")

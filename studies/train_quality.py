@@ -1,19 +1,6 @@
 """Nano quality at equal student steps: distilled (progressive / joint / auxiliary) vs from scratch.
 
-Runs the CLI's library calls on the shipped data:
-  1. a nano teacher (`train_teacher`, nano-teacher, --teacher-steps) unless --teacher is
-     given. The teacher's budget is its own, as in the paper (one teacher, trained once,
-     serves every student); only the students are compared at equal steps;
-  2. for each strategy, a nano student distilled from it (`train_student`), then fine-tuned
-     on the shipped sentiment task;
-  3. the same nano student trained from scratch with MLM + NSP for the same number of
-     student steps (num_layers * steps_per_layer + pretrain_distill_steps), fine-tuned alike;
-  4. the same nano student fine-tuned from random weights (the demo's baseline).
-Prints and writes JSON: held-out MLM accuracy/perplexity and sentiment accuracy per model
-(each fine-tuned once per --seeds seed: the mean and every run, since one fine-tune's
-accuracy moves by about a point with the seed).
-
-    python -m benchmarks.suite.train_quality --out runs/bench-quality [--strategies progressive,joint]
+    python -m studies.train_quality --out runs/bench-quality [--strategies progressive,joint]
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """Tiny random-weight encoder files for unit tests of the runners (built in about a second).
 
 They carry MobileBERT's signature (`input_word_ids`, `input_type_ids` int32 and a float
-`input_mask`) so the runners exercise the same input lookup as real exports. They are test
-fixtures only: the suite's `--make-models` exports the real presets (`_models.py`), and
-`--tiny` the nano presets. Importing this module (as `make bench` does) does nothing.
+`input_mask`) so the runners exercise the same input lookup as real exports. The studies'
+`--make-models` export the real presets (`studies/_models.py`), and `--tiny` the nano presets.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
 """Training throughput (examples/s) of teacher (MLM + NSP) and student (distillation) steps.
 
-One fixed synthetic batch, the real step functions of `mbert train` (LAMB, clipping), on
-this machine's CPU/GPU; median over timed steps after one warm-up step.
-
-    python -m benchmarks.suite.train_throughput [--pairs nano-teacher:nano-student,ib-bert-large:mobilebert]
+    python -m studies.train_throughput [--pairs nano-teacher:nano-student,ib-bert-large:mobilebert]
         [--batch 8 --seq 128 --steps 3] [--out FILE]
 """
 
@@ -13,7 +10,7 @@ import argparse
 import json
 import os
 
-from benchmarks.suite.train_distill_step import _time
+from studies.train_distill_step import _time
 
 
 def main(argv=None) -> dict:

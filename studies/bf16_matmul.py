@@ -1,11 +1,6 @@
-"""float32 vs bfloat16 on this machine: a raw matmul and a training step, side by side.
+"""float32 vs bfloat16 on this machine, side by side: why `training.precision` uses bfloat16 only on AMX.
 
-Why `training.precision` turns mixed_bfloat16 on for AMX CPUs and not for others: the ratio
-column is the answer on the machine at hand (AMX-BF16 Xeons run bfloat16 matmuls on tiles
-through oneDNN; AVX-512 BF16 alone gains little). Both precisions run in one process,
-alternating, so machine noise hits both alike.
-
-    python -m benchmarks.suite.bf16_matmul [--shape 512x384x1536] [--presets minilm-student,bert-base]
+    python -m studies.bf16_matmul [--shape 512x384x1536] [--presets minilm-student,bert-base]
         [--batch 16 --seq 64 --steps 5] [--out FILE]
 """
 

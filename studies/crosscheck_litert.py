@@ -1,18 +1,8 @@
-"""Cross-check: our host runner's p50 and min against ai-edge-litert's own benchmark tool.
+"""Our host runner's p50 and min against ai-edge-litert's own benchmark tool: are our figures right.
 
-    python -m benchmarks.suite.crosscheck_litert            # = --make-models: mobilebert dynamic, seq 128
-    python -m benchmarks.suite.crosscheck_litert --tiny     # nano-student dynamic, seq 64: seconds
-    python -m benchmarks.suite.crosscheck_litert MODEL.tflite... [--threads 1] [--rounds 3]
-
-With no files it measures the random-weight MobileBERT dynamic-range export at seq 128
-(built once through `converters.convert()`, cached in ~/.cache/mbert-bench or --models-dir)
-against `ai_edge_litert/tools/benchmark_litert_model.py`. Alternates the two measurements
-`--rounds` times per model so drift hits both, and prints the median p50 of each, the
-minimum of each, and their ratios; the target is p50 agreement within 10% (on a shared
-machine the min is the figure least touched by other processes).
-
-Expected time on a 2-core x86 host: ~4 min for the first conversion if not cached, then
-~10 s (3 rounds x 2 tools x (30 + 3) runs of ~19 ms at 1 thread, measured). --tiny: seconds.
+    python -m studies.crosscheck_litert            # = --make-models: mobilebert dynamic, seq 128
+    python -m studies.crosscheck_litert --tiny     # nano-student dynamic, seq 64
+    python -m studies.crosscheck_litert MODEL.tflite... [--threads 1] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -20,8 +10,8 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from benchmarks.suite import _models
-from benchmarks.suite._common import model_args, resolve_models
+from studies import _models
+from studies._common import model_args, resolve_models
 
 
 def crosscheck(model: str, threads: int = 1, runs: int = 50, warmup: int = 5, rounds: int = 3,
@@ -32,7 +22,7 @@ def crosscheck(model: str, threads: int = 1, runs: int = 50, warmup: int = 5, ro
     machine the minimum is the figure least touched by other processes.
     """
     from benchmarks.host import HostSettings, run_host
-    from benchmarks.suite.litert_tool import litert_tool_latency
+    from studies._litert_tool import litert_tool_latency
 
     ours, theirs, our_min, their_min = [], [], [], []
     for _ in range(rounds):

@@ -1,11 +1,7 @@
-"""Random-weight MobileBERT / BERT-base classifiers exported through `converters.convert()`.
+"""Random-weight MobileBERT / BERT-base classifiers exported through `converters.convert()`, cached.
 
-The one place the suite builds real models (shared by `export_latency` and `--make-models`):
-latency does not depend on the weights, so each preset's classifier is built with random
-weights and converted like a trained one (verified, named signature, clipped mask). Each
-file is cached under a name keyed by preset, mode and sequence length, with the converter's
-manifest entry beside it, so only the first run pays for the conversion (minutes per file on
-2 cores for the paper presets, seconds for the nano ones).
+Latency does not depend on the weights, so the studies measure random-weight files converted
+like trained ones; each is cached under a name keyed by preset, mode and sequence length.
 """
 
 from __future__ import annotations

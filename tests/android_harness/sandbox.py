@@ -1,7 +1,4 @@
-"""Test helpers: what a test inspects in a loopback device's sandbox.
-
-Devices are started through the public `android_harness.attach`.
-"""
+"""What a test inspects in a loopback device's sandbox (devices start through `android_harness.attach`)."""
 
 from __future__ import annotations
 

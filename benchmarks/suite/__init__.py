@@ -1,1 +1,0 @@
-"""mbert's own performance suite: scripts run as `python -m benchmarks.suite.NAME`."""
