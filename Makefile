@@ -50,11 +50,18 @@ test-fast: install adb
 demo: install adb
 	$(BIN)/mbert demo
 
-# The studies that need nothing but a checkout (demo_quality and int8_denylist read a finished
-# run: run them by hand, see studies/README.md); `make bench STUDIES="host_latency seq_lengths"` picks.
-STUDIES ?= $(filter-out demo_quality int8_denylist,$(basename $(notdir $(wildcard studies/[a-z]*.py))))
+# The quick performance suite: nano models and small settings, nothing but a checkout needed
+# (no finished demo). The long studies (real presets, seeds, a finished run) are commands in
+# studies/README.md. `make bench BENCH="studies.seq_lengths"` runs a chosen few.
+BENCH ?= "studies.host_latency --tiny" \
+	"studies.crosscheck_litert --tiny" \
+	"studies.adb_overhead --tiny" \
+	"studies.seq_lengths" \
+	"studies.train_throughput --pairs nano-teacher:nano-student" \
+	"studies.stop_vote --calls 50 --floats 1000000" \
+	"benchmarks.train_speed --stages student --batches 4 --reps 1"
 bench: install adb
-	@set -e; for study in $(STUDIES); do echo "== studies.$$study"; $(BIN)/python -m studies.$$study; done
+	@set -e; for study in $(BENCH); do echo "== python -m $$study"; $(BIN)/python -m $$study; done
 
 # The demo's figures as stamped records (date, CPU and flags, threads, command), then the page.
 results: install adb

@@ -44,13 +44,13 @@ from mbert_cli.config.training import OptimizerConfig
 from mbert_cli.data import length_batches
 from mbert_cli.importing import importer, sources
 from mbert_cli.modeling.models import build_classifier
+from mbert_cli.modeling.pretrainer import MODEL_INPUTS, build_pretrainer, model_inputs
 from mbert_cli.training.distiller import Distiller, stage_variables
 from mbert_cli.training.distribute import make_distribution
-from mbert_cli.training.finetune import masked_cross_entropy
 from mbert_cli.training.inputs import classification_data, synthetic_pretraining
 from mbert_cli.training.loop import make_train_step
+from mbert_cli.training.losses import classification_loss
 from mbert_cli.training.optim import build_optimizer
-from mbert_cli.training.session import MODEL_INPUTS, build_pretrainer, model_inputs
 from mbert_cli.training.stages import build_schedule, resolve_layer_map
 from mbert_cli.training.teachers import BertTeacher
 
@@ -155,7 +155,7 @@ def _finetune_stage(name, cfg, batch: int, k: int, round_to: int = 1):
 
     def loss_fn(b):
         logits = model(model_inputs(b[0], MODEL_INPUTS), training=True)["logits"]
-        ce, acc = masked_cross_entropy(logits, b[1])
+        ce, acc = classification_loss(logits, b[1])
         return {"loss": ce, "accuracy": acc}
 
     def make_step(jit_compile=False, prefetch=False):
