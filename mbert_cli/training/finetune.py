@@ -20,7 +20,7 @@ from mbert_cli.data import transfer_set as ts
 from mbert_cli.data.classification import ClassificationExample
 from mbert_cli.data.task_sets import task_tokenizer
 from mbert_cli.errors import MbertError
-from mbert_cli.modeling.models import build_classifier
+from mbert_cli.modeling import models
 from mbert_cli.training import losses
 from mbert_cli.training import soft_labels as sl
 from mbert_cli.training.checkpoints import restore_for_inference, stage_checkpoint_path
@@ -63,7 +63,7 @@ class ClassificationTask(FineTuneTask):
         return super().build_model(ctx)
 
     def build_head(self, encoder):
-        return build_classifier(self.cfg.encoder, len(self.labels), encoder=encoder)[0]
+        return models.build_classifier(self.cfg.encoder, len(self.labels), encoder=encoder)[0]
 
     def data_summary(self) -> str:
         return f"{len(self.train)} train / {len(self.validation)} validation examples"
