@@ -21,11 +21,13 @@ from android_harness.profiles import DeviceProfile
 from android_harness.protocols import AdbClient, DeviceLister, DeviceResolver, SessionFactory
 from benchmarks.benchmark_model_output import BenchmarkModelError, parse_benchmark_output
 from benchmarks.environment import build_info
+from benchmarks.host import plan_lengths, signature_lengths
 from benchmarks.model_file import describe_model
 from benchmarks.result import BenchReport, BenchResult, BuildInfo, Environment, Failure, ModelInfo, RunnerInfo, Settings
 from mbert_cli import interrupts
 from mbert_cli.errors import MbertError
 from mbert_cli.io_utils import sha256_file
+from mbert_cli.runtime import load_runtime
 
 if TYPE_CHECKING:
     from benchmarks.host import LengthTarget
@@ -213,9 +215,6 @@ def _length_runs(models: list[ModelInfo], seq_lens: Sequence[int] | None) -> lis
     `--input_layer=... --input_layer_shape=1,N:...` for a resizable one (the real tool's flags)."""
     if not seq_lens:
         return [(m, None, []) for m in models]
-    from benchmarks.host import plan_lengths, signature_lengths  # noqa: PLC0415
-    from mbert_cli.runtime import load_runtime  # noqa: PLC0415
-
     out = []
     for m in models:
         interp = load_runtime().interpreter(m.path, xnnpack=False)

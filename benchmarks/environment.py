@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from benchmarks.result import BuildInfo, Environment
+from mbert_cli import __version__
 
 CPUINFO = Path("/proc/cpuinfo")
 # The flags that change how fast TensorFlow and LiteRT kernels run on x86 (FMA, AVX2 and
@@ -76,8 +77,6 @@ def cpu_summary(cpuinfo: Path = CPUINFO) -> dict:
 
 def build_info() -> BuildInfo:
     """mbert version and the git commit of the checkout it runs from, if any."""
-    from mbert_cli import __version__  # noqa: PLC0415
-
     repo = Path(__file__).resolve().parent.parent
     commit = _git(repo, "rev-parse", "HEAD")
     dirty = None

@@ -15,11 +15,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import flatbuffers
+import numpy as np
+from ai_edge_litert import schema_py_generated as schema
+
 from benchmarks.environment import build_info, host_environment
 from benchmarks.model_file import describe_model
 from benchmarks.result import BenchResult, Coverage, MemoryInfo, RunnerInfo, Settings
 from benchmarks.stats import latency_stats
+from converters.lengths import bucket_for
 from mbert_cli.errors import MbertError, first_line
+from mbert_cli.runtime import load_runtime
 
 # Any vocabulary has ids 0 and 1, so GATHER over an embedding table is always in range.
 _ID_HIGH = 2
@@ -81,8 +87,6 @@ def plan_lengths(path: str, lengths: dict[str, int | None], requested: Sequence[
         requested: lengths to measure.
         max_len: a dynamic file's position-table size (from its manifest), if known.
     """
-    from converters.lengths import bucket_for  # noqa: PLC0415
-
     dynamic = [k for k, n in lengths.items() if n is None]
     fixed = {n: k for k, n in lengths.items() if n is not None}
     targets = []
@@ -173,10 +177,6 @@ def run_host(models: Sequence[str | Path], settings: HostSettings | None = None,
     Returns:
         One BenchResult per model, in the given order.
     """
-    import numpy as np  # noqa: PLC0415
-
-    from mbert_cli.runtime import load_runtime  # noqa: PLC0415
-
     settings = settings or HostSettings()
     if not models:
         raise MbertError("no model given", hint="pass one or more .tflite files")
@@ -262,9 +262,6 @@ def _signature_first(path: str, key: str | None, runtime: Any) -> bytes | None:
     index = probe._interpreter.GetSubgraphIndexFromSignature(key)  # noqa: SLF001 - no public form
     if index == 0:
         return None
-    import flatbuffers  # noqa: PLC0415 - ships with ai-edge-litert (its schema module needs it)
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
-
     content = Path(path).read_bytes()
     model = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
     order = [index] + [i for i in range(len(model.subgraphs)) if i != index]

@@ -19,6 +19,11 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
+from mbert_cli.cli.common import quiet_tensorflow
+from mbert_cli.runtime import load_runtime
+
 
 def _run_dir(path: Path) -> Path:
     if (path / "config.yaml").is_file():
@@ -30,10 +35,6 @@ def _run_dir(path: Path) -> Path:
 
 def _p50(file: Path, runs: int) -> float:
     """Host p50 (ms), 1 thread, first signature, zero-filled inputs of the file's shape."""
-    import numpy as np  # noqa: PLC0415
-
-    from mbert_cli.runtime import load_runtime  # noqa: PLC0415
-
     interp = load_runtime().interpreter(model_path=str(file), num_threads=1)
     key = next(iter(interp.get_signature_list()))
     runner = interp.get_signature_runner(key)
@@ -59,8 +60,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("int8_search"))
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
-
-    from mbert_cli.cli.common import quiet_tensorflow  # noqa: PLC0415
 
     quiet_tensorflow()  # before TensorFlow loads
     from converters import export_run  # noqa: PLC0415 - TensorFlow loads after argument parsing

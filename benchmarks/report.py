@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from collections.abc import Sequence
@@ -9,7 +10,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import matplotlib
+import matplotlib.pyplot as plt
+from rich import box
+from rich.table import Table
+
 from benchmarks.result import BenchReport, BenchResult
+from mbert_cli.io_utils import atomic_write_bytes
 
 WARN = "⚠"
 
@@ -79,9 +86,6 @@ def coverage_text(r: BenchResult) -> str:
 
 def build_table(results: Sequence[BenchResult], failures: Sequence[Any] = ()):
     """The rich Table users read; partial delegation and loopback are marked in it."""
-    from rich import box  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
-
     table = Table(title="mbert bench (latency in ms)", caption=_caption(results), caption_justify="left",
                   box=box.SIMPLE_HEAD, title_justify="left")
     curve = has_lengths(results)
@@ -114,9 +118,6 @@ def build_table(results: Sequence[BenchResult], failures: Sequence[Any] = ()):
 
 def task_table(rows: Sequence[Any]):
     """The task-length figures: what a request of the task sees, beside the fixed-length file."""
-    from rich import box  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
-
     table = Table(title="latency at the task's own lengths (ms)", box=box.SIMPLE_HEAD, title_justify="left",
                   caption="each request runs on the smallest measured length that holds it; p50/p90 over "
                           "the requests; fixed = every request at the longest length", caption_justify="left")
@@ -185,8 +186,6 @@ def _safe(text: str) -> str:
 
 def write_atomic(path: str | Path, data: bytes) -> Path:
     """Writes to a temporary name in the same folder, then renames: never a half file."""
-    from mbert_cli.io_utils import atomic_write_bytes  # noqa: PLC0415
-
     atomic_write_bytes(path, data)
     return Path(path)
 
@@ -198,13 +197,7 @@ def write_json(report: BenchReport, path: str | Path) -> Path:
 def plot(results: Sequence[BenchResult], path: str | Path) -> Path:
     """Bar chart: p50 and p90 latency per model and runner (p90 bar absent when unknown);
     with per-length results, the latency curve: p50 (p90 dashed) against sequence length."""
-    import matplotlib  # noqa: PLC0415
-
     matplotlib.use("Agg")
-    import io  # noqa: PLC0415
-
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
     if has_lengths(results):
         return _plot_curve(results, path, plt, io)
 

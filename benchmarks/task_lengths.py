@@ -18,6 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.result import BenchResult, TaskLengths
+from converters.lengths import bucket_for
+from mbert_cli.config import load_run_config, resolve_config
+from mbert_cli.data.classification import load_classification
+from mbert_cli.data.tokenizer import WordPieceTokenizer
+from mbert_cli.data.vocab import resolve_vocab
 from mbert_cli.errors import MbertError
 
 _DATA_HINT = ("pass 'shipped' (the sentiment task's validation split), a CSV/TSV with a `sentence` "
@@ -26,8 +31,6 @@ _DATA_HINT = ("pass 'shipped' (the sentiment task's validation split), a CSV/TSV
 
 def read_texts(spec: str) -> tuple[list[tuple[str, str | None]], str]:
     """(text, optional second text) per request, and a label for the source."""
-    from mbert_cli.data.classification import load_classification  # noqa: PLC0415
-
     if spec == "shipped":
         _train, dev, _names = load_classification("shipped")
         return [(e.text_a, e.text_b) for e in dev], "shipped sentiment task, validation split"
@@ -53,8 +56,6 @@ def read_texts(spec: str) -> tuple[list[tuple[str, str | None]], str]:
 
 def token_lengths(rows: Sequence[tuple[str, str | None]], vocab: str | Path) -> list[int]:
     """Word pieces per request with the model's vocab, [CLS]/[SEP] included (BERT layout)."""
-    from mbert_cli.data.tokenizer import WordPieceTokenizer  # noqa: PLC0415
-
     tok = WordPieceTokenizer(vocab)
     first = tok.tokenize([a for a, _ in rows])
     pairs = [b for _, b in rows]
@@ -66,9 +67,6 @@ def token_lengths(rows: Sequence[tuple[str, str | None]], vocab: str | Path) -> 
 def model_vocab(model_path: str | Path) -> Path:
     """The vocab a model was trained with, found through the export manifest beside it
     (its source run's config, else its preset's shipped vocab)."""
-    from mbert_cli.config import load_run_config, resolve_config  # noqa: PLC0415
-    from mbert_cli.data.vocab import resolve_vocab  # noqa: PLC0415
-
     p = Path(model_path)
     hint = "pass --vocab PATH (the vocab.txt the model was trained with)"
     try:
@@ -97,8 +95,6 @@ def served_latency(model: str, data: str, lengths: Sequence[int],
         lengths: token count per request.
         results: the model's per-length results (`requested_seq_len` set), any order.
     """
-    from converters.lengths import bucket_for  # noqa: PLC0415
-
     if not lengths:
         raise MbertError(f"--lengths-from {data} has no rows", hint=_DATA_HINT)
     by_len = {r.requested_seq_len: r for r in results if r.requested_seq_len is not None}

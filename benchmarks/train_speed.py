@@ -32,6 +32,9 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -285,10 +288,6 @@ def compare(stage: Stage, lever: str, reps: int) -> dict:
 def compare_env(args) -> dict:
     """A process-wide lever (threads, oneDNN: fixed once TensorFlow starts): this script in child
     processes, baseline and lever environments alternated `--pairs` times; median s/step per stage."""
-    import subprocess  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-    import tempfile  # noqa: PLC0415
-
     lever = dict(item.split("=", 1) for item in args.env_lever.split(","))
     runs: dict[str, list] = {"baseline": [], "lever": []}
     with tempfile.TemporaryDirectory() as tmp:

@@ -24,6 +24,7 @@ What each side runs, and nothing else:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -32,6 +33,28 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import tensorflow as tf
+import tf_keras
+from official.core import config_definitions as cd
+from official.core import train_utils
+from official.modeling import optimization
+from official.nlp.configs import encoders
+
+from benchmarks.environment import _cpu_model
+from mbert_cli.config import RunConfig
+from mbert_cli.config.training import OptimizerConfig
+from mbert_cli.importing import importer, sources
+from mbert_cli.importing.importer import FINETUNE_SETTINGS
+from mbert_cli.modeling.models import CLASSIFIER_HEAD
+from mbert_cli.training.distribute import make_distribution
+from mbert_cli.training.finetune import ClassificationTask
+from mbert_cli.training.loop import make_train_step
+from mbert_cli.training.optim import _NO_DECAY, build_optimizer
+from mbert_cli.training.precision import onednn_enabled, precision_policy, run_policy
+from mbert_cli.training.run_dir import StageDir
+from mbert_cli.training.runner import StageContext
+from mbert_cli.training.session import seed_everything
 
 CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 
@@ -73,9 +96,6 @@ class Sides:
 
 def run_config(vs: VsConfig, encoder=None):
     """The RunConfig `mbert import` writes (encoder + fine-tune recipe), with the fast data settings."""
-    from mbert_cli.config import RunConfig  # noqa: PLC0415
-    from mbert_cli.importing.importer import FINETUNE_SETTINGS  # noqa: PLC0415
-
     cfg = RunConfig(preset="", role="teacher", encoder=encoder)
     cfg.data.vocab = "shipped"
     cfg.data.seq_len = min(vs.seq_len, encoder.max_sequence_length)
@@ -92,8 +112,6 @@ def run_config(vs: VsConfig, encoder=None):
 
 def load_source(source: str):
     """(encoder config, fill(pretrainer)) of `source`, read as `mbert import` reads it."""
-    from mbert_cli.importing import importer, sources  # noqa: PLC0415
-
     loaded = importer.load(sources.locate(source))
     loaded.encoder.classifier_pooling = loaded.pooling
     return loaded.encoder, loaded.fill
@@ -115,10 +133,6 @@ def cycled(batches: list, as_tfm: bool):
     Built from tensors only (no Python per element); the element spec is [batch, None], so
     each step function traces once for every width.
     """
-    import functools  # noqa: PLC0415
-
-    import tensorflow as tf  # noqa: PLC0415
-
     def one(features, labels):
         element = {**features, "label_ids": labels} if as_tfm else (features, labels)
         return tf.data.Dataset.from_tensors(element)
@@ -128,8 +142,6 @@ def cycled(batches: list, as_tfm: bool):
 
 
 def _no_dropout(model) -> None:
-    import tf_keras  # noqa: PLC0415
-
     for layer in model.submodules:
         if isinstance(layer, tf_keras.layers.Dropout):
             layer.rate = 0.0
@@ -137,13 +149,6 @@ def _no_dropout(model) -> None:
 
 def build_mbert(vs: VsConfig, cfg, fill, workdir: Path):
     """mbert's ClassificationTask, filled with the source's weights; returns (task, ctx, step builder)."""
-    from mbert_cli.training.distribute import make_distribution  # noqa: PLC0415
-    from mbert_cli.training.finetune import ClassificationTask  # noqa: PLC0415
-    from mbert_cli.training.precision import run_policy  # noqa: PLC0415
-    from mbert_cli.training.run_dir import StageDir  # noqa: PLC0415
-    from mbert_cli.training.runner import StageContext  # noqa: PLC0415
-    from mbert_cli.training.session import seed_everything  # noqa: PLC0415
-
     dist = make_distribution("default")
     task = ClassificationTask(cfg, None, vs.data, None)
     policy = run_policy(cfg.train.mixed_precision, say=lambda _line: None)
@@ -160,13 +165,8 @@ def build_mbert(vs: VsConfig, cfg, fill, workdir: Path):
 
 def tfm_experiment(vs: VsConfig, cfg, num_classes: int, total_steps: int, steps_per_loop: int):
     """The tf-models ExperimentConfig a user writes for this fine-tune: BertEncoderV2 config, AdamW, warm-up."""
-    from official.core import config_definitions as cd  # noqa: PLC0415
-    from official.modeling import optimization  # noqa: PLC0415
-    from official.nlp.configs import encoders  # noqa: PLC0415
-    from official.nlp.data.sentence_prediction_dataloader import SentencePredictionDataConfig  # noqa: PLC0415
-    from official.nlp.tasks import sentence_prediction as sp  # noqa: PLC0415
-
-    from mbert_cli.training.optim import _NO_DECAY  # noqa: PLC0415
+    from official.nlp.data.sentence_prediction_dataloader import SentencePredictionDataConfig  # noqa: PLC0415 - imports pkg_resources, which this venv lacks (no setuptools)
+    from official.nlp.tasks import sentence_prediction as sp  # noqa: PLC0415 - imports pkg_resources, which this venv lacks (no setuptools)
 
     enc = cfg.encoder
     ft = cfg.finetune
@@ -198,10 +198,7 @@ def tfm_experiment(vs: VsConfig, cfg, num_classes: int, total_steps: int, steps_
 
 def build_tfm(vs: VsConfig, cfg, num_classes: int, total_steps: int, dataset, policy):
     """tf-models' Trainer over a SentencePredictionTask that reads `dataset`."""
-    from official.core import train_utils  # noqa: PLC0415
-    from official.nlp.tasks import sentence_prediction as sp  # noqa: PLC0415
-
-    from mbert_cli.training.precision import precision_policy  # noqa: PLC0415
+    from official.nlp.tasks import sentence_prediction as sp  # noqa: PLC0415 - imports pkg_resources, which this venv lacks (no setuptools)
 
     class FixedInputTask(sp.SentencePredictionTask):
         """The task as is; only its input reads the batches mbert reads (not TFRecords)."""
@@ -219,8 +216,6 @@ def build_tfm(vs: VsConfig, cfg, num_classes: int, total_steps: int, dataset, po
 def copy_weights(mbert_model, mbert_encoder, tfm_model) -> None:
     """Encoder and classifier-head weights of mbert's model into tf-models' BertClassifier, matched by
     name below each model's encoder/head (both are tf-models' BertEncoderV2 and ClassificationHead)."""
-    from mbert_cli.modeling.models import CLASSIFIER_HEAD  # noqa: PLC0415
-
     def by_name(variables) -> dict:
         return {v.name.split("/", 1)[1]: v for v in variables}
 
@@ -236,10 +231,6 @@ def copy_weights(mbert_model, mbert_encoder, tfm_model) -> None:
 
 def build_sides(vs: VsConfig, encoder_cfg, fill, workdir: Path) -> Sides:
     """Both paths, built over the same weights and reading the same batches."""
-    import tensorflow as tf  # noqa: PLC0415
-
-    from mbert_cli.training.loop import make_train_step  # noqa: PLC0415
-
     cfg = run_config(vs, encoder_cfg)
     task, ctx, model = build_mbert(vs, cfg, fill, workdir)
     phase = task.phases()[0]
@@ -304,11 +295,6 @@ def embedding_update(rows: int = 30522, width: int = 384, tokens: int = 16 * 33,
     """Seconds per AdamW update of one embedding table, alternating: the gradient made dense first (as
     mbert's step does: one fused ResourceApplyAdam) against the tape's IndexedSlices passed on (as tf-models'
     Task.train_step does: the legacy optimizer's sparse path, dense moment decay + scatter + dense update)."""
-    import tensorflow as tf  # noqa: PLC0415
-
-    from mbert_cli.config.training import OptimizerConfig  # noqa: PLC0415
-    from mbert_cli.training.optim import build_optimizer  # noqa: PLC0415
-
     def table_and_optimizer():
         table = tf.Variable(tf.random.normal([rows, width], stddev=0.02), name="word_embeddings/embeddings")
         opt = build_optimizer(OptimizerConfig(learning_rate=4e-5, weight_decay=0.01), 1000, "adamw", warmup_steps=100)
@@ -345,11 +331,6 @@ def embedding_update(rows: int = 30522, width: int = 384, tokens: int = 16 * 33,
 
 def machine() -> dict:
     """CPU model and the SIMD flags that matter for TensorFlow on CPU, threads, oneDNN."""
-    import tensorflow as tf  # noqa: PLC0415
-
-    from benchmarks.environment import _cpu_model  # noqa: PLC0415
-    from mbert_cli.training.precision import onednn_enabled  # noqa: PLC0415
-
     flags: set[str] = set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

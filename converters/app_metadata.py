@@ -12,12 +12,23 @@ MediaPipe lower-cases ASCII itself (it has no cased option), which is what
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import tensorflow as tf
+from ai_edge_litert import schema_py_generated as schema
+from mediapipe.tasks.metadata import metadata_schema_py_generated as fb
+
+from converters.signatures import cast_rows
+from mbert_cli.data.classification import load_classification
+from mbert_cli.data.vocab import read_vocab, resolve_vocab
 from mbert_cli.errors import MbertError
+from mbert_cli.modeling.encoders import INPUT_DTYPES
 
 CLASSIFIER = "classifier"
 EMBEDDER = "embedder"
@@ -59,8 +70,6 @@ class AppInfo:
 
 def mediapipe_vocab(vocab_path: str | Path) -> list[str]:
     """The vocab as MediaPipe reads it (`LoadVocabFromBuffer`: one token per non-empty line)."""
-    from mbert_cli.data.vocab import read_vocab  # noqa: PLC0415
-
     return [t for t in read_vocab(vocab_path) if t]
 
 
@@ -72,8 +81,6 @@ def check_spec(spec: AppSpec, vocab_size: int, num_outputs: int | None) -> None:
         vocab_size: rows of the model's word-embedding table.
         num_outputs: classes of the classifier's output (None for an embedder).
     """
-    from mbert_cli.data.vocab import read_vocab  # noqa: PLC0415
-
     if spec.kind not in KINDS:
         raise MbertError(f"unknown app-ready kind {spec.kind!r}", hint=f"use one of: {', '.join(KINDS)}")
     lines = read_vocab(spec.vocab_path)
@@ -122,8 +129,6 @@ def input_tensor_names(model_bytes: bytes) -> dict[str, str]:
 
 def attach(model_bytes: bytes, spec: AppSpec) -> bytes:
     """`model_bytes` with MediaPipe metadata and the vocab (+ labels) packed in."""
-    import tempfile  # noqa: PLC0415
-
     metadata_writer, _wu = _writers()
     names = input_tensor_names(model_bytes)
     writer = metadata_writer.MetadataWriter.create(bytearray(model_bytes))
@@ -146,10 +151,6 @@ def attach(model_bytes: bytes, spec: AppSpec) -> bytes:
 
 def read(model_bytes: bytes) -> AppInfo | None:
     """The app metadata of a file, or None when it has no TFLite metadata (or none mbert can use)."""
-    import hashlib  # noqa: PLC0415
-
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
-
     model = schema.Model.GetRootAs(model_bytes, 0)
     buffer = None
     for i in range(model.MetadataLength()):
@@ -158,8 +159,6 @@ def read(model_bytes: bytes) -> AppInfo | None:
             buffer = model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
     if not buffer:
         return None
-    from mediapipe.tasks.metadata import metadata_schema_py_generated as fb  # noqa: PLC0415
-
     meta = fb.ModelMetadataT.InitFromObj(fb.ModelMetadata.GetRootAsModelMetadata(buffer, 0))
     sub = (meta.subgraphMetadata or [None])[0]
     if sub is None:
@@ -194,10 +193,6 @@ def _packed_files(model_bytes: bytes) -> dict[str, bytes]:
 
 def app_rows(data):
     """`data` (converters.data.ExportData) with its rows in an app-ready file's int32 input dtypes."""
-    import dataclasses  # noqa: PLC0415
-
-    from converters.signatures import cast_rows  # noqa: PLC0415
-
     return dataclasses.replace(data, representative=cast_rows(data.representative, "app"),
                                heldout=cast_rows(data.heldout, "app"))
 
@@ -218,16 +213,12 @@ def spec_for_run(config, stage: str, requested: bool | None, lengths=None,
     """
     if requested is False:
         return None
-    from mbert_cli.data.vocab import resolve_vocab  # noqa: PLC0415
-
     def skip(problem: str, hint: str) -> None:
         if requested:
             raise MbertError(f"--app-metadata: {problem}", hint=hint)
         say(f"no app metadata: {problem}")
 
     if stage == "finetune-classification":
-        from mbert_cli.data.classification import load_classification  # noqa: PLC0415
-
         train, dev, names = load_classification(config.data.task_data, 1)
         if any(e.text_b is not None for e in train + dev):
             skip("the task classifies sentence pairs; MediaPipe's TextClassifier takes one text",
@@ -255,9 +246,5 @@ def spec_for_run(config, stage: str, requested: bool | None, lengths=None,
 
 def num_classes(model) -> int | None:
     """Width of a model's `logits` output (None when it has none), from one two-token call."""
-    import tensorflow as tf  # noqa: PLC0415
-
-    from mbert_cli.modeling.encoders import INPUT_DTYPES  # noqa: PLC0415
-
     out = model({name: tf.ones([1, 2], dtype) for name, dtype in INPUT_DTYPES.items()}, training=False)
     return int(out["logits"].shape[-1]) if isinstance(out, dict) and "logits" in out else None

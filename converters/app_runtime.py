@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from ai_edge_litert import schema_py_generated as schema
 
 from converters import app_metadata
 from mbert_cli.errors import MbertError
@@ -134,8 +135,6 @@ def predict(model: AppModel, texts: list[str]) -> list[Prediction]:
 
 
 def _tensors(content: bytes):
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
-
     return schema, schema.Model.GetRootAs(content, 0)
 
 

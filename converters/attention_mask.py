@@ -12,14 +12,15 @@ from __future__ import annotations
 import types
 from typing import Any
 
+import tensorflow as tf
+import tf_keras
+
 DEFAULT_CLIP = -120.0
 MASKED_SCORES_NAME = "masked_attention_scores"
 
 
 def _clipped_masked_softmax(clip: float):
     def masked_softmax(self, attention_scores, attention_mask=None):
-        import tensorflow as tf  # noqa: PLC0415
-
         if attention_mask is None:
             return self._softmax(attention_scores)
         # Same broadcasting as tf_keras' MultiHeadAttention._masked_softmax.
@@ -36,8 +37,6 @@ def _clipped_masked_softmax(clip: float):
 
 def attention_layers(model: Any) -> list:
     """Every tf_keras MultiHeadAttention inside `model` (MobileBERT and BERT both use it)."""
-    import tf_keras  # noqa: PLC0415
-
     return [m for m in model.submodules if isinstance(m, tf_keras.layers.MultiHeadAttention)]
 
 

@@ -20,15 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
-from converters import quant_diagnosis, quantize, verify
+from converters import app_metadata, quant_diagnosis, quantize, verify
 from converters.attention_mask import DEFAULT_CLIP, clip_attention_masks
 from converters.data import ExportData
 from converters.lengths import LengthSpec, calibration_windows, truncate_rows
+from converters.manifest import sha256_bytes, write_manifest
 from converters.mixed_precision import SearchBudget
 from converters.shared_tables import share_quantization
 from converters.signatures import SIGNATURE_KEY, build_serving_functions
 from mbert_cli.errors import MbertError, first_line
+from mbert_cli.io_utils import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +156,6 @@ def saved_once(serving: Any) -> Iterator[str]:
     one saved copy pays that once. The signatures are what the concrete-function route
     writes: `serving_default` for one function, else one per key.
     """
-    import tensorflow as tf  # noqa: PLC0415
-
     folder = tempfile.mkdtemp(prefix="mbert-export-")
     try:
         signatures = {key: fn for key, (fn, _n) in serving.functions.items()}
@@ -176,8 +177,6 @@ def convert_bytes(serving: Any, mode: str, data: ExportData | None, representati
     float attention reads the mask-add names from it instead of converting it again).
     `saved_model`: the serving module already saved by `saved_once` (converted from there).
     """
-    import tensorflow as tf  # noqa: PLC0415
-
     rec = quantize.recipe(mode)
     if saved_model is not None:
         keys = list(serving.functions) if len(serving.functions) > 1 else [SIGNATURE_KEY]
@@ -280,8 +279,6 @@ def convert(model: Any, *, model_name: str, options: ExportOptions, data: Export
     serving = build_serving_functions(model, spec.signature_keys(), max_len=spec.max_len,
                                       app=options.app.kind if options.app else None)
     if options.app:
-        from converters import app_metadata  # noqa: PLC0415
-
         data = app_metadata.app_rows(data)
         if options.app.kind == app_metadata.EMBEDDER:
             # The argmax of an embedding is no prediction: an embedder's gate is the cosine.
@@ -323,7 +320,7 @@ def _mixed_precision(float_model: bytes, serving: Any, data: ExportData, options
                      checks: list[LengthCheck], model_name: str, failed: ConvertedFile,
                      say: Callable[[str], None], cache: dict) -> ConvertedFile:
     """The search's passing file in place of the failing int8 one (mixed_precision.search)."""
-    from converters import mixed_precision  # noqa: PLC0415
+    from converters import mixed_precision  # noqa: PLC0415 - import cycle with converters.mixed_precision
 
     result = mixed_precision.search(float_model, serving, data, options, checks, model_name, failed, say, cache)
     chosen = result.chosen.checked
@@ -333,8 +330,6 @@ def _mixed_precision(float_model: bytes, serving: Any, data: ExportData, options
 
 def _replace_content(checked: ConvertedFile, content: bytes) -> None:
     """New bytes with the same graph (metadata added): the file's size and sha256 follow them."""
-    from converters.manifest import sha256_bytes  # noqa: PLC0415
-
     checked.content, checked.size_bytes, checked.sha256 = content, len(content), sha256_bytes(content)
 
 
@@ -364,8 +359,6 @@ def verify_bytes(content: bytes, mode: str, model_name: str, options: ExportOpti
     `data.heldout` against `reference`); the file's top-level figures are the longest
     length's, each signature's are in `signatures`.
     """
-    from converters.manifest import sha256_bytes  # noqa: PLC0415
-
     spec = options.length_spec()
     checks = checks or [LengthCheck(SIGNATURE_KEY, options.seq_len, data.heldout, reference, float_metric)]
     hist = verify.op_histogram(content)
@@ -428,9 +421,6 @@ def _check_one(runner: Any, mode: str, options: ExportOptions, data: ExportData,
 def write_files(out_dir: str | Path, files: list[ConvertedFile], header: dict,
                 entry_extra: dict | None = None) -> Path:
     """Writes each file under a temporary name and renames it, then the manifest."""
-    from converters.manifest import write_manifest  # noqa: PLC0415
-    from mbert_cli.io_utils import atomic_write_bytes  # noqa: PLC0415
-
     out = check_writable(out_dir, create=True)
     for f in files:
         atomic_write_bytes(out / f.file, f.content)

@@ -9,13 +9,18 @@ padding) with no labels, so no task metric is computed; the manifest says which.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from mbert_cli.data.squad import feature_arrays
+from mbert_cli.data.squad_eval import postprocess_predictions, squad_metrics
+from mbert_cli.data.task_sets import load_squad_splits, squad_windows
 from mbert_cli.modeling.encoders import INPUT_NAMES
+from mbert_cli.training.inputs import classification_data, dataset_arrays
 
 
 @dataclass
@@ -85,12 +90,6 @@ def _squad_data(config: Any, run_dir: Any, seq_len: int, representative: int, qu
     the window indices and the metric function runs the fine-tune's own post-processing
     (best span over windows, official normalisation) on whichever logits it is given.
     """
-    import copy  # noqa: PLC0415
-
-    from mbert_cli.data.squad import feature_arrays  # noqa: PLC0415
-    from mbert_cli.data.squad_eval import postprocess_predictions, squad_metrics  # noqa: PLC0415
-    from mbert_cli.data.task_sets import load_squad_splits, squad_windows  # noqa: PLC0415
-
     cfg = copy.deepcopy(config)
     cfg.data.seq_len = seq_len
     train, dev = load_squad_splits(cfg, None, run_dir)
@@ -115,10 +114,6 @@ def _classification_rows(config: Any, seq_len: int, representative: int, heldout
     Uses training's own loader (same tokenizer, vocab and label order as the fine-tune);
     calibration rows come from the training split, parity/metric rows from validation.
     """
-    import copy  # noqa: PLC0415
-
-    from mbert_cli.training.inputs import classification_data, dataset_arrays  # noqa: PLC0415
-
     cfg = copy.deepcopy(config)
     cfg.data.seq_len = seq_len
     train, validation, _labels, make = classification_data(cfg, None, cfg.finetune.max_examples)

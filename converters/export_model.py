@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tf_keras
+from official.nlp.modeling import networks
+
 from mbert_cli.errors import MbertError
+from mbert_cli.modeling.models import keras_inputs
+from mbert_cli.training.checkpoints import build_stage_model, restore_for_inference, stage_checkpoint_path
 
 
 @dataclass
@@ -29,8 +34,6 @@ class Restored:
 
 def find_encoder(model: Any) -> Any:
     """The MobileBERT or BERT encoder inside a model (for its per-layer outputs), or None."""
-    from official.nlp.modeling import networks  # noqa: PLC0415
-
     for m in [model, *model.submodules]:
         if isinstance(m, networks.MobileBERTEncoder | networks.BertEncoderV2):
             return m
@@ -39,10 +42,6 @@ def find_encoder(model: Any) -> Any:
 
 def export_model(stage: str, model: Any) -> Any:
     """The model to export for a stage's restored model (shares its variables)."""
-    import tf_keras  # noqa: PLC0415
-
-    from mbert_cli.modeling.models import keras_inputs  # noqa: PLC0415
-
     if stage.startswith("finetune-"):
         return model
     encoder = find_encoder(model)
@@ -60,8 +59,6 @@ def build_export_model(config: Any, stage: str, encoder_cfg: Any = None) -> tupl
 
     `encoder_cfg` overrides the run's encoder (the OPT pass builds the NoNorm/ReLU twin).
     """
-    from mbert_cli.training.checkpoints import build_stage_model  # noqa: PLC0415
-
     cfg = config
     if encoder_cfg is not None:
         cfg = copy.deepcopy(config)
@@ -72,8 +69,6 @@ def build_export_model(config: Any, stage: str, encoder_cfg: Any = None) -> tupl
 
 def restore_for_export(run_dir: str | Path, stage: str) -> Restored:
     """The stage's latest checkpoint, restored by training's `restore_for_inference`."""
-    from mbert_cli.training.checkpoints import restore_for_inference, stage_checkpoint_path  # noqa: PLC0415
-
     config, model, step = restore_for_inference(run_dir, stage)
     return Restored(config=config, model=export_model(stage, model), stage=stage,
                     checkpoint=stage_checkpoint_path(Path(run_dir), stage), step=step)

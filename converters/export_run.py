@@ -10,8 +10,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from converters import app_metadata
 from converters.converter import ConvertedFile, ExportOptions, check_modes, check_writable, convert, write_files
+from converters.data import for_run
+from converters.export_model import restore_for_export
+from converters.lengths import parse_lengths
+from converters.manifest import git_commit, versions
+from converters.mixed_precision import SearchBudget
+from converters.opt_substitution import substitute
+from converters.quant_diagnosis import check_explainable
+from converters.quant_diagnosis import write as write_diagnosis
+from converters.signatures import SIGNATURE_KEY
 from mbert_cli.errors import MbertError
+from mbert_cli.training import checkpoints
 
 
 @dataclass
@@ -50,8 +61,6 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
             None = wherever the stage allows it, True = required, False = off
             (`converters.app_metadata.spec_for_run`).
     """
-    from mbert_cli.training import checkpoints  # noqa: PLC0415
-
     say = progress or (lambda _msg: None)
     run_dir = Path(run_dir)
     config = checkpoints.open_run(run_dir)
@@ -59,8 +68,6 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
     options = options or options_from_config(ec, max_len=config.encoder.max_sequence_length, **(settings or {}))
     options.modes = check_modes(options.modes)
     if options.explain:
-        from converters.quant_diagnosis import check_explainable  # noqa: PLC0415
-
         check_explainable(options.modes)
     if options.seq_len <= 0 or options.seq_len > config.encoder.max_sequence_length:
         raise MbertError(f"sequence length {options.seq_len} is outside 1..{config.encoder.max_sequence_length} "
@@ -77,12 +84,7 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
     out = check_writable(out_dir if out_dir is not None else run_dir / "export")
     stage = checkpoints.check_stage(stage or checkpoints.default_stage(run_dir))
     checkpoints.stage_checkpoint_path(run_dir, stage)  # no checkpoint: one clear error before any model is built
-    from converters import app_metadata  # noqa: PLC0415
-
     options.app = app_metadata.spec_for_run(config, stage, app, options.length_spec(), say, run_dir)
-
-    from converters.data import for_run  # noqa: PLC0415
-    from converters.export_model import restore_for_export  # noqa: PLC0415
 
     say(f"restoring {stage} from {run_dir}")
     restored = restore_for_export(run_dir, stage)
@@ -93,8 +95,6 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
                            metric_examples=n_metric, run_dir=run_dir)
     model, model_name, opt_report = restored.model, stage, None
     if opt:
-        from converters.opt_substitution import substitute  # noqa: PLC0415
-
         steps = ec.recovery_steps if recovery_steps is None else recovery_steps
         result = substitute(restored, data, steps=steps, progress=say)
         model, opt_report = result.model, result.report
@@ -106,8 +106,6 @@ def export_run(run_dir: str | Path, *, stage: str | None = None, options: Export
     # Each entry repeats its source: one folder may hold files exported from several stages.
     manifest = write_files(out, files, header, entry_extra={"source": header["source"], "opt": bool(opt)})
     if any(f.diagnosis for f in files):
-        from converters.quant_diagnosis import write as write_diagnosis  # noqa: PLC0415
-
         say(f"wrote {write_diagnosis(out, {f.mode: f.diagnosis for f in files if f.diagnosis})}")
     say(f"wrote {len(files)} file(s) and {manifest}")
     return ExportReport(out_dir=out, manifest=manifest, files=files, stage=stage, opt=opt_report,
@@ -127,9 +125,6 @@ def options_from_config(ec, *, modes=None, seq_len: str | int | None = None, rep
     `seq_len` (else the config's `export.seq_len`) is one length, a list (`32,64,128`: one
     signature per length) or `dynamic`, checked against `max_len` (the model's position table).
     """
-    from converters.lengths import parse_lengths  # noqa: PLC0415
-    from converters.mixed_precision import SearchBudget  # noqa: PLC0415
-
     # `is None`, not `or`: an explicit value (even 0) is the user's, never swapped for a default.
     spec = parse_lengths(ec.seq_len if seq_len is None else seq_len, max_len,
                          option="--seq-len" if seq_len is not None else "export.seq_len")
@@ -147,9 +142,6 @@ def options_from_config(ec, *, modes=None, seq_len: str | int | None = None, rep
 
 
 def _header(run_dir: Path, restored, options: ExportOptions, data, opt_report: dict | None) -> dict:
-    from converters.manifest import git_commit, versions  # noqa: PLC0415
-    from converters.signatures import SIGNATURE_KEY  # noqa: PLC0415
-
     cfg = restored.config
     return {
         "source": {"run": str(run_dir.resolve()), "stage": restored.stage, "checkpoint": restored.checkpoint,

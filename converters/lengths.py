@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from converters.signatures import SIGNATURE_KEY
 from mbert_cli.errors import MbertError
 
 DYNAMIC = "dynamic"
@@ -42,8 +43,6 @@ class LengthSpec:
 
     def signature_keys(self) -> dict[str, int | None]:
         """Signature key -> the fixed length it serves (None: resizable)."""
-        from converters.signatures import SIGNATURE_KEY  # noqa: PLC0415
-
         if self.dynamic:
             return {SIGNATURE_KEY: None}
         if not self.multi:

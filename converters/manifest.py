@@ -16,7 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import tensorflow as tf
+
+from mbert_cli import __version__
 from mbert_cli.io_utils import atomic_write_text
+from mbert_cli.runtime import load_runtime
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
@@ -41,11 +45,6 @@ def git_commit(cwd: str | Path | None = None) -> dict:
 
 def versions() -> dict:
     """Converter, TensorFlow and runtime versions that produced and checked the files."""
-    import tensorflow as tf  # noqa: PLC0415
-
-    from mbert_cli import __version__  # noqa: PLC0415
-    from mbert_cli.runtime import load_runtime  # noqa: PLC0415
-
     rt = load_runtime()
     return {"mbert": __version__, "tensorflow": tf.__version__, "converter": f"tf.lite.TFLiteConverter {tf.__version__}",
             "runtime": f"{rt.name} {rt.version}"}

@@ -18,6 +18,8 @@ import importlib
 import sys
 import types
 
+from mediapipe.tasks.metadata import metadata_schema_py_generated as fb
+
 MODULE_NAME = "mediapipe.tasks.cc.metadata.python._pywrap_metadata_version"
 _METADATA_IDENTIFIER = b"M001"
 
@@ -41,8 +43,6 @@ def minimum_parser_version(metadata_buffer: bytes) -> str:
     Raises:
         ValueError: the buffer is not a TFLite metadata flatbuffer.
     """
-    from mediapipe.tasks.metadata import metadata_schema_py_generated as fb  # noqa: PLC0415
-
     buf = bytes(metadata_buffer)
     if len(buf) < 8 or buf[4:8] != _METADATA_IDENTIFIER:
         raise ValueError("The model metadata is not a valid FlatBuffer buffer.")

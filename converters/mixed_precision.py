@@ -17,7 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
+from converters import quantize
+from converters.shared_tables import share_quantization
 from mbert_cli.errors import MbertError
+from mbert_cli.runtime import load_runtime
 
 DEFAULT_BUDGET_SECONDS = 300.0
 LATENCY_RUNS = 15
@@ -113,10 +118,6 @@ class SearchResult:
 
 def host_p50_ms(content: bytes, key: str, row: dict, runs: int = LATENCY_RUNS) -> float:
     """Median wall time of one invoke on one row, 1 thread, XNNPACK (the runtime's default)."""
-    import numpy as np  # noqa: PLC0415
-
-    from mbert_cli.runtime import load_runtime  # noqa: PLC0415
-
     runner = load_runtime().interpreter(model_content=content, num_threads=1).get_signature_runner(key)
     feed = {k: np.ascontiguousarray(v) for k, v in row.items()}
     for _ in range(3):
@@ -153,11 +154,8 @@ def search(float_model: bytes, serving: Any, data: Any, options: Any, checks: li
     `reference`: the converter's failing int8 ConvertedFile (its figures go in the trace).
     `cache`: shared with --explain (the calibration and the diagnosis are computed once).
     """
-    from converters import quant_diagnosis as qd  # noqa: PLC0415
-    from converters import quantize  # noqa: PLC0415
-    from converters.converter import verify_bytes  # noqa: PLC0415
-    from converters.shared_tables import share_quantization  # noqa: PLC0415
-
+    from converters import quant_diagnosis as qd  # noqa: PLC0415 - import cycle with converters.quant_diagnosis
+    from converters.converter import verify_bytes  # noqa: PLC0415 - import cycle with converters.converter
     cache = cache if cache is not None else {}
     budget = options.search or SearchBudget()
     started = time.monotonic()

@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tf_keras
 
+from converters.data import synthetic_rows
+from converters.export_model import build_export_model, find_encoder
 from mbert_cli.errors import MbertError
 from mbert_cli.training.opt_recovery import RecoveryModels, RecoverySettings, recover
 
@@ -78,8 +81,6 @@ def map_weights(source: Any, target: Any) -> WeightMap:
 
 def has_layer_norm_or_gelu(model: Any) -> bool:
     """True if any LayerNormalization layer or GELU activation is left in `model`."""
-    import tf_keras  # noqa: PLC0415
-
     for m in model.submodules:
         if isinstance(m, tf_keras.layers.LayerNormalization):
             return True
@@ -98,8 +99,6 @@ class OptResult:
 def substitute(restored: Any, data: Any, steps: int = 100, batch_size: int = 16, learning_rate: float = 1e-3,
                progress: Callable[[str], None] | None = None, seed: int = 0) -> OptResult:
     """Runs the OPT pass on a restored model (see module docstring); returns the new model and a report."""
-    from converters.export_model import build_export_model  # noqa: PLC0415
-
     say = progress or (lambda _m: None)
     cfg = restored.config
     if cfg.encoder.kind != "mobilebert":
@@ -151,8 +150,6 @@ def substitute(restored: Any, data: Any, steps: int = 100, batch_size: int = 16,
 
 def _recovery_rows(data: Any, cfg: Any, seed: int) -> dict:
     """Unlabelled rows for recovery: the calibration rows, topped up with synthetic ones."""
-    from converters.data import synthetic_rows  # noqa: PLC0415
-
     rows = {k: np.asarray(v) for k, v in data.representative.items()}
     n, seq = rows["input_word_ids"].shape
     if n < 64:
@@ -174,8 +171,6 @@ def _evaluate(reference: Any, model: Any, data: Any) -> dict:
 def _recover(restored: Any, opt_model: Any, rows: dict, settings: RecoverySettings,
              say: Callable[[str], None]) -> list[float]:
     """Runs the recovery stage in the run that holds the restored checkpoint; the loss per step."""
-    from converters.export_model import find_encoder  # noqa: PLC0415
-
     run = Path(restored.checkpoint).parents[2]  # runs/NAME/<stage>/checkpoints/ckpt-N
     models = RecoveryModels(restored.model, find_encoder(restored.model), opt_model, find_encoder(opt_model))
     return recover(run, restored.config, restored.stage, restored.checkpoint, models, rows, settings, say=say)

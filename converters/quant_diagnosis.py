@@ -19,7 +19,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from litert_quantizer import Quantizer
+from litert_quantizer.utils.validation_utils import ValidationErrorMetric
+
+from converters import quantize
+from converters.lengths import truncate_rows
+from converters.signatures import SIGNATURE_KEY
 from mbert_cli.errors import MbertError
+from mbert_cli.io_utils import atomic_write_text
 
 # Modes the library can rebuild for a diagnosis (float16 only rounds weights; none is the reference).
 EXPLAINABLE_MODES = ("int8", "dynamic")
@@ -91,9 +99,6 @@ def _row(name: str, metrics: dict, signature: str) -> TensorError | None:
 
 def compare(float_model: bytes, quantized: bytes, test_data: dict[str, list[dict]]) -> list[TensorError]:
     """Every intermediate and output tensor of `quantized` against `float_model`, worst SNR first."""
-    from litert_quantizer import Quantizer  # noqa: PLC0415
-    from litert_quantizer.utils.validation_utils import ValidationErrorMetric  # noqa: PLC0415
-
     with quiet_library():
         result = Quantizer(float_model, previous_quantized_model=quantized).validate(
             test_data, error_metrics=[ValidationErrorMetric.SNR, ValidationErrorMetric.MSE], num_threads=1)
@@ -140,8 +145,6 @@ def to_json(rows: list[TensorError]) -> list[dict]:
 def write(out_dir: str | Path, diagnoses: dict[str, list[TensorError] | list[dict]]) -> Path:
     """`quant_diagnosis.json` beside the files: mode -> every tensor's row (TensorError or its
     `to_json` form), worst first."""
-    from mbert_cli.io_utils import atomic_write_text  # noqa: PLC0415
-
     path = Path(out_dir) / DIAGNOSIS_NAME
     table = {m: [r if isinstance(r, dict) else {**asdict(r), "group": r.group} for r in rows]
              for m, rows in diagnoses.items()}
@@ -167,11 +170,6 @@ def quiet_library() -> Iterator[None]:
 def signature_rows(serving: Any, data: Any, count: int) -> dict[str, list[dict]]:
     """Rows per signature key, batch 1, in the float file's input dtypes (the library's data format):
     the held-out rows (`count` of them) truncated to each fixed signature's length."""
-    import numpy as np  # noqa: PLC0415
-
-    from converters.lengths import truncate_rows  # noqa: PLC0415
-    from converters.signatures import SIGNATURE_KEY  # noqa: PLC0415
-
     functions = getattr(serving, "functions", None) or {SIGNATURE_KEY: (None, None)}
     longest = len(data.heldout["input_word_ids"][0])
     out = {}
@@ -185,9 +183,7 @@ def signature_rows(serving: Any, data: Any, count: int) -> dict[str, list[dict]]
 
 def calibration_rows(serving: Any, data: Any, count: int) -> dict[str, list[dict]]:
     """The export's own calibration rows (`converter._representative`) grouped per signature key."""
-    from converters.converter import _representative  # noqa: PLC0415
-    from converters.signatures import SIGNATURE_KEY  # noqa: PLC0415
-
+    from converters.converter import _representative  # noqa: PLC0415 - import cycle with converters.converter
     out: dict[str, list[dict]] = {}
     for item in _representative(serving, data, count)():
         key, row = item if isinstance(item, tuple) else (SIGNATURE_KEY, item)
@@ -197,8 +193,6 @@ def calibration_rows(serving: Any, data: Any, count: int) -> dict[str, list[dict
 
 def library_build(float_model: bytes, recipe: list[dict], calibration: dict | None) -> bytes:
     """A `litert-quantizer` build of `float_model` with `recipe` (calibration: `calibrate()`'s QSVs)."""
-    from litert_quantizer import Quantizer  # noqa: PLC0415
-
     try:
         with quiet_library():
             result = Quantizer(float_model, recipe).quantize(calibration, enable_progress_report=False)
@@ -210,10 +204,6 @@ def library_build(float_model: bytes, recipe: list[dict], calibration: dict | No
 
 def calibrate(float_model: bytes, rows: dict[str, list[dict]]) -> dict:
     """Min/max of every tensor of `float_model` on the calibration rows (one pass; every recipe reuses it)."""
-    from litert_quantizer import Quantizer  # noqa: PLC0415
-
-    from converters import quantize  # noqa: PLC0415
-
     with quiet_library():
         return Quantizer(float_model, quantize.library_int8_recipe([], float_attention=False)).calibrate(
             rows, num_threads=1)
@@ -235,8 +225,6 @@ class Diagnosis:
 def diagnose(float_model: bytes, mode: str, serving: Any, data: Any, representative: int,
              float_attention: bool = True, test_rows: int = 16, calibration: dict | None = None) -> Diagnosis:
     """The table for `mode` (int8: the export's recipe, attention float unless --int8-full; dynamic)."""
-    from converters import quantize  # noqa: PLC0415
-
     if mode not in EXPLAINABLE_MODES:
         raise MbertError(f"no diagnosis for mode {mode!r}", hint=f"--explain covers {', '.join(EXPLAINABLE_MODES)}")
     if mode == "int8":

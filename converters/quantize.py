@@ -12,7 +12,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import tensorflow as tf
+
+from converters.attention_mask import MASKED_SCORES_NAME
 from mbert_cli.config.export import QUANTIZATION_MODES
+from mbert_cli.errors import MbertError
+from mbert_cli.runtime import load_runtime
 
 MODES = QUANTIZATION_MODES
 QUANTIZED_MODES = ("dynamic", "int8", "float16")
@@ -32,14 +38,10 @@ def _none(converter: Any, representative: Any) -> None:
 
 
 def _dynamic(converter: Any, representative: Any) -> None:
-    import tensorflow as tf  # noqa: PLC0415
-
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
 
 
 def _int8(converter: Any, representative: Any) -> None:
-    import tensorflow as tf  # noqa: PLC0415
-
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
     # TFLITE_BUILTINS_INT8 alone would refuse float-only ops; keeping TFLITE_BUILTINS lets
@@ -52,8 +54,6 @@ def _int8(converter: Any, representative: Any) -> None:
 
 
 def _float16(converter: Any, representative: Any) -> None:
-    import tensorflow as tf  # noqa: PLC0415
-
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_types = [tf.float16]
 
@@ -83,8 +83,6 @@ _FACTORIES = {"none": none, "dynamic": dynamic, "int8": int8, "float16": float16
 
 def recipe(mode: str) -> Recipe:
     """The recipe for `mode`; an unknown mode is a user error naming the valid ones."""
-    from mbert_cli.errors import MbertError  # noqa: PLC0415
-
     try:
         return _FACTORIES[mode]()
     except KeyError:
@@ -94,8 +92,6 @@ def recipe(mode: str) -> Recipe:
 
 def representative_dataset(examples: dict, count: int) -> Callable[[], Iterable[dict]]:
     """Calibration generator over the first `count` rows of `examples` (name -> array), batch 1."""
-    import numpy as np  # noqa: PLC0415
-
     n = min(count, len(next(iter(examples.values()))))
 
     def gen():
@@ -117,8 +113,6 @@ def convert_int8_float_attention(converter, representative, mask_add_nodes: list
     Uses the calibrated model's op/node denylist through TensorFlow's public
     `QuantizationDebugger` route. `converter` must already be configured by `int8()`.
     """
-    import tensorflow as tf  # noqa: PLC0415
-
     options = tf.lite.experimental.QuantizationDebugOptions(
         denylisted_ops=list(FLOAT_ATTENTION_OPS), denylisted_nodes=list(mask_add_nodes))
     debugger = tf.lite.experimental.QuantizationDebugger(
@@ -131,9 +125,6 @@ def mask_add_nodes(float_model: bytes) -> list[str]:
     every subgraph: a file with one signature per length names them differently in each,
     and a name missed here leaves that length's mask add int8 (measured on mobilebert: 26
     XNNPACK partitions at seq 32 instead of 2)."""
-    from converters.attention_mask import MASKED_SCORES_NAME  # noqa: PLC0415
-    from mbert_cli.runtime import load_runtime  # noqa: PLC0415
-
     # The converter keeps tensor names unique across subgraphs by appending a counter
     # (`..._scores`, `..._scores1`, ...).
     pattern = re.compile(re.escape(MASKED_SCORES_NAME) + r"\d*$")
@@ -164,8 +155,6 @@ def _static_config(activation_bits: int) -> dict:
 def library_entry(regex: str, precision: str, operation: str = "*") -> dict:
     """One recipe entry: `precision` int8 (8-bit activations), int16 (16-bit activations,
     8-bit weights) or float (left unquantized) for the ops whose output name matches `regex`."""
-    from mbert_cli.errors import MbertError  # noqa: PLC0415
-
     if precision not in LIBRARY_PRECISIONS:
         raise MbertError(f"unknown precision {precision!r}", hint=f"choose from: {', '.join(LIBRARY_PRECISIONS)}")
     if precision == "float":

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import flatbuffers
 import numpy as np
+from ai_edge_litert import schema_py_generated as schema
 
 _FILE_IDENTIFIER = b"TFL3"
 
@@ -29,9 +31,6 @@ def share_quantization(content: bytes) -> bytes:
     one subgraph (a single-length file: the converter's bytes as before), when the re-pack is
     not smaller, or when the file keeps data outside the flatbuffer (models over 2 GB store
     buffers by offset, which a re-pack would move)."""
-    import flatbuffers  # noqa: PLC0415
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
-
     model = schema.Model.GetRootAs(content, 0)
     if model.SubgraphsLength() < 2 or _has_outside_data(model):
         return content

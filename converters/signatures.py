@@ -13,7 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import tensorflow as tf
+
 from mbert_cli.modeling.encoders import INPUT_DTYPES
+from mbert_cli.modeling.pooling import MaskedMeanPooling
 
 SIGNATURE_KEY = "serving_default"
 # The serving function's argument order (ids, types, mask); names and dtypes are the model's.
@@ -74,8 +77,6 @@ def build_serving_functions(model: Any, signatures: dict[str, int | None], batch
             A resizable app-ready signature also cuts rows longer than `max_len` to
             [CLS] + the first max_len-2 tokens + [SEP] (MediaPipe does not truncate dynamic inputs).
     """
-    import tensorflow as tf  # noqa: PLC0415
-
     probe_len = max([n for n in signatures.values() if n] or [max_len or 8])
     probe = model({name: tf.zeros([batch_size, probe_len], getattr(tf, dtype))
                    for name, dtype in INPUT_SPECS}, training=False)
@@ -128,8 +129,6 @@ def build_serving_functions(model: Any, signatures: dict[str, int | None], batch
 def _app_inputs(ids, types, mask, cap: int | None):
     """int32 inputs -> the model's (float32 mask); rows longer than `cap` keep their last
     token ([SEP]) after the first cap-1, as BERT truncates one sentence."""
-    import tensorflow as tf  # noqa: PLC0415
-
     if cap and ids.shape[1] is None:
         n = tf.shape(ids)[1]
         keep = tf.minimum(n, cap) - 1
@@ -143,12 +142,8 @@ def _app_inputs(ids, types, mask, cap: int | None):
 
 def _app_output(app: str, out: dict, mask):
     """What the app reads: softmax probabilities, or the mean-pooled, L2-normalised embedding."""
-    import tensorflow as tf  # noqa: PLC0415
-
     if app == "classifier":
         return tf.nn.softmax(out["logits"], axis=-1)
-    from mbert_cli.modeling.pooling import MaskedMeanPooling  # noqa: PLC0415
-
     pooled = MaskedMeanPooling()(out["sequence_output"], mask)
     return tf.math.l2_normalize(pooled, axis=-1)
 

@@ -10,8 +10,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
+from ai_edge_litert import schema_py_generated as schema
 
 from mbert_cli.errors import MbertError, first_line
+from mbert_cli.runtime import load_runtime
 
 # LayerNorm statistics and GELU: what an OPT (NoNorm/ReLU) graph must not contain.
 NON_OPT_OPS = ("MEAN", "SQUARED_DIFFERENCE", "RSQRT", "GELU")
@@ -19,8 +22,6 @@ NON_OPT_OPS = ("MEAN", "SQUARED_DIFFERENCE", "RSQRT", "GELU")
 
 def op_histogram(model_bytes: bytes) -> dict[str, int]:
     """Counts operators in all subgraphs by name; custom ops (Flex included) by custom code."""
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
-
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     model = schema.Model.GetRootAs(model_bytes, 0)
     codes = []
@@ -42,8 +43,6 @@ def op_histogram(model_bytes: bytes) -> dict[str, int]:
 
 def non_builtin_ops(hist: dict[str, int]) -> list[str]:
     """Flex (Select TF) and other custom ops: what a stock phone runtime cannot run."""
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
-
     builtin = {k for k in vars(schema.BuiltinOperator) if not k.startswith("_")}
     return sorted(name for name in hist if name not in builtin or name == "CUSTOM")
 
@@ -72,8 +71,6 @@ class SignatureInfo:
 
 def load_signature(model_bytes: bytes, key: str) -> tuple[Any, SignatureInfo]:
     """Loads the file in LiteRT and returns the signature runner for `key` and its description."""
-    from mbert_cli.runtime import load_runtime  # noqa: PLC0415
-
     try:
         interp = load_runtime().interpreter(model_content=model_bytes)
         sigs = interp.get_signature_list()
@@ -108,8 +105,6 @@ def run_tflite(runner: Any, examples: dict[str, np.ndarray]) -> dict[str, np.nda
 
 def run_concrete(concrete: Any, examples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Runs one TF concrete function (a signature's) on the rows, batch 1."""
-    import tensorflow as tf  # noqa: PLC0415
-
     n = len(next(iter(examples.values())))
     outs: dict[str, list] = collections.defaultdict(list)
     for i in range(n):
@@ -122,8 +117,6 @@ def run_concrete(concrete: Any, examples: dict[str, np.ndarray]) -> dict[str, np
 def run_batched(function: Any, examples: dict[str, np.ndarray], batch: int = 64) -> dict[str, np.ndarray]:
     """Runs a [None, None]-input TF function (`ServingFunction.batched`) on the rows, `batch`
     at a time: the same outputs as `run_concrete` (a test holds them within float rounding)."""
-    import tensorflow as tf  # noqa: PLC0415
-
     n = len(next(iter(examples.values())))
     outs: dict[str, list] = collections.defaultdict(list)
     for start in range(0, n, batch):

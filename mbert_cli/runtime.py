@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 
@@ -54,14 +55,12 @@ def load_runtime() -> Runtime:
         return Runtime("tflite-runtime", _dist_version("tflite-runtime"), tflr.Interpreter, tflr)
     except ImportError:
         pass
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415 - the last fallback: loaded only when neither LiteRT wheel imports
 
     return Runtime("tensorflow.lite", tf.__version__, tf.lite.Interpreter, tf.lite.experimental)
 
 
 def _dist_version(dist: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
-
     try:
         return version(dist)
     except PackageNotFoundError:

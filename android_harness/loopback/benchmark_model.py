@@ -15,6 +15,10 @@ import statistics
 import sys
 import time
 
+import numpy as np
+
+from mbert_cli.runtime import load_runtime
+
 # Flags of the real tool this stand-in understands: name -> default.
 FLAGS = {
     "graph": "", "num_threads": "-1", "warmup_runs": "1", "num_runs": "50",
@@ -137,8 +141,6 @@ def main(argv: list[str] | None = None) -> int:
         log("ERROR", f"Could not open '{graph}'.", runtime=True)
         return fail(f"Failed to mmap model {graph}")
 
-    from mbert_cli.runtime import load_runtime  # noqa: PLC0415 - heavy import after flags
-
     runtime = load_runtime()
     log("INFO", f"Loopback device (mbert): host CPU with {runtime.name} {runtime.version}, "
                 "not a phone.")
@@ -220,8 +222,6 @@ def _prepare(interp, layers: str, shapes: str, signature: str):
 
     Errors use the real tool's wording, so the parser sees what a phone would print.
     """
-    import numpy as np  # noqa: PLC0415
-
     if signature:
         if signature not in interp.get_signature_list():
             raise ValueError(f"Cannot find the signature key {signature} in the model.")
@@ -261,8 +261,6 @@ def _value(np, rng, dtype, shape):
 
 def _fill_inputs(interp) -> None:
     """Valid small ids (0 or 1) for integer inputs, 1.0 for floats."""
-    import numpy as np  # noqa: PLC0415
-
     rng = np.random.default_rng(0)
     for detail in interp.get_input_details():
         dtype, shape = detail["dtype"], detail["shape"]

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import make_pipeline
+from sklearn.svm import LinearSVC
+
 from mbert_cli.data.classification import ClassificationExample
 from mbert_cli.errors import MbertError
 
@@ -32,10 +36,6 @@ def _texts(examples: list[ClassificationExample]) -> list[str]:
 
 def train_tfidf_svm(train: list[ClassificationExample], cfg: TfidfSvmConfig = TfidfSvmConfig()):
     """Fits the TF-IDF + LinearSVC pipeline on `train`; returns the fitted scikit-learn pipeline."""
-    from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: PLC0415
-    from sklearn.pipeline import make_pipeline  # noqa: PLC0415
-    from sklearn.svm import LinearSVC  # noqa: PLC0415
-
     if len({e.label for e in train}) < 2:
         raise MbertError("the TF-IDF baseline needs training examples of at least two labels",
                          hint="check the task data's label column")

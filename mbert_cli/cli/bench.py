@@ -9,6 +9,7 @@ import typer
 
 from mbert_cli.cli.common import console, handles_errors
 from mbert_cli.cli.options import Delegate
+from mbert_cli.errors import MbertError
 
 # Exit code of a bench where some results were produced and some failed (documented in --help).
 PARTIAL_FAILURE = 3
@@ -87,8 +88,6 @@ def bench_cmd(
     from benchmarks import report as rep  # noqa: PLC0415
     from benchmarks.model_file import check_tflite  # noqa: PLC0415
     from benchmarks.result import BenchReport  # noqa: PLC0415
-    from mbert_cli.errors import MbertError  # noqa: PLC0415
-
     for m in models:
         check_tflite(m)  # every file is checked before anything runs or is pushed
     lengths = task = None

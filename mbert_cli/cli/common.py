@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar, get_args
 
 import typer
+from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
 
 from mbert_cli.errors import MbertError
 from mbert_cli.interrupts import StopRequested, catching_stop_signals
+from mbert_cli.log_filter import install_stderr_filter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -115,16 +119,12 @@ def debug_enabled() -> bool:
 
 def console():
     """The rich console for normal output (imported lazily: rich costs ~50 ms)."""
-    from rich.console import Console  # noqa: PLC0415
-
     # Piped output (CI logs, `| tee`) would otherwise be squeezed to 80 columns.
     width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
     return Console(soft_wrap=True, width=width)
 
 
 def error_console():
-    from rich.console import Console  # noqa: PLC0415
-
     return Console(stderr=True, soft_wrap=True, highlight=False)
 
 
@@ -165,8 +165,6 @@ def handles_errors(fn: F) -> F:
 
 def stop_message(stop: KeyboardInterrupt) -> str:
     """The one line a stopped command prints: which signal, what was saved, how to resume."""
-    import signal  # noqa: PLC0415
-
     term = isinstance(stop, StopRequested) and stop.signum == signal.SIGTERM
     what = "Terminated (SIGTERM)" if term else "Interrupted"
     detail = getattr(stop, "detail", "")
@@ -177,22 +175,18 @@ def stop_message(stop: KeyboardInterrupt) -> str:
 def quiet_tensorflow() -> None:
     """Keeps TensorFlow's and LiteRT's start-up chatter off the terminal; real errors still show.
 
-    Call it inside a command before TensorFlow is imported (`handles_errors` does, for every
-    command). TF_CPP_MIN_LOG_LEVEL=2 drops TensorFlow's own INFO/WARNING lines, but not what
+    `handles_errors` calls it once, before any command runs (commands import TensorFlow
+    inside their bodies); a script that is not an mbert command calls it before its imports. TF_CPP_MIN_LOG_LEVEL=2 drops TensorFlow's own INFO/WARNING lines, but not what
     bypasses it: the `E ... cuda_platform.cc] failed call to cuInit` line every CPU-only machine
     prints, and the TFLite converter's absl `I0000`/`W0000` lines. Those are dropped by a filter
     on file descriptor 2 (C++ writes there directly), by pattern, so any other line, every
     `E`/`F` line and every Python traceback passes. With `--debug` nothing is filtered and
     TensorFlow logs everything.
     """
-    import warnings  # noqa: PLC0415
-
     if debug_enabled():
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     warnings.filterwarnings("ignore", message="Input dict contained keys")
-    from mbert_cli.log_filter import install_stderr_filter  # noqa: PLC0415
-
     install_stderr_filter()
 

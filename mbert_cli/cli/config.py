@@ -7,8 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from mbert_cli.cli.common import console, handles_errors
+from mbert_cli.config import resolve_config
+from mbert_cli.config.fields import describe_settings
 
 
 @handles_errors
@@ -23,15 +26,10 @@ def config_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Show the settings a preset (+ --config, --set) resolves to, each with its valid range; bad values fail here."""
-    from mbert_cli.config import resolve_config  # noqa: PLC0415
-    from mbert_cli.config.fields import describe_settings  # noqa: PLC0415
-
     rows = describe_settings(resolve_config(preset, config, list(overrides or [])))
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    from rich.table import Table  # noqa: PLC0415
-
     table = Table(title=f"mbert settings ({preset}); change any with --set KEY=VALUE or --config FILE")
     for col in ("key", "type", "value", "valid"):
         table.add_column(col)

@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from mbert_cli.cli.common import MbertTyper, console, handles_errors
+from mbert_cli.config import resolve_config
 
 data_app = MbertTyper(help="Prepare pre-training and task data (tokenize, mask, write TFRecords).")
 
@@ -34,8 +36,6 @@ def prepare_cmd(
         "--max-documents", help="Use only the first N documents (0 = all).")] = None,
 ) -> None:
     """Tokenize a corpus into MLM+NSP TFRecords (15% masked, 80/10/10; 50% random next) and print statistics."""
-    from mbert_cli.config import resolve_config  # noqa: PLC0415
-
     sets = list(overrides or [])
     if corpus is not None:
         sets.append(f"data.corpus={corpus}")
@@ -53,8 +53,6 @@ def prepare_cmd(
     vocab_path = resolve_vocab(cfg.data.vocab, cfg.encoder.vocab_size)
     with _progress_bar() as report:
         stats = prepare_pretraining_data(cfg.data, vocab_path, out_dir, progress=report, run_config=cfg)
-
-    from rich.table import Table  # noqa: PLC0415
 
     table = Table(title=f"pre-training data: {out_dir}", show_header=False)
     rows = [
@@ -96,7 +94,7 @@ class _progress_bar:  # noqa: N801 - a context manager yielding the progress cal
     """A rich progress bar with one line per stage, driven by (stage, done, total) calls."""
 
     def __enter__(self):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415 - not loaded by `mbert --help` otherwise
 
         self._bar = Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
                              TimeElapsedColumn(), console=console(), transient=False)

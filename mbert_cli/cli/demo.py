@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from mbert_cli.cli.common import console, handles_errors, quiet_tensorflow
+from mbert_cli.cli.common import console, handles_errors
 from mbert_cli.cli.options import DemoTeacher
 
 
@@ -33,7 +33,6 @@ def demo_cmd(
     Finished stages are skipped when their artifacts and settings are unchanged; an
     interrupted stage resumes from its last checkpoint.
     """
-    quiet_tensorflow()
     from mbert_cli.demo.pipeline import Demo, DemoOptions  # noqa: PLC0415
     from mbert_cli.demo.summary import render_table  # noqa: PLC0415
 

@@ -7,6 +7,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from mbert_cli.cli.common import console, handles_errors
 
@@ -31,8 +32,6 @@ def devices_cmd(
     if not rows:
         out.print("No devices attached. Enable USB debugging and check `adb devices`.", markup=False)
         return
-    from rich.table import Table  # noqa: PLC0415
-
     table = Table(title="attached devices")
     for col in ("serial", "state", "model", "android", "abi", "profile"):
         table.add_column(col)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mbert_cli.cli.common import handles_errors, quiet_tensorflow
+from mbert_cli.cli.common import handles_errors
 from mbert_cli.cli.options import FromOpt, Task, Which, existing
 
 
@@ -28,7 +28,6 @@ def eval_cmd(
 ) -> None:
     """Evaluate a checkpoint on held-out data: accuracy, EM/F1, or MLM accuracy + perplexity, as JSON."""
     existing(run, "run folder", hint="pass the folder a train or import command wrote (runs/NAME)")
-    quiet_tensorflow()
     from mbert_cli.training.evaluate import evaluate_run  # noqa: PLC0415
 
     stage = stage or old_stage or (f"finetune-{task.value}" if task else None)

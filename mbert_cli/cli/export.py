@@ -9,6 +9,7 @@ import typer
 
 from mbert_cli.cli.common import console, handles_errors
 from mbert_cli.config.export import QUANTIZATION_MODES as MODES
+from mbert_cli.errors import MbertError
 
 
 @handles_errors
@@ -67,11 +68,6 @@ def export_cmd(
                                          "Default: 1000 (or all).", show_default=False)] = None,
 ) -> None:
     """Export a run to verified TFLite files with a named signature, plus manifest.json."""
-    from mbert_cli.cli.common import quiet_tensorflow  # noqa: PLC0415
-    from mbert_cli.errors import MbertError  # noqa: PLC0415
-
-    quiet_tensorflow()  # before TensorFlow loads
-
     modes = [m.strip() for item in (quantize or []) + list(ctx.args) for m in item.split(",") if m.strip()]
     for m in modes:
         if m not in MODES:

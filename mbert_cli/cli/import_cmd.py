@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
-from mbert_cli.cli.common import console, handles_errors, quiet_tensorflow
+from mbert_cli.cli.common import console, handles_errors
 from mbert_cli.cli.options import FromOpt, ImportFormat
 from mbert_cli.errors import MbertError
 from mbert_cli.importing import hub_cache
@@ -31,7 +32,6 @@ def import_cmd(
 ) -> None:
     """Import a published BERT/MobileBERT checkpoint as a run that train, eval, export and bench accept."""
     _check_source(source)  # before TensorFlow loads: a wrong path answers at once
-    quiet_tensorflow()
     from mbert_cli.importing.importer import import_checkpoint  # noqa: PLC0415
 
     out = console()
@@ -57,8 +57,6 @@ def _check_source(source: str) -> None:
 
 
 def _render(out, report: dict, run: Path) -> None:
-    from rich.table import Table  # noqa: PLC0415
-
     table = Table(title=f"Imported {report['architecture']} ({report['format']})", show_header=True)
     table.add_column("what")
     table.add_column("result")
@@ -82,7 +80,6 @@ def export_hf_cmd(
     stage: FromOpt = None,
 ) -> None:
     """Write a run's encoder + MLM head in the Hugging Face layout (what `mbert import` reads back)."""
-    quiet_tensorflow()
     from mbert_cli.importing.export_hf import export_hf  # noqa: PLC0415
 
     result = export_hf(run, out, stage)

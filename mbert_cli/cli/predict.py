@@ -22,9 +22,6 @@ def predict_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per sentence on stdout.")] = False,
 ) -> None:
     """Classify (label + probabilities) or embed raw text with MediaPipe Tasks, as an app does."""
-    from mbert_cli.cli.common import quiet_tensorflow  # noqa: PLC0415
-
-    quiet_tensorflow()
     from converters import app_runtime  # noqa: PLC0415
 
     sentences = list(texts or []) + (app_runtime.read_texts(file) if file is not None else [])

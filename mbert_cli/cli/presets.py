@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 
 import typer
+from rich.table import Table
 
 from mbert_cli.cli.common import console, handles_errors
+from mbert_cli.config.param_count import encoder_flops
+from mbert_cli.config.presets import PRESETS
 
 
 @handles_errors
@@ -14,9 +17,6 @@ def presets_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List model presets: role, layers, widths, norm/activation and parameter count."""
-    from mbert_cli.config.param_count import encoder_flops  # noqa: PLC0415
-    from mbert_cli.config.presets import PRESETS  # noqa: PLC0415
-
     rows = []
     for p in PRESETS.values():
         e = p.encoder
@@ -32,8 +32,6 @@ def presets_cmd(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    from rich.table import Table  # noqa: PLC0415
-
     table = Table(title="mbert presets (encoder parameters, as tf-models-official counts them)")
     for col, justify in (("name", "left"), ("role", "left"), ("layers", "right"), ("hidden", "right"),
                          ("bottleneck", "right"), ("FFN", "right"), ("heads", "right"),

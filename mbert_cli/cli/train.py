@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mbert_cli.cli.common import MbertTyper, console, handles_errors, quiet_tensorflow
+from mbert_cli.cli.common import MbertTyper, console, handles_errors
 from mbert_cli.cli.options import (
     ConfigOpt,
     DistOpt,
@@ -21,6 +21,8 @@ from mbert_cli.cli.options import (
     run_folder,
     stage_folder,
 )
+from mbert_cli.config import resolve_config
+from mbert_cli.training.finetune_options import check_options
 
 train_app = MbertTyper(help="Train the IB-BERT teacher, distill the MobileBERT student, fine-tune on a task.")
 
@@ -46,8 +48,6 @@ def teacher_cmd(
     progress: ProgressOpt = True,
 ) -> None:
     """Pre-train the IB-BERT teacher with MLM + NSP (LAMB, warm-up + decay, clipping)."""
-    quiet_tensorflow()
-    from mbert_cli.config import resolve_config  # noqa: PLC0415
     from mbert_cli.training.teacher import train_teacher  # noqa: PLC0415
 
     sets = list(overrides or []) + ([f"train.steps={steps}"] if steps is not None else [])
@@ -74,8 +74,6 @@ def student_cmd(
     progress: ProgressOpt = True,
 ) -> None:
     """Distill the MobileBERT student: layer-wise transfer, then pre-training distillation."""
-    quiet_tensorflow()
-    from mbert_cli.config import resolve_config  # noqa: PLC0415
     from mbert_cli.training.student import train_student  # noqa: PLC0415
 
     teacher = run_folder(teacher, "--teacher")
@@ -105,14 +103,13 @@ def finetune_cmd(
     progress: ProgressOpt = True,
 ) -> None:
     """Fine-tune a student or teacher on a task with AdamW (optionally with task distillation)."""
-    from mbert_cli.training.finetune import check_options, train_finetune  # noqa: PLC0415 (TensorFlow-free)
-
     check_options(task.value, init, distill_from)  # option combinations first, then the folders they name
     init = stage_folder(init, "--init")
     if distill_from is not None:
         distill_from = run_folder(distill_from, "--distill-from")
-    quiet_tensorflow()
+    from mbert_cli.training.finetune import train_finetune  # noqa: PLC0415
     from mbert_cli.training.finetune_base import finetune_run_config  # noqa: PLC0415
+
     run, cfg = finetune_run_config(init, run, config, overrides or [])
     _summary(train_finetune(run, cfg, init, task.value, data=data, distill_from=distill_from,
                             distribution=distribution.value, progress=progress, say=_say))

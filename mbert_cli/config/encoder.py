@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mbert_cli.config.fields import check_settings, setting
+from mbert_cli.errors import MbertError
 
 
 @dataclass
@@ -46,8 +47,6 @@ class EncoderConfig:
 
     def validate(self) -> None:
         """Raises MbertError for values no encoder can be built from (key, value and valid range)."""
-        from mbert_cli.errors import MbertError  # noqa: PLC0415
-
         check_settings(self, "encoder.")  # each field within its declared range; the rule below spans fields
         attention_width = self.hidden_size if self.kind == "bert" else self.intra_bottleneck_size
         if attention_width % self.num_heads:

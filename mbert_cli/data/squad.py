@@ -13,6 +13,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import tensorflow as tf
+
 from mbert_cli.data.squad_corpus import make_squad_from_corpus
 from mbert_cli.data.squad_eval import postprocess_predictions, squad_metrics
 from mbert_cli.errors import MbertError
@@ -181,9 +184,6 @@ def squad_dataset(features: list[SquadFeature], batch_size: int, training: bool,
     """tf.data of the features: (inputs, {'start_positions', 'end_positions'}) when training
     (shuffled, last partial batch dropped), else inputs only in feature order, so the
     predictions line up with `features` for `postprocess_predictions`."""
-    import numpy as np  # noqa: PLC0415
-    import tensorflow as tf  # noqa: PLC0415
-
     if not features:
         raise MbertError("no SQuAD features to batch", hint=_HINT)
     inputs = feature_arrays(features)
@@ -197,8 +197,6 @@ def squad_dataset(features: list[SquadFeature], batch_size: int, training: bool,
 
 def feature_arrays(features: list[SquadFeature]) -> dict:
     """The model inputs of `features` as stacked arrays (int32 ids, float32 mask), in order."""
-    import numpy as np  # noqa: PLC0415
-
     return {"input_word_ids": np.array([f.input_word_ids for f in features], np.int32),
             "input_mask": np.array([f.input_mask for f in features], np.float32),
             "input_type_ids": np.array([f.input_type_ids for f in features], np.int32)}

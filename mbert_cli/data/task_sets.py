@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mbert_cli.data.squad import load_squad, make_squad_from_corpus, squad_features
+from mbert_cli.data.tokenizer import WordPieceTokenizer
+from mbert_cli.data.vocab import resolve_vocab
 from mbert_cli.errors import MbertError
 
 
 def task_tokenizer(cfg):
     """The WordPiece tokenizer of `cfg.data.vocab`, checked against the model's vocabulary size."""
-    from mbert_cli.data.tokenizer import WordPieceTokenizer  # noqa: PLC0415
-    from mbert_cli.data.vocab import resolve_vocab  # noqa: PLC0415
-
     tok = WordPieceTokenizer(resolve_vocab(cfg.data.vocab, cfg.encoder.vocab_size))
     if tok.vocab_size != cfg.encoder.vocab_size:
         raise MbertError(f"the tokenizer vocabulary has {tok.vocab_size} tokens but the model has "
@@ -25,8 +25,6 @@ def task_tokenizer(cfg):
 
 def load_squad_splits(cfg, data: str | None, run: Path | None = None):
     """(train examples, dev examples) for `data` ('shipped' or a SQuAD JSON path)."""
-    from mbert_cli.data.squad import load_squad, make_squad_from_corpus  # noqa: PLC0415
-
     spec = data or cfg.data.task_data
     limit = cfg.finetune.max_examples
     if spec == "shipped":
@@ -58,7 +56,5 @@ def load_squad_splits(cfg, data: str | None, run: Path | None = None):
 
 def squad_windows(cfg, examples):
     """The model's input windows for `examples` (seq len, stride and query length of `cfg`)."""
-    from mbert_cli.data.squad import squad_features  # noqa: PLC0415
-
     ft = cfg.finetune
     return squad_features(examples, task_tokenizer(cfg), cfg.data.seq_len, ft.doc_stride, ft.max_query_length)

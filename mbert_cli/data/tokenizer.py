@@ -21,6 +21,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import tensorflow as tf
+import tensorflow_text as tf_text
+
 from mbert_cli.data.vocab import read_vocab
 
 # MediaPipe's kDefaultDelimRe / kDefaultIncludeDelimRe: split on these, keep all but whitespace.
@@ -42,9 +45,6 @@ class WordPieceTokenizer:
     """
 
     def __init__(self, vocab_path: str | Path):
-        import tensorflow as tf  # noqa: PLC0415
-        import tensorflow_text as tf_text  # noqa: PLC0415
-
         self.vocab_path = Path(vocab_path)
         self.vocab = read_vocab(self.vocab_path)
         self._index = {tok: i for i, tok in enumerate(self.vocab)}

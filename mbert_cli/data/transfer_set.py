@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mbert_cli.data.classification import read_shipped_rows
+from mbert_cli.data.corpus import split_sentences
 from mbert_cli.errors import MbertError
 
 UNLABELLED = -1
@@ -44,9 +46,6 @@ def masked_copies(features: dict, copies: int, mask_id: int, seed: int, rate: fl
 def unlabelled_sentences(spec: str) -> list[str]:
     """The sentences of `spec`: 'plots' (the shipped film corpus's plot sentences) or a .txt file."""
     if spec == PLOTS:
-        from mbert_cli.data.classification import read_shipped_rows  # noqa: PLC0415
-        from mbert_cli.data.corpus import split_sentences  # noqa: PLC0415
-
         return [s for category, text, _ in read_shipped_rows() if category == "plot" for s in split_sentences(text)]
     path = Path(spec)
     if not path.is_file():

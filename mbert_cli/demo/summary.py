@@ -8,9 +8,17 @@ loopback device (which runs LiteRT on this host too), never a phone.
 from __future__ import annotations
 
 import json
+import math
+import textwrap
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.transforms import Bbox, ScaledTranslation
+from rich.table import Table
 
 from benchmarks.environment import SPEED_FLAGS, cpu_summary
 from mbert_cli.demo.results import Baseline, Benched, Exported, Finetuned, Result
@@ -143,8 +151,6 @@ def _task_cell(r: SummaryRow) -> str:
 def render_table(rows: list[SummaryRow], console, note: str = SCALE_NOTE, *, cpu: dict | None = None,
                  timings: dict[str, float] | None = None) -> None:
     """Prints the rich summary table; its caption: the note, the CPU and each stage's time."""
-    from rich.table import Table  # noqa: PLC0415
-
     caption = "\n".join([note, *([cpu_line(cpu)] if cpu else []), *([timings_line(timings)] if timings else [])])
     table = Table(title="mbert demo summary", caption=caption)
     for col in ("model", "params", "file MB", "acc TF %", "acc TFLite %", "host p50 ms", "host p90 ms",
@@ -227,8 +233,6 @@ def place_labels(labels: list, obstacles: list, inside, renderer) -> None:
 
 def _nice_ticks(lo: float, hi: float) -> list[float]:
     """1-2-5 steps between `lo` and `hi`: readable ticks on a logarithmic axis."""
-    import math  # noqa: PLC0415
-
     ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
              for m in (1, 2, 5)]
     inside = [t for t in ticks if lo <= t <= hi]
@@ -238,8 +242,6 @@ def _nice_ticks(lo: float, hi: float) -> list[float]:
 def _accuracy_panel(ax, rows: list[SummaryRow]) -> list:
     """Accuracy vs host p50 (log scale: the students sit close together), baselines without a
     file as lines named in a legend under the panel; returns the points' labels, placed later."""
-    from matplotlib.transforms import ScaledTranslation  # noqa: PLC0415
-
     points = [(r.model, r.host_p50_ms, r.accuracy_tflite if r.accuracy_tflite is not None else r.accuracy_tf)
               for r in rows if r.host_p50_ms]
     points = [p for p in points if p[2] is not None]
@@ -263,8 +265,6 @@ def _accuracy_panel(ax, rows: list[SummaryRow]) -> list:
         pad = max(0.25 * (hi - lo), 1.0)
         ax.set_ylim(lo - pad, hi + pad)
     if points:
-        from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: PLC0415
-
         xs = [p[1] for p in points]
         lo, hi = min(xs) / 1.6, max(xs) * 1.6
         ax.set_xscale("log")
@@ -319,12 +319,6 @@ def figure(rows: list[SummaryRow], note: str = SCALE_NOTE, *, cpu: dict | None =
            timings: dict[str, float] | None = None):
     """The summary picture, laid out and with its labels placed: accuracy vs latency, latency per
     model, each stage's time, and the CPU and the note as wrapped text (nothing runs off an edge)."""
-    import textwrap  # noqa: PLC0415
-
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
-    from matplotlib.figure import Figure  # noqa: PLC0415
-    from matplotlib.transforms import Bbox  # noqa: PLC0415
-
     fig = Figure(figsize=(13, 9.5), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     (acc_ax, lat_ax), (time_ax, text_ax) = fig.subplots(2, 2)
@@ -356,8 +350,6 @@ def figure(rows: list[SummaryRow], note: str = SCALE_NOTE, *, cpu: dict | None =
 
 def _marker_box(x: float, y: float, dpi: float):
     """A scatter point's box in pixels (s=50 points² marker, padded)."""
-    from matplotlib.transforms import Bbox  # noqa: PLC0415
-
     half = 6 * dpi / 72
     return Bbox.from_extents(x - half, y - half, x + half, y + half)
 

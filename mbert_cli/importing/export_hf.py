@@ -7,28 +7,26 @@ written: mbert's (pooler dense + logits) has no HF counterpart.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import numpy as np
+import tensorflow as tf
+from safetensors.numpy import save_file
+
+from mbert_cli.config import load_run_config
+from mbert_cli.data.vocab import resolve_vocab
 from mbert_cli.errors import MbertError
 from mbert_cli.importing import configs, hf_bert, hf_mobilebert
 from mbert_cli.importing.mapping import from_mbert, named_variables
 from mbert_cli.io_utils import atomic_dir
+from mbert_cli.modeling.pretrainer import build_pretrainer
+from mbert_cli.training.checkpoints import restore, stage_checkpoint_path
 
 
 def export_hf(run: str | Path, out: str | Path, stage: str | None = None) -> dict:
     """Writes `out` (a new folder); returns {'tensors', 'parameters', 'stage', 'architecture'}."""
-    import json  # noqa: PLC0415
-
-    import numpy as np  # noqa: PLC0415
-    import tensorflow as tf  # noqa: PLC0415
-    from safetensors.numpy import save_file  # noqa: PLC0415
-
-    from mbert_cli.config import load_run_config  # noqa: PLC0415
-    from mbert_cli.data.vocab import resolve_vocab  # noqa: PLC0415
-    from mbert_cli.modeling.pretrainer import build_pretrainer  # noqa: PLC0415
-    from mbert_cli.training.checkpoints import restore, stage_checkpoint_path  # noqa: PLC0415
-
     run, out = Path(run), Path(out)
     if out.exists() and any(out.iterdir()):
         raise MbertError(f"{out} already exists and is not empty", hint="choose a new --out folder")

@@ -16,11 +16,20 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import tensorflow as tf
+
+from mbert_cli.config import RunConfig, save_run_config
 from mbert_cli.config.encoder import EncoderConfig
+from mbert_cli.data import length_batches
+from mbert_cli.data.classification import load_classification
+from mbert_cli.data.tokenizer import WordPieceTokenizer
+from mbert_cli.data.vocab import BERT_UNCASED_SIZE, resolve_vocab
 from mbert_cli.errors import MbertError, first_line
 from mbert_cli.importing import configs, hf_bert, hf_mobilebert, sources, tf_mobilebert
 from mbert_cli.importing.mapping import ImportReport, apply, named_variables, reject_unexpected
 from mbert_cli.io_utils import atomic_dir
+from mbert_cli.modeling.pretrainer import build_pretrainer
+from mbert_cli.training.run_dir import StageDir, write_json
 
 # Fine-tuning defaults for a pre-trained BERT-size model (BERT's recipe: AdamW 2e-5..5e-5,
 # 2-4 epochs); the nano presets' 5e-3 would wreck pre-trained weights. Measured with
@@ -54,8 +63,6 @@ def import_checkpoint(source: str, run: str | Path, *, fmt: str = "auto", vocab:
     src = sources.locate(source, fmt, vocab)
     say(f"Reading {src.weights} ({src.format}) ...")
     loaded = load(src)
-    from mbert_cli.modeling.pretrainer import build_pretrainer  # noqa: PLC0415
-
     pm = build_pretrainer(loaded.encoder)
     loaded.fill(pm)
     report = loaded.report
@@ -193,8 +200,6 @@ def _load_tf2(src: sources.Source) -> Loaded:
     vocab = _vocab(src, None if rows is None else _Rows(rows), emb_keys[0] if emb_keys else "the word embedding")
 
     def fill(pm) -> None:
-        import tensorflow as tf  # noqa: PLC0415
-
         prefix = str(src.weights)
         has_mlm = any(k.startswith("masked_lm/") for k in names)
         items = {"encoder": pm.encoder, **({"masked_lm": pm.masked_lm} if has_mlm else {})}
@@ -260,11 +265,6 @@ def _heads(report: ImportReport, has_mlm: bool, has_nsp: bool, mlm_activation: s
 
 def _write_run(run: Path, loaded: Loaded, pm) -> None:
     """config.yaml + vocab + import.json + the stage checkpoint, in a temporary folder renamed onto `run`."""
-    import tensorflow as tf  # noqa: PLC0415
-
-    from mbert_cli.config import RunConfig, save_run_config  # noqa: PLC0415
-    from mbert_cli.training.run_dir import StageDir, write_json  # noqa: PLC0415
-
     enc = loaded.encoder
     enc.classifier_pooling = loaded.pooling
     role = "teacher" if enc.kind == "bert" else "student"
@@ -293,10 +293,6 @@ def _write_run(run: Path, loaded: Loaded, pm) -> None:
 def _task_seq_len(loaded: Loaded, cfg, cap: int) -> int:
     """data.seq_len for fine-tuning on the run's task data (`length_batches.fitted_seq_len` of its
     tokenized training sentences); 128 (or the position table) when the data cannot be read."""
-    from mbert_cli.data import length_batches  # noqa: PLC0415
-    from mbert_cli.data.classification import load_classification  # noqa: PLC0415
-    from mbert_cli.data.tokenizer import WordPieceTokenizer  # noqa: PLC0415
-
     try:
         train, _dev, _labels = load_classification(cfg.data.task_data)
     except MbertError as err:
@@ -314,8 +310,6 @@ def _task_seq_len(loaded: Loaded, cfg, cap: int) -> int:
 
 
 def _is_shipped(vocab: Path, size: int) -> bool:
-    from mbert_cli.data.vocab import BERT_UNCASED_SIZE, resolve_vocab  # noqa: PLC0415
-
     if size != BERT_UNCASED_SIZE:
         return False
     try:

@@ -7,7 +7,8 @@ the values and records what was mapped and what was dropped for `import.json`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -96,8 +97,6 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        from dataclasses import asdict  # noqa: PLC0415
-
         return asdict(self)
 
 
@@ -107,8 +106,6 @@ def named_variables(pretrainer) -> dict:
     Keys drop the model's own name scope (which depends on what else was built in the
     process), so they equal the tf-models layer paths (`transformer_layer_0/attention/...`).
     """
-    import re  # noqa: PLC0415
-
     out, seen = {}, set()
     parts = (("encoder", pretrainer.encoder), ("masked_lm", pretrainer.masked_lm), ("next_sentence", pretrainer.nsp_head))
     for prefix, layer in parts:

@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import ml_dtypes  # noqa: F401  (registers numpy's 'bfloat16' for read_safetensors)
 import numpy as np
+import safetensors.numpy
+from safetensors import SafetensorError
 
+from mbert_cli.data.packages import package_file
 from mbert_cli.errors import MbertError, first_line
 from mbert_cli.importing import hub_cache
 
@@ -31,8 +35,6 @@ def locate(spec: str, fmt: str = "auto", vocab: str | Path | None = None) -> Sou
     if fmt not in FORMATS:
         raise MbertError(f"unknown --format {fmt!r}", hint=f"choose one of: {', '.join(FORMATS)}")
     if spec in SHORTHANDS:
-        from mbert_cli.data.packages import package_file  # noqa: PLC0415
-
         path = package_file(*SHORTHANDS[spec])
     elif hub_cache.looks_like_hub_id(spec):
         path = hub_cache.resolve(spec)
@@ -70,7 +72,7 @@ def _vocab(vocab, folder: Path) -> Path | None:
 
 
 def _tf_prefix(path: Path) -> str | None:
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415 - TF checkpoints only: safetensors are read before TensorFlow loads
 
     if path.is_dir():
         found = tf.train.latest_checkpoint(str(path))
@@ -90,7 +92,7 @@ def _tf_kind(prefix: str) -> str:
 
 
 def list_tf(prefix: str) -> list:
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415 - TF checkpoints only: safetensors are read before TensorFlow loads
 
     try:
         return tf.train.list_variables(prefix)
@@ -101,7 +103,7 @@ def list_tf(prefix: str) -> list:
 
 def read_tf1(prefix: str) -> dict[str, np.ndarray]:
     """All tensors of a name-based (TF1) checkpoint."""
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415 - TF checkpoints only: safetensors are read before TensorFlow loads
 
     names = [n for n, _ in list_tf(prefix)]
     try:
@@ -124,12 +126,8 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     dtype safetensors' numpy backend asks numpy for. Without it the read fails with
     "data type 'bfloat16' not understood", unless TensorFlow happened to be imported first.
     """
-    import ml_dtypes  # noqa: F401, PLC0415  (registers numpy's 'bfloat16'; see above)
-    from safetensors import SafetensorError  # noqa: PLC0415
-    from safetensors.numpy import load_file  # noqa: PLC0415
-
     try:
-        tensors = load_file(str(path))
+        tensors = safetensors.numpy.load_file(str(path))  # looked up at call time: tests stub it
     except (SafetensorError, OSError, ValueError, TypeError) as err:
         raise MbertError(f"cannot read {path}: {first_line(err)[:200]}",
                          hint="the file is truncated or damaged: download it again") from None
@@ -161,7 +159,7 @@ def to_float32(tensors: dict[str, np.ndarray], skip=lambda name: False, label: s
 
 def check_vocab(vocab: Path | None, rows: int, embedding_name: str) -> list[str]:
     """The vocab tokens; their count must equal the embedding table's rows."""
-    from mbert_cli.data.vocab import read_vocab  # noqa: PLC0415
+    from mbert_cli.data.vocab import read_vocab  # noqa: PLC0415 - imports tensorflow-text (see read_safetensors)
 
     if vocab is None:
         raise MbertError("no vocab.txt beside the checkpoint", hint="pass --vocab PATH (the checkpoint's WordPiece vocab)")

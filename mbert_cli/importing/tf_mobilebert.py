@@ -13,6 +13,7 @@ are object-based and restore directly into the same tf-models classes.
 from __future__ import annotations
 
 import numpy as np
+from official.projects.mobilebert import tf2_model_checkpoint_converter as conv
 
 from mbert_cli.config.encoder import EncoderConfig
 from mbert_cli.importing.mapping import COPY, Entry
@@ -34,8 +35,6 @@ OPTIMIZER_SLOTS = ("/adam_m", "/adam_v", "/lamb_m", "/lamb_v", "AdamWeightDecayO
 
 
 def _converter():
-    from official.projects.mobilebert import tf2_model_checkpoint_converter as conv  # noqa: PLC0415
-
     return conv
 
 

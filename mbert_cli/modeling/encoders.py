@@ -8,6 +8,10 @@ Teacher and student come from the same class and differ only by config, as in
 
 from __future__ import annotations
 
+import tensorflow as tf
+import tf_keras
+from official.nlp.modeling import networks
+
 from mbert_cli.config.encoder import EncoderConfig
 
 # The TFLite converter turns an int mask into a Cast op that int8 quantization cannot
@@ -20,9 +24,6 @@ INPUT_NAMES = tuple(INPUT_DTYPES)
 
 def build_encoder(cfg: EncoderConfig, name: str = "encoder"):
     """Builds the Keras encoder network described by `cfg` (tf_keras, not Keras 3)."""
-    import tf_keras  # noqa: PLC0415
-    from official.nlp.modeling import networks  # noqa: PLC0415
-
     cfg.validate()
     if cfg.kind == "bert":
         encoder = networks.BertEncoderV2(
@@ -68,8 +69,6 @@ def build_encoder(cfg: EncoderConfig, name: str = "encoder"):
 
 
 def _build_with_dummy_batch(encoder) -> None:
-    import tensorflow as tf  # noqa: PLC0415
-
     ones = tf.ones((1, 2), tf.int32)
     encoder({"input_word_ids": ones, "input_mask": tf.ones((1, 2), INPUT_MASK_DTYPE),
              "input_type_ids": tf.zeros((1, 2), tf.int32)})
@@ -77,8 +76,6 @@ def _build_with_dummy_batch(encoder) -> None:
 
 def _activation(name: str):
     """'gelu' is the exact (erf) GELU, as in the MobileBERT teacher; 'relu' as in OPT."""
-    import tf_keras  # noqa: PLC0415
-
     return tf_keras.activations.get(name)
 
 

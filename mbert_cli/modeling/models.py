@@ -11,8 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import tf_keras
+from official.nlp.modeling import layers, models, networks
+
 from mbert_cli.config.encoder import EncoderConfig
-from mbert_cli.modeling.encoders import build_encoder
+from mbert_cli.modeling.encoders import INPUT_DTYPES, build_encoder
+from mbert_cli.modeling.pooling import MaskedMeanPooling
 
 NSP_HEAD = "next_sentence"
 MLM_HEAD = "masked_lm"
@@ -32,9 +36,6 @@ class PretrainingModel:
 
 def build_pretraining_model(cfg: EncoderConfig, name: str = "pretrainer") -> PretrainingModel:
     """Encoder + MLM head + NSP head, outputs keyed `mlm_logits` and `next_sentence`."""
-    import tf_keras  # noqa: PLC0415
-    from official.nlp.modeling import layers, models  # noqa: PLC0415
-
     encoder = build_encoder(cfg)
     init = tf_keras.initializers.TruncatedNormal(stddev=cfg.initializer_range)
     if cfg.kind == "mobilebert":
@@ -58,9 +59,6 @@ def build_classifier(cfg: EncoderConfig, num_classes: int, dropout: float = 0.1,
     The head reads the pooled [CLS] vector, or with `classifier_pooling='mean'` the mean of
     the unpadded tokens' final vectors.
     """
-    import tf_keras  # noqa: PLC0415
-    from official.nlp.modeling import layers  # noqa: PLC0415
-
     encoder = encoder if encoder is not None else build_encoder(cfg)
     head = layers.ClassificationHead(
         inner_dim=0, num_classes=num_classes, dropout_rate=dropout,
@@ -69,8 +67,6 @@ def build_classifier(cfg: EncoderConfig, num_classes: int, dropout: float = 0.1,
     inputs = keras_inputs()
     outputs = encoder(inputs)
     if cfg.classifier_pooling == "mean":
-        from mbert_cli.modeling.pooling import MaskedMeanPooling  # noqa: PLC0415
-
         logits = head(MaskedMeanPooling(name="masked_mean_pooling")(outputs["sequence_output"], inputs["input_mask"]))
     else:
         # inner_dim=0: the head is dropout + dense on the pooled [CLS] vector (MobileBERT's
@@ -81,9 +77,6 @@ def build_classifier(cfg: EncoderConfig, num_classes: int, dropout: float = 0.1,
 
 def build_span_labeler(cfg: EncoderConfig, encoder=None):
     """Encoder + SQuAD span head; outputs {'start_logits', 'end_logits'}: [batch, seq]."""
-    import tf_keras  # noqa: PLC0415
-    from official.nlp.modeling import networks  # noqa: PLC0415
-
     encoder = encoder if encoder is not None else build_encoder(cfg)
     head = networks.SpanLabeling(
         input_width=cfg.hidden_size, output="logits",
@@ -98,15 +91,9 @@ def build_span_labeler(cfg: EncoderConfig, encoder=None):
 
 def keras_inputs() -> dict:
     """Symbolic Keras inputs of every mbert model (`encoders.INPUT_DTYPES`), any sequence length."""
-    import tf_keras  # noqa: PLC0415
-
-    from mbert_cli.modeling.encoders import INPUT_DTYPES  # noqa: PLC0415
-
     return {name: tf_keras.Input(shape=(None,), dtype=dtype, name=name) for name, dtype in INPUT_DTYPES.items()}
 
 
 def _activation(name: str):
     """tf_keras' activation by name ('gelu' is the exact erf form, as HF's 'gelu')."""
-    import tf_keras  # noqa: PLC0415
-
     return tf_keras.activations.get(name)

@@ -17,8 +17,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import tensorflow as tf
+
+from mbert_cli.config import load_run_config
 from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError, first_line
+from mbert_cli.modeling.models import build_classifier, build_span_labeler
+from mbert_cli.modeling.pretrainer import build_pretrainer
 from mbert_cli.training.run_dir import StageDir
 
 STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"
@@ -34,8 +39,6 @@ def check_stage(stage: str) -> str:
 
 def open_run(run_dir) -> RunConfig:
     """The config of an existing run folder; a missing folder or config.yaml is one clear error."""
-    from mbert_cli.config import load_run_config  # noqa: PLC0415
-
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise MbertError(f"run folder {run_dir} does not exist", hint="point --run at a folder made by `mbert train`")
@@ -59,8 +62,6 @@ def default_stage(run) -> str:
 
 def latest_checkpoint(directory: Path) -> str | None:
     """The newest checkpoint prefix in `directory` (None when there is none)."""
-    import tensorflow as tf  # noqa: PLC0415
-
     if not Path(directory).is_dir():
         return None
     return tf.train.latest_checkpoint(str(directory))
@@ -68,8 +69,6 @@ def latest_checkpoint(directory: Path) -> str | None:
 
 def checkpoint_step(path: str) -> int:
     """The global step stored in a checkpoint, read without building a model."""
-    import tensorflow as tf  # noqa: PLC0415
-
     try:
         return int(tf.train.load_checkpoint(path).get_tensor(STEP_KEY))
     except (tf.errors.OpError, ValueError, KeyError, IndexError) as err:
@@ -85,8 +84,6 @@ def corrupt(path: str, err: Exception) -> MbertError:
 
 def restore(checkpoint, path: str, *, require_model: bool = True) -> None:
     """Restores `checkpoint` from `path`; any mismatch or damage is one MbertError."""
-    import tensorflow as tf  # noqa: PLC0415
-
     try:
         status = checkpoint.read(path)
         if require_model:
@@ -112,9 +109,6 @@ def stage_checkpoint_path(run: Path, stage: str, which: str = "latest") -> str:
 
 def build_stage_model(cfg, stage: str):
     """The Keras model whose weights a stage's checkpoints hold (see the module docstring)."""
-    from mbert_cli.modeling.models import build_classifier, build_span_labeler  # noqa: PLC0415
-    from mbert_cli.modeling.pretrainer import build_pretrainer  # noqa: PLC0415
-
     if check_stage(stage) in ("teacher", "student"):
         return build_pretrainer(cfg.encoder).model
     if stage == "finetune-classification":
@@ -142,8 +136,6 @@ def restore_for_inference(run_dir, stage: str, which: str = "latest"):
       MbertError: no run folder or config.yaml, an unknown stage, no checkpoint, a config
         the model cannot be rebuilt from, or a checkpoint that does not fit.
     """
-    import tensorflow as tf  # noqa: PLC0415
-
     run_dir = Path(run_dir)
     cfg = open_run(run_dir)
     path = stage_checkpoint_path(run_dir, check_stage(stage), which)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mbert_cli.config.run import RunConfig
+from mbert_cli.data.vocab import resolve_vocab
 from mbert_cli.errors import MbertError
 from mbert_cli.training.stages import resolve_layer_map
 
@@ -40,8 +41,6 @@ def check_bert_teacher(teacher: RunConfig, student: RunConfig) -> list[int]:
     attention transfer needs the teacher's heads to fall into equal contiguous groups, one
     per student head (`losses.group_heads`); both must read the same token ids (same vocab).
     """
-    from mbert_cli.data.vocab import resolve_vocab  # noqa: PLC0415
-
     t, s = teacher.encoder, student.encoder
     who = f"the teacher ({teacher.preset or 'imported ' + t.kind})"
     if s.kind != "mobilebert":

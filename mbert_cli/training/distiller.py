@@ -18,15 +18,16 @@ The teacher's attention heads are averaged in groups onto the student's when it 
 from __future__ import annotations
 
 from mbert_cli.config.run import RunConfig
+from mbert_cli.modeling.encoders import transformer_layers
 from mbert_cli.modeling.pretrainer import model_inputs
+from mbert_cli.training import losses
 from mbert_cli.training.forward import encoder_forward
+from mbert_cli.training.losses import TransferWeights
 from mbert_cli.training.stages import StageSpec
 
 
 def stage_variables(student, spec: StageSpec):
     """(trained variables, soft-frozen lower-layer variables) of one stage."""
-    from mbert_cli.modeling.encoders import transformer_layers  # noqa: PLC0415
-
     layers = transformer_layers(student.encoder)
     if spec.kind == "layer":
         lower = [v for layer in layers[:spec.layer] for v in layer.trainable_variables]
@@ -43,8 +44,6 @@ class Distiller:
     """
 
     def __init__(self, student, teacher, cfg: RunConfig, layer_map: list[int]):
-        from mbert_cli.training.losses import TransferWeights  # noqa: PLC0415
-
         self.student, self.teacher, self.cfg, self.layer_map = student, teacher, cfg, layer_map
         d = cfg.distill
         self.weights = TransferWeights(d.attention_weight, d.hidden_mse_weight, d.beta_weight, d.gamma_weight)
@@ -72,8 +71,6 @@ class Distiller:
 
     def loss_fn(self, spec: StageSpec):
         """(batch, teacher outputs) -> dict of loss terms with 'loss'."""
-        from mbert_cli.training import losses  # noqa: PLC0415
-
         d = self.cfg.distill
         layers = self._layers(spec)
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from dataclasses import dataclass
+
+import tensorflow as tf
 
 from mbert_cli import interrupts
 from mbert_cli.errors import MbertError, first_line
@@ -63,8 +66,6 @@ def make_distribution(name: str = "default") -> Distribution:
     """Builds the strategy. Call before creating any model or variable."""
     if name not in CHOICES:
         raise MbertError(f"unknown distribution {name!r}", hint=f"choose one of: {', '.join(CHOICES)}")
-    import tensorflow as tf  # noqa: PLC0415
-
     if name == "default":
         return Distribution(tf.distribute.get_strategy(), name)
     if name == "mirrored":
@@ -103,10 +104,6 @@ def make_stop_vote(dist: Distribution):
     is a SUM all-reduce of [stopped, stopped by SIGTERM] (TensorFlow's collectives reduce by
     sum only); SIGTERM wins over Ctrl-C, so a worker that got no signal exits as its peer does.
     """
-    import signal  # noqa: PLC0415
-
-    import tensorflow as tf  # noqa: PLC0415
-
     strategy = dist.strategy
 
     @tf.function

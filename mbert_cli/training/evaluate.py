@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import numpy as np
+import tensorflow as tf
+
+from mbert_cli.data.squad import postprocess_predictions, squad_dataset, squad_metrics
+from mbert_cli.data.task_sets import load_squad_splits, squad_windows
+from mbert_cli.errors import MbertError
 from mbert_cli.modeling.pretrainer import MODEL_INPUTS, PRETRAIN_INPUTS, model_inputs
+from mbert_cli.training.checkpoints import default_stage, restore_for_inference
+from mbert_cli.training.inputs import classification_data, ensure_pretraining_data, pretraining_dataset
 
 
 def evaluate_pretraining(model, dataset, max_batches: int = 0) -> dict:
@@ -12,8 +21,6 @@ def evaluate_pretraining(model, dataset, max_batches: int = 0) -> dict:
 
     Token-weighted over all masked slots (masked_lm_weights), not averaged per batch.
     """
-    import tensorflow as tf  # noqa: PLC0415
-
     @tf.function
     def batch_stats(batch):
         out = model(model_inputs(batch, PRETRAIN_INPUTS), training=False)
@@ -42,16 +49,12 @@ def evaluate_pretraining(model, dataset, max_batches: int = 0) -> dict:
 
 def evaluate_heldout(model, data_dir, cfg, batch_size: int, max_batches: int = 0) -> dict:
     """`evaluate_pretraining` on the run's held-out pre-training split (teacher, student, `mbert eval`)."""
-    from mbert_cli.training.inputs import pretraining_dataset  # noqa: PLC0415
-
     ds = pretraining_dataset(data_dir, cfg, "eval", batch_size, training=False)
     return evaluate_pretraining(model, ds, max_batches)
 
 
 def evaluate_classification(model, dataset) -> dict:
     """Accuracy and mean cross-entropy of a classifier over (features, labels) batches."""
-    import tensorflow as tf  # noqa: PLC0415
-
     @tf.function(reduce_retracing=True)  # length-grouped batches (data.group_by_length) vary in width
     def batch_stats(features, labels):
         logits = tf.cast(model(model_inputs(features, MODEL_INPUTS), training=False)["logits"], tf.float32)
@@ -71,11 +74,6 @@ def evaluate_classification(model, dataset) -> dict:
 
 def squad_scores(model, examples, features, batch_size: int = 32) -> dict:
     """EM/F1 (in %) of a span labeler on `examples` (their `features` windows), official normalisation."""
-    import numpy as np  # noqa: PLC0415
-    import tensorflow as tf  # noqa: PLC0415
-
-    from mbert_cli.data.squad import postprocess_predictions, squad_dataset, squad_metrics  # noqa: PLC0415
-
     @tf.function
     def predict(inputs):
         out = model(model_inputs(inputs, MODEL_INPUTS), training=False)
@@ -93,11 +91,6 @@ def squad_scores(model, examples, features, batch_size: int = 32) -> dict:
 def evaluate_run(run, stage: str | None = None, *, which: str = "latest", data: str | None = None,
                  max_batches: int = 0) -> dict:
     """Metrics of one stage of a run on its held-out split, as a JSON-ready dict."""
-    from pathlib import Path  # noqa: PLC0415
-
-    from mbert_cli.errors import MbertError  # noqa: PLC0415
-    from mbert_cli.training.checkpoints import default_stage, restore_for_inference  # noqa: PLC0415
-
     if which not in ("latest", "best"):
         raise MbertError(f"--which must be latest or best, got {which!r}", hint="use --which latest")
     run = Path(run)
@@ -105,21 +98,15 @@ def evaluate_run(run, stage: str | None = None, *, which: str = "latest", data: 
     cfg, model, step = restore_for_inference(run, stage, which)
     out = {"run": str(run), "stage": stage, "checkpoint": which, "step": step}
     if stage in ("teacher", "student"):
-        from mbert_cli.training.inputs import ensure_pretraining_data  # noqa: PLC0415
-
         data_dir = ensure_pretraining_data(run, cfg, say=lambda *_: None)
         out.update(split="eval", **evaluate_heldout(model, data_dir, cfg, 32, max_batches))
     elif stage == "finetune-classification":
-        from mbert_cli.training.inputs import classification_data  # noqa: PLC0415
-
         _, validation, labels, make = classification_data(cfg, data, cfg.finetune.max_examples)
         if len(labels) != cfg.finetune.num_classes:
             raise MbertError(f"the data has {len(labels)} classes, the model {cfg.finetune.num_classes}",
                              hint="evaluate on the data the model was fine-tuned on")
         out.update(split="validation", **evaluate_classification(model, make(validation, 32, False)))
     elif stage == "finetune-squad":
-        from mbert_cli.data.task_sets import load_squad_splits, squad_windows  # noqa: PLC0415
-
         _, dev = load_squad_splits(cfg, data, run)
         out.update(split="dev", **squad_scores(model, dev, squad_windows(cfg, dev)))
     return out

@@ -13,12 +13,23 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from mbert_cli.config.run import RunConfig
-from mbert_cli.errors import MbertError
-from mbert_cli.training.finetune_base import FineTuneTask, init_checkpoint
-from mbert_cli.training.runner import StageContext, run_stage, shard
+import numpy as np
 
-TASKS = ("classification", "squad")
+from mbert_cli.config.run import RunConfig
+from mbert_cli.data import transfer_set as ts
+from mbert_cli.data.classification import ClassificationExample
+from mbert_cli.data.task_sets import task_tokenizer
+from mbert_cli.errors import MbertError
+from mbert_cli.modeling import models
+from mbert_cli.training import losses
+from mbert_cli.training import soft_labels as sl
+from mbert_cli.training.checkpoints import restore_for_inference, stage_checkpoint_path
+from mbert_cli.training.evaluate import evaluate_classification
+from mbert_cli.training.finetune_base import FineTuneTask, init_checkpoint
+from mbert_cli.training.finetune_options import check_options
+from mbert_cli.training.inputs import classification_data, dataset_arrays
+from mbert_cli.training.runner import StageContext, run_stage, shard
+from mbert_cli.training.squad import SquadTask
 
 
 class ClassificationTask(FineTuneTask):
@@ -34,8 +45,6 @@ class ClassificationTask(FineTuneTask):
 
     def prepare(self, ctx: StageContext) -> None:
         """The task's rows and labels; the config records the task, its classes and its data."""
-        from mbert_cli.training.inputs import classification_data  # noqa: PLC0415
-
         cfg, ft = self.cfg, self.cfg.finetune
         self.train, self.validation, self.labels, self.make = classification_data(cfg, self.data, ft.max_examples)
         ft.task, ft.num_classes = "classification", len(self.labels)
@@ -45,8 +54,6 @@ class ClassificationTask(FineTuneTask):
 
     def build_model(self, ctx: StageContext):
         if self.distill_from:
-            from mbert_cli.training.checkpoints import restore_for_inference, stage_checkpoint_path  # noqa: PLC0415
-
             teacher_cfg, self.teacher, _ = restore_for_inference(self.distill_from, self.name)
             self.teacher_checkpoint = stage_checkpoint_path(Path(self.distill_from), self.name, "latest")
             if teacher_cfg.finetune.num_classes != len(self.labels):
@@ -56,9 +63,7 @@ class ClassificationTask(FineTuneTask):
         return super().build_model(ctx)
 
     def build_head(self, encoder):
-        from mbert_cli.modeling.models import build_classifier  # noqa: PLC0415
-
-        return build_classifier(self.cfg.encoder, len(self.labels), encoder=encoder)[0]
+        return models.build_classifier(self.cfg.encoder, len(self.labels), encoder=encoder)[0]
 
     def data_summary(self) -> str:
         return f"{len(self.train)} train / {len(self.validation)} validation examples"
@@ -72,8 +77,6 @@ class ClassificationTask(FineTuneTask):
         if self.teacher is None:
             return shard(self.make(self.train, batch_size, True, seed, by_length=self.cfg.data.group_by_length),
                          input_context)
-        from mbert_cli.training import soft_labels as sl  # noqa: PLC0415
-
         if self.soft is None:  # the teacher's logits on every example, once per run (cached on disk)
             features, labels = self.transfer_set(ctx)
             logits = sl.soft_labels(self.teacher, self.teacher_checkpoint, features, labels,
@@ -84,13 +87,6 @@ class ClassificationTask(FineTuneTask):
 
     def transfer_set(self, ctx: StageContext):
         """The labelled training rows, then the teacher-only rows of finetune.transfer_* (label UNLABELLED)."""
-        import numpy as np  # noqa: PLC0415
-
-        from mbert_cli.data import transfer_set as ts  # noqa: PLC0415
-        from mbert_cli.data.classification import ClassificationExample  # noqa: PLC0415
-        from mbert_cli.data.task_sets import task_tokenizer  # noqa: PLC0415
-        from mbert_cli.training.inputs import dataset_arrays  # noqa: PLC0415
-
         ft = self.cfg.finetune
         features, labels = dataset_arrays(self.make(self.train, 64, False))
         parts, n_labelled = [features], len(labels)
@@ -110,8 +106,6 @@ class ClassificationTask(FineTuneTask):
         return merged, np.concatenate([labels, np.full(total - n_labelled, ts.UNLABELLED, labels.dtype)])
 
     def build_losses(self, ctx: StageContext, phase):
-        from mbert_cli.training import losses  # noqa: PLC0415
-
         def teacher_fn(batch):  # the cached soft labels ride along with each example
             return batch[2]
 
@@ -125,21 +119,8 @@ class ClassificationTask(FineTuneTask):
         return "accuracy"
 
     def evaluate(self, ctx: StageContext) -> dict:
-        from mbert_cli.training.evaluate import evaluate_classification  # noqa: PLC0415
-
         return evaluate_classification(self.model, self.make(self.validation, ctx.per_replica, False,
                                                              by_length=self.cfg.data.group_by_length))
-
-
-def check_options(task: str, init: str | Path | None, distill_from: str | Path | None) -> None:
-    """Refuses option combinations a fine-tune cannot honour, before any data or model work."""
-    if task not in TASKS:
-        raise MbertError(f"unknown task {task!r}", hint=f"choose one of: {', '.join(TASKS)}")
-    if task == "squad" and init is None:
-        raise MbertError("SQuAD fine-tuning needs a pre-trained stage", hint="pass --init runs/NAME/student")
-    if task == "squad" and distill_from is not None:
-        raise MbertError("--distill-from works with --task classification only (SQuAD fine-tuning has no task "
-                         "distillation)", hint="drop --distill-from, or fine-tune --task classification")
 
 
 def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path | None, task: str = "classification", *,
@@ -153,8 +134,6 @@ def train_finetune(run: str | Path, cfg: RunConfig, init: str | Path | None, tas
     check_options(task, init, distill_from)
     init_path = init_checkpoint(init)
     if task == "squad":
-        from mbert_cli.training.squad import SquadTask  # noqa: PLC0415
-
         spec = SquadTask(cfg, init_path, data)
     else:
         spec = ClassificationTask(cfg, init_path, data, distill_from)

@@ -9,9 +9,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import tensorflow as tf
+
+from mbert_cli.config import load_run_config
+from mbert_cli.config.resolve import apply_overrides
 from mbert_cli.config.run import RunConfig
+from mbert_cli.config.training import OptimizerConfig
 from mbert_cli.errors import MbertError
 from mbert_cli.modeling.pretrainer import MODEL_INPUTS, build_pretrainer, model_inputs
+from mbert_cli.training.checkpoints import latest_checkpoint, restore, stage_checkpoint_path
+from mbert_cli.training.layer_decay import layer_groups
+from mbert_cli.training.optim import build_optimizer
 from mbert_cli.training.run_dir import write_json
 from mbert_cli.training.runner import Span, StageContext, StageTask
 
@@ -33,9 +41,6 @@ def finetune_run_config(init: str | Path, run: str | Path | None, config_file: s
 
     The run folder defaults to the init's run; a different model there is one clear error.
     """
-    from mbert_cli.config import load_run_config  # noqa: PLC0415
-    from mbert_cli.config.resolve import apply_overrides  # noqa: PLC0415
-
     init_run, _ = split_init(init)
     run = Path(run) if run is not None else init_run
     base = run if (run / "config.yaml").is_file() else init_run
@@ -49,8 +54,6 @@ def finetune_run_config(init: str | Path, run: str | Path | None, config_file: s
 
 def init_checkpoint(init: str | Path | None) -> str | None:
     """The checkpoint `--init` names (None: random weights)."""
-    from mbert_cli.training.checkpoints import stage_checkpoint_path  # noqa: PLC0415
-
     if init is None:
         return None
     return stage_checkpoint_path(*split_init(init), "latest")
@@ -81,10 +84,6 @@ class FineTuneTask(StageTask):
         return [Span(self.name, 0, self.steps)]
 
     def initialize(self, ctx: StageContext) -> None:
-        import tensorflow as tf  # noqa: PLC0415
-
-        from mbert_cli.training.checkpoints import restore  # noqa: PLC0415
-
         if self.init_path is not None:
             restore(tf.train.Checkpoint(model=self.pm.model), self.init_path)
         ctx.say(f"Fine-tuning {self.task} from {self.init_path or 'random weights'} ({self.data_summary()}).")
@@ -101,8 +100,6 @@ class FineTuneTask(StageTask):
         """A fine-tune resumes only with the layer-wise decay it started with: each depth's
         AdamW state is its own checkpoint entry, which another decay would silently drop or
         start from zero (warm-up again for part of the model)."""
-        from mbert_cli.training.checkpoints import latest_checkpoint  # noqa: PLC0415
-
         record = stage.path / "task.json"
         if latest_checkpoint(stage.checkpoints) is None or not record.is_file():
             return
@@ -123,10 +120,6 @@ class FineTuneTask(StageTask):
 
         One AdamW per depth when `finetune.layer_lr_decay` < 1 (training/layer_decay.py).
         """
-        from mbert_cli.config.training import OptimizerConfig  # noqa: PLC0415
-        from mbert_cli.training.layer_decay import layer_groups  # noqa: PLC0415
-        from mbert_cli.training.optim import build_optimizer  # noqa: PLC0415
-
         ft = self.cfg.finetune
         base = OptimizerConfig(learning_rate=ft.learning_rate, weight_decay=ft.weight_decay,
                                clip_norm=self.cfg.train.optimizer.clip_norm)

@@ -9,10 +9,21 @@ it; real runs use the shipped corpus or a local one.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import numpy as np
+import tensorflow as tf
+
 from mbert_cli.config.run import RunConfig
+from mbert_cli.data.classification import classification_dataset, load_classification
+from mbert_cli.data.pretraining import prepare_pretraining_data, read_meta
+from mbert_cli.data.pretraining import pretraining_dataset as read
+from mbert_cli.data.task_sets import task_tokenizer
+from mbert_cli.data.vocab import resolve_vocab
 from mbert_cli.errors import MbertError
+from mbert_cli.io_utils import atomic_dir
+from mbert_cli.modeling.encoders import INPUT_DTYPES
 from mbert_cli.training.run_dir import pretrain_data_dir
 
 SYNTHETIC = "synthetic"
@@ -28,9 +39,6 @@ def ensure_pretraining_data(run: Path, cfg: RunConfig, say=print) -> Path | None
     """
     if cfg.data.corpus == SYNTHETIC:
         return None
-    from mbert_cli.data.pretraining import prepare_pretraining_data, read_meta  # noqa: PLC0415
-    from mbert_cli.data.vocab import resolve_vocab  # noqa: PLC0415
-
     out = pretrain_data_dir(run)
     if not (out / "meta.json").is_file():
         say(f"Preparing pre-training data in {out} (corpus {cfg.data.corpus}) ...")
@@ -89,17 +97,12 @@ def pretraining_dataset(data_dir: Path | None, cfg: RunConfig, split: str, batch
     if data_dir is None:
         return synthetic_pretraining(cfg, batch_size, training=training, seed=seed + (split == "eval") * 7919,
                                      input_context=input_context)
-    from mbert_cli.data.pretraining import pretraining_dataset as read  # noqa: PLC0415
-
     return read(data_dir, split, batch_size, training=training, input_context=input_context, seed=seed)
 
 
 def synthetic_pretraining(cfg: RunConfig, batch_size: int, *, training: bool = True, seed: int = 0,
                           input_context=None, num_batches: int = 64):
     """Learnable synthetic MLM+NSP batches with the real feature names, shapes and dtypes."""
-    import numpy as np  # noqa: PLC0415
-    import tensorflow as tf  # noqa: PLC0415
-
     if input_context is not None:
         seed = seed * 1000 + input_context.input_pipeline_id
     seq, pred = cfg.data.seq_len, cfg.data.max_predictions_per_seq
@@ -139,10 +142,6 @@ def dataset_arrays(dataset) -> tuple[dict, object]:
     The one way fine-tuning (soft labels, transfer set) and export (calibration and held-out
     rows) turn task batches into arrays, so both see the same rows, dtypes and labels.
     """
-    import numpy as np  # noqa: PLC0415
-
-    from mbert_cli.modeling.encoders import INPUT_DTYPES  # noqa: PLC0415
-
     feats, labels = {}, []
     for x, y in dataset.as_numpy_iterator():
         for name, value in x.items():
@@ -163,9 +162,6 @@ def classification_data(cfg: RunConfig, data: str | None, max_examples: int = 0)
     spec = data or cfg.data.task_data
     if spec == SYNTHETIC:
         return _synthetic_classification(cfg)
-    from mbert_cli.data.classification import classification_dataset, load_classification  # noqa: PLC0415
-    from mbert_cli.data.task_sets import task_tokenizer  # noqa: PLC0415
-
     train, validation, labels = load_classification(spec, max_examples=max_examples)
     if not train:
         raise MbertError(f"the classification data {spec} has no training examples",
@@ -182,9 +178,6 @@ def classification_data(cfg: RunConfig, data: str | None, max_examples: int = 0)
 
 def _synthetic_classification(cfg: RunConfig, n_train: int = 512, n_val: int = 128):
     """Label = whether the sequence is increasing by 1 (learnable, balanced)."""
-    import numpy as np  # noqa: PLC0415
-    import tensorflow as tf  # noqa: PLC0415
-
     seq = cfg.data.seq_len
     span = min(cfg.encoder.vocab_size - _FIRST_ID, 200)
 
@@ -222,10 +215,6 @@ def reuse_pretraining_data(source_run: Path, run: Path, source_cfg: RunConfig, c
     byte-identical files anyway). Copied to a temporary sibling and renamed, so a crash
     never leaves half a folder. Returns True when copied.
     """
-    import shutil  # noqa: PLC0415
-
-    from mbert_cli.io_utils import atomic_dir  # noqa: PLC0415
-
     src, dst = pretrain_data_dir(source_run), pretrain_data_dir(run)
     if (dst / "meta.json").is_file() or not (src / "meta.json").is_file() or cfg.data.corpus == SYNTHETIC:
         return False

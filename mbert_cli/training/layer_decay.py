@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mbert_cli.modeling.encoders import transformer_layers
+
 
 @dataclass
 class LayerGroup:
@@ -28,8 +30,6 @@ def layer_groups(model, encoder, decay: float) -> list[LayerGroup]:
     Depth 0 is the embeddings (every encoder variable outside the layers and the pooler),
     depth i + 1 transformer layer i, depth L + 1 the pooler and everything outside the encoder.
     """
-    from mbert_cli.modeling.encoders import transformer_layers  # noqa: PLC0415
-
     variables = list(model.trainable_variables)
     if decay == 1.0:
         return [LayerGroup("optimizer", 1.0, variables)]

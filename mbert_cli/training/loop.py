@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import tensorflow as tf
 
 from mbert_cli import interrupts
 from mbert_cli.errors import MbertError, first_line
@@ -44,8 +47,6 @@ class Phase:
 
 
 def signal_name(signum: int) -> str:
-    import signal  # noqa: PLC0415
-
     return signal.Signals(signum).name
 
 
@@ -66,8 +67,6 @@ def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: fl
       jit_compile: compile each replica's step with XLA (one replica only; the iterator stays
         outside). Off everywhere: slower on the AVX2 CPUs measured (benchmarks/train_speed.py --lever xla).
     """
-    import tensorflow as tf  # noqa: PLC0415
-
     strategy = dist.strategy
     replicas = strategy.num_replicas_in_sync
     variables = [v for _, vs in groups for v in vs]
@@ -129,8 +128,6 @@ class Trainer:
         return os.path.join(self._scratch, os.path.relpath(str(sub), str(self.stage.run)))
 
     def checkpoint(self, optimizers: dict):
-        import tensorflow as tf  # noqa: PLC0415
-
         return tf.train.Checkpoint(model=self.model, step=self.step_var, **optimizers)
 
     def resume(self, path: str, optimizers: dict) -> None:
@@ -139,8 +136,6 @@ class Trainer:
 
     def run(self, phase: Phase) -> dict:
         """Trains from the current global step to phase.end; returns the last logged values."""
-        import tensorflow as tf  # noqa: PLC0415
-
         ckpt = self.checkpoint(phase.optimizers)
         manager = tf.train.CheckpointManager(ckpt, self._dir(self.stage.checkpoints), max_to_keep=self.keep,
                                              step_counter=self.step_var)
@@ -230,8 +225,6 @@ class Trainer:
         if manager.latest_checkpoint and manager.latest_checkpoint.endswith(f"-{step}"):
             stop.detail = f"checkpoint of step {step} kept"
             return
-        import tensorflow as tf  # noqa: PLC0415
-
         try:
             manager.save(checkpoint_number=step)
         except tf.errors.OpError as err:

@@ -17,9 +17,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import tensorflow as tf
+import tf_keras
+
 from mbert_cli.config.run import RunConfig
+from mbert_cli.training import losses
 from mbert_cli.training.run_dir import StageDir, read_json, write_json
-from mbert_cli.training.runner import Span, StageContext, StageTask, run_stage
+from mbert_cli.training.runner import Span, StageContext, StageTask, run_stage, shard
 
 STAGE_PREFIX = "opt-recovery-"
 RECORD = "source.json"
@@ -84,23 +88,15 @@ class OptRecoveryTask(StageTask):
             write_json(ctx.stage.path / RECORD, self.record)
 
     def create_optimizers(self, ctx: StageContext, phase) -> tuple[list, dict]:
-        import tf_keras  # noqa: PLC0415
-
         opt = tf_keras.optimizers.Adam(self.settings.learning_rate)
         return [(opt, self.models.student.trainable_variables)], {"optimizer": opt}
 
     def build_inputs(self, ctx: StageContext, phase, input_context, batch_size: int, seed: int):
-        import tensorflow as tf  # noqa: PLC0415
-
-        from mbert_cli.training.runner import shard  # noqa: PLC0415
-
         ds = tf.data.Dataset.from_tensor_slices(self.rows)
         ds = ds.shuffle(len(self.rows["input_word_ids"]), seed=seed, reshuffle_each_iteration=True)
         return shard(ds.batch(batch_size, drop_remainder=True).repeat(), input_context)
 
     def build_losses(self, ctx: StageContext, phase):
-        from mbert_cli.training import losses  # noqa: PLC0415
-
         m = self.models
 
         def targets_fn(batch):  # the frozen original, outside the gradient tape

@@ -7,6 +7,8 @@ norm over every replica), so the optimizers themselves do not clip.
 
 from __future__ import annotations
 
+from official.modeling import optimization
+
 from mbert_cli.config.training import OptimizerConfig
 
 # As BERT: no weight decay on LayerNorm/NoNorm parameters and biases.
@@ -24,8 +26,6 @@ def build_optimizer(cfg: OptimizerConfig, total_steps: int, kind: str = "lamb", 
       lr_scale: multiplies the learning rate (soft-frozen lower layers in distillation).
       warmup_steps: overrides cfg.warmup_steps.
     """
-    from official.modeling import optimization  # noqa: PLC0415
-
     warmup = cfg.warmup_steps if warmup_steps is None else warmup_steps
     warmup = max(0, min(int(warmup), max(total_steps - 1, 0)))
     if kind == "lamb":

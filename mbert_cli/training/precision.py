@@ -29,13 +29,15 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import tensorflow as tf
+import tf_keras
+from official.nlp.modeling.layers import mobile_bert_layers
+
 MIXED = "mixed_bfloat16"
 
 
 def hardware_has_fast_bfloat16() -> bool:
     """True on a TPU, a GPU of compute capability 8.0+ (Ampere, Hopper, ...) or an AMX CPU."""
-    import tensorflow as tf  # noqa: PLC0415
-
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability") or (0, 0)
@@ -99,8 +101,6 @@ def precision_policy(policy: str | None) -> Iterator[None]:
 
     Keras layers keep the policy they were created with, so only model construction needs it.
     """
-    import tf_keras  # noqa: PLC0415
-
     previous = tf_keras.mixed_precision.global_policy()
     tf_keras.mixed_precision.set_global_policy(policy or "float32")
     try:
@@ -117,9 +117,6 @@ def precision_policy(policy: str | None) -> Iterator[None]:
 def _mobilebert_layer_norm_follows_policy() -> Iterator[None]:
     """While inside, tf-models-official's MobileBERT layers get LayerNorms built under the
     global policy instead of pinned to float32 (see the module docstring)."""
-    import tf_keras  # noqa: PLC0415
-    from official.nlp.modeling.layers import mobile_bert_layers  # noqa: PLC0415
-
     original = mobile_bert_layers._get_norm_layer  # noqa: SLF001 - the one hook the library has
 
     def norm_layer(normalization_type="no_norm", name=None):

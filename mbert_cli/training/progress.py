@@ -5,6 +5,9 @@ from __future__ import annotations
 import sys
 import time
 
+from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
+
 
 class Progress:
     """One bar per phase; `update` every step, plain output only every `log_every` steps."""
@@ -28,9 +31,6 @@ class Progress:
         if not self.enabled:
             return
         if self.stream.isatty():
-            from rich.progress import BarColumn, TextColumn, TimeRemainingColumn  # noqa: PLC0415
-            from rich.progress import Progress as RichProgress  # noqa: PLC0415
-
             self._rich = RichProgress(TextColumn("[bold]{task.description}"), BarColumn(),
                                       TextColumn("{task.completed}/{task.total}"),
                                       TextColumn("{task.fields[info]}"), TimeRemainingColumn())

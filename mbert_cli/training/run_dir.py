@@ -13,6 +13,7 @@ Layout (DESIGN.md):
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -20,7 +21,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import tensorflow as tf
+
 from mbert_cli.errors import MbertError
+from mbert_cli.io_utils import atomic_write_text
 
 STAGES_PRETRAIN = ("teacher", "student")
 
@@ -74,8 +78,6 @@ class RunLock:
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
-        import fcntl  # noqa: PLC0415
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -121,8 +123,6 @@ class MetricsLog:
         self._scalars(step, values, kind)
 
     def _scalars(self, step: int, values: dict, kind: str) -> None:
-        import tensorflow as tf  # noqa: PLC0415
-
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(str(self._tb))
         with self._writer.as_default():
@@ -143,8 +143,6 @@ def _plain(v):
 
 
 def write_json(path: Path, data: dict) -> None:
-    from mbert_cli.io_utils import atomic_write_text  # noqa: PLC0415
-
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tensorflow as tf
+
 from mbert_cli.config.run import RunConfig
 from mbert_cli.training.checkpoints import checkpoint_step, latest_checkpoint
 from mbert_cli.training.distribute import Distribution, check_batch, make_distribution
@@ -145,8 +147,6 @@ def phase_at(phases: list, step: int) -> int:
 def run_stage(task: StageTask, run: str | Path, cfg: RunConfig, *, distribution: str = "default",
               progress: bool = True, say=print) -> dict:
     """Trains (or resumes) `task` in runs/NAME/<task.name>; returns the summary dict."""
-    import tensorflow as tf  # noqa: PLC0415
-
     run = Path(run)
     started = time.time()
     dist = make_distribution(distribution)  # first: MultiWorkerMirrored must come before other TF work

@@ -5,16 +5,21 @@ The pre-trainer that stages build is `mbert_cli.modeling.pretrainer`.
 
 from __future__ import annotations
 
+import hashlib
+import random
 from pathlib import Path
 
+import numpy as np
+import tensorflow as tf
+
+from mbert_cli.config import load_run_config, save_run_config
 from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError
+from mbert_cli.training.run_dir import RunLock
 
 
 def check_run_config(run: Path, cfg: RunConfig) -> None:
     """Refuses to mix two different models in one run folder (runs/NAME/config.yaml names the model)."""
-    from mbert_cli.config import load_run_config  # noqa: PLC0415
-
     path = Path(run) / "config.yaml"
     if path.is_file():
         old = load_run_config(path)
@@ -27,18 +32,11 @@ def check_run_config(run: Path, cfg: RunConfig) -> None:
 
 def write_run_config(run: Path, cfg: RunConfig) -> None:
     """Writes runs/NAME/config.yaml, after the same check as `check_run_config`."""
-    from mbert_cli.config import save_run_config  # noqa: PLC0415
-
     check_run_config(run, cfg)
     save_run_config(cfg, Path(run) / "config.yaml")
 
 
 def seed_everything(seed: int) -> None:
-    import random  # noqa: PLC0415
-
-    import numpy as np  # noqa: PLC0415
-    import tensorflow as tf  # noqa: PLC0415
-
     random.seed(seed)
     np.random.seed(seed)
     tf.random.set_seed(seed)
@@ -46,8 +44,6 @@ def seed_everything(seed: int) -> None:
 
 def weights_digest(model) -> str:
     """sha256 over every weight of `model` (in order): equal digests = identical weights."""
-    import hashlib  # noqa: PLC0415
-
     h = hashlib.sha256()
     for w in model.get_weights():
         h.update(w.tobytes())
@@ -60,8 +56,6 @@ class RunGuard:
     run write nothing."""
 
     def __init__(self, run: Path, cfg: RunConfig, is_chief: bool):
-        from mbert_cli.training.run_dir import RunLock  # noqa: PLC0415
-
         self.run, self.cfg, self.is_chief = Path(run), cfg, is_chief
         self.lock = RunLock(self.run) if is_chief else None
 

@@ -12,13 +12,17 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
+import tensorflow as tf
+
+from mbert_cli.data import length_batches
+from mbert_cli.io_utils import atomic_path, sha256_file
+
 CACHE_NAME = "soft_labels.npz"
 
 
 def checkpoint_digest(prefix: str) -> str:
     """sha256 over a TF checkpoint's files (`prefix.index`, `prefix.data-*`), in name order."""
-    from mbert_cli.io_utils import sha256_file  # noqa: PLC0415
-
     h = hashlib.sha256()
     for path in sorted(Path(prefix).parent.glob(Path(prefix).name + ".*")):
         h.update(path.name.encode() + sha256_file(path).encode())
@@ -36,12 +40,6 @@ def _features_digest(features: dict, labels) -> str:
 def soft_labels(teacher, teacher_checkpoint: str, features: dict, labels, cache: Path, say, *,
                 write: bool = True, batch_size: int = 64):
     """The teacher's logits [N, classes] for `features`, from `cache` when its key matches, else computed (and cached)."""
-    import numpy as np  # noqa: PLC0415
-    import tensorflow as tf  # noqa: PLC0415
-
-    from mbert_cli.data import length_batches  # noqa: PLC0415
-    from mbert_cli.io_utils import atomic_path  # noqa: PLC0415
-
     key = hashlib.sha256((checkpoint_digest(teacher_checkpoint) + _features_digest(features, labels)).encode())
     key = key.hexdigest()
     n = len(labels)
@@ -70,10 +68,6 @@ def with_soft_labels(features: dict, labels, logits, batch_size: int, seed: int,
 
     `by_length` = the padded length to group batches by length up to (`data.group_by_length`), 0 = off.
     """
-    import tensorflow as tf  # noqa: PLC0415
-
-    from mbert_cli.data import length_batches  # noqa: PLC0415
-
     ds = tf.data.Dataset.from_tensor_slices((features, labels, logits))
     ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
     if by_length:

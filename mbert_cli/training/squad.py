@@ -11,6 +11,11 @@ from __future__ import annotations
 import math
 
 from mbert_cli.config.run import RunConfig
+from mbert_cli.data.squad import squad_dataset
+from mbert_cli.data.task_sets import load_squad_splits, squad_windows
+from mbert_cli.modeling.models import build_span_labeler
+from mbert_cli.training import losses
+from mbert_cli.training.evaluate import squad_scores
 from mbert_cli.training.finetune_base import FineTuneTask
 from mbert_cli.training.runner import StageContext, shard
 
@@ -26,8 +31,6 @@ class SquadTask(FineTuneTask):
 
     def prepare(self, ctx: StageContext) -> None:
         """The questions and their windows; the config records the task and its data."""
-        from mbert_cli.data.task_sets import load_squad_splits, squad_windows  # noqa: PLC0415
-
         ft = self.cfg.finetune
         ft.task = "squad"
         if self.data:
@@ -37,21 +40,15 @@ class SquadTask(FineTuneTask):
         self.steps = ft.steps or max(1, math.ceil(ft.epochs * len(self.train_f) / ft.batch_size))
 
     def build_head(self, encoder):
-        from mbert_cli.modeling.models import build_span_labeler  # noqa: PLC0415
-
         return build_span_labeler(self.cfg.encoder, encoder=encoder)[0]
 
     def data_summary(self) -> str:
         return f"{len(self.train_f)} train windows, {len(self.dev)} dev questions"
 
     def build_inputs(self, ctx: StageContext, phase, input_context, batch_size: int, seed: int):
-        from mbert_cli.data.squad import squad_dataset  # noqa: PLC0415
-
         return shard(squad_dataset(self.train_f, batch_size, True, seed).repeat(), input_context)
 
     def build_losses(self, ctx: StageContext, phase):
-        from mbert_cli.training import losses  # noqa: PLC0415
-
         def loss_fn(batch):
             inputs, labels = batch
             out = self.outputs(inputs, training=True)
@@ -64,6 +61,4 @@ class SquadTask(FineTuneTask):
         return "f1"
 
     def evaluate(self, ctx: StageContext) -> dict:
-        from mbert_cli.training.evaluate import squad_scores  # noqa: PLC0415
-
         return squad_scores(self.model, self.dev, self.dev_f, ctx.per_replica)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mbert_cli.config.training import DistillConfig
 from mbert_cli.errors import MbertError
+from mbert_cli.training.run_dir import read_json
 
 STRATEGIES = ("progressive", "joint", "auxiliary")
 
@@ -109,8 +110,6 @@ def schedule_record(strategy: str, stages: list[StageSpec], step: int, layer_map
 
 def check_same_schedule(path: Path, stages: list[StageSpec], step: int) -> None:
     """A resumed run must keep the stages it has already trained (same names and step ranges)."""
-    from mbert_cli.training.run_dir import read_json  # noqa: PLC0415
-
     old = read_json(path)
     if not old:
         return

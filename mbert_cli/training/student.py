@@ -11,13 +11,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mbert_cli.config import load_run_config
 from mbert_cli.config.run import RunConfig
 from mbert_cli.modeling.pretrainer import build_pretrainer
 from mbert_cli.training.checkpoints import checkpoint_step, latest_checkpoint
+from mbert_cli.training.distiller import Distiller, stage_variables
+from mbert_cli.training.evaluate import evaluate_heldout
 from mbert_cli.training.inputs import ensure_pretraining_data, pretraining_dataset, reuse_pretraining_data
+from mbert_cli.training.optim import build_optimizer
 from mbert_cli.training.run_dir import StageDir, write_json
 from mbert_cli.training.runner import StageContext, StageTask, phase_at, run_stage
 from mbert_cli.training.stages import build_schedule, check_same_schedule, schedule_record
+from mbert_cli.training.teachers import teacher_class
 
 
 class StudentTask(StageTask):
@@ -26,9 +31,6 @@ class StudentTask(StageTask):
     name, batch_key = "student", "distill.batch_size"
 
     def __init__(self, run: Path, cfg: RunConfig, teacher_run: Path):
-        from mbert_cli.config import load_run_config  # noqa: PLC0415
-        from mbert_cli.training.teachers import teacher_class  # noqa: PLC0415
-
         self.cfg, self.teacher_run = cfg, Path(teacher_run)
         self.batch_size, self.clip_norm = cfg.distill.batch_size, cfg.distill.optimizer.clip_norm
         self.teacher_cfg = load_run_config(self.teacher_run)
@@ -46,8 +48,6 @@ class StudentTask(StageTask):
         self.data_dir = ensure_pretraining_data(ctx.run, self.cfg, ctx.say)
 
     def build_model(self, ctx: StageContext):
-        from mbert_cli.training.distiller import Distiller  # noqa: PLC0415
-
         with ctx.trained_precision():
             self.student = build_pretrainer(self.cfg.encoder, name="student")
         self.teacher = self.teacher_kind.load(self.teacher_path, self.teacher_cfg)  # frozen: float32
@@ -79,9 +79,6 @@ class StudentTask(StageTask):
                        schedule_record(self.cfg.distill.strategy, self.stages, step, self.layer_map))
 
     def create_optimizers(self, ctx: StageContext, phase) -> tuple[list, dict]:
-        from mbert_cli.training.distiller import stage_variables  # noqa: PLC0415
-        from mbert_cli.training.optim import build_optimizer  # noqa: PLC0415
-
         d = self.cfg.distill
         trained, lower = stage_variables(self.student, phase)
         opt = build_optimizer(d.optimizer, phase.steps, "lamb")
@@ -103,8 +100,6 @@ class StudentTask(StageTask):
         return "mlm_accuracy" if phase.kind in ("distill", "auxiliary") else None
 
     def evaluate(self, ctx: StageContext) -> dict:
-        from mbert_cli.training.evaluate import evaluate_heldout  # noqa: PLC0415
-
         return evaluate_heldout(self.student.model, self.data_dir, self.cfg, ctx.per_replica,
                                 self.cfg.train.eval_steps)
 

@@ -11,7 +11,10 @@ from pathlib import Path
 
 from mbert_cli.config.run import RunConfig
 from mbert_cli.modeling.pretrainer import build_pretrainer, model_inputs
+from mbert_cli.training import losses
+from mbert_cli.training.evaluate import evaluate_heldout
 from mbert_cli.training.inputs import ensure_pretraining_data, pretraining_dataset
+from mbert_cli.training.optim import build_optimizer
 from mbert_cli.training.runner import Span, StageContext, StageTask, run_stage
 
 
@@ -36,8 +39,6 @@ class TeacherTask(StageTask):
         return [Span("teacher", 0, self.cfg.train.steps)]
 
     def create_optimizers(self, ctx: StageContext, phase) -> tuple[list, dict]:
-        from mbert_cli.training.optim import build_optimizer  # noqa: PLC0415
-
         opt = build_optimizer(self.cfg.train.optimizer, phase.steps, "lamb")
         return [(opt, self.pm.model.trainable_variables)], {"optimizer": opt}
 
@@ -46,16 +47,12 @@ class TeacherTask(StageTask):
                                    input_context=input_context, seed=seed)
 
     def build_losses(self, ctx: StageContext, phase):
-        from mbert_cli.training import losses  # noqa: PLC0415
-
         return (lambda batch: losses.pretraining_loss(self.pm.model(model_inputs(batch), training=True), batch)), None
 
     def best_metric(self, phase) -> str | None:
         return "mlm_accuracy"
 
     def evaluate(self, ctx: StageContext) -> dict:
-        from mbert_cli.training.evaluate import evaluate_heldout  # noqa: PLC0415
-
         return evaluate_heldout(self.pm.model, self.data_dir, self.cfg, ctx.per_replica, self.cfg.train.eval_steps)
 
 

@@ -12,9 +12,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import tensorflow as tf
+
 from mbert_cli.config.run import RunConfig
 from mbert_cli.errors import MbertError
+from mbert_cli.modeling.models import build_classifier
 from mbert_cli.modeling.pretrainer import MODEL_INPUTS, build_pretrainer, model_inputs
+from mbert_cli.training.checkpoints import restore, stage_checkpoint_path
+from mbert_cli.training.compat import check_bert_teacher, check_teacher_compatible
+from mbert_cli.training.forward import bert_encoder_forward, encoder_forward
+from mbert_cli.training.run_dir import read_json
+from mbert_cli.training.weight_init import init_from_bert_teacher, init_from_teacher
 
 
 class MobileBertTeacher:
@@ -33,15 +41,11 @@ class MobileBertTeacher:
 
     @staticmethod
     def check(teacher_cfg: RunConfig, student_cfg: RunConfig) -> list[int]:
-        from mbert_cli.training.compat import check_teacher_compatible  # noqa: PLC0415
-
         return check_teacher_compatible(teacher_cfg, student_cfg)
 
     @staticmethod
     def locate(run: Path, stage: str = "teacher") -> str:
         """The checkpoint to learn from (a clear error before any model is built when there is none)."""
-        from mbert_cli.training.checkpoints import stage_checkpoint_path  # noqa: PLC0415
-
         if stage != "teacher":
             stage_checkpoint_path(run, "teacher", "latest")  # its heads come from the pre-trained stage
         return stage_checkpoint_path(run, stage, "latest")
@@ -54,8 +58,6 @@ class MobileBertTeacher:
 
     def layer_outputs(self, batch: dict, upto: int):
         """(hidden states [embedding, layer 0..upto], attention probabilities per layer)."""
-        from mbert_cli.training.forward import encoder_forward  # noqa: PLC0415
-
         return encoder_forward(self.pretrainer.encoder, batch, upto, training=False)
 
     def outputs(self, batch: dict, layers: bool = False) -> dict:
@@ -68,8 +70,6 @@ class MobileBertTeacher:
 
     def init_student(self, student, student_cfg: RunConfig) -> tuple[list[str], str]:
         """(tensors copied into the fresh student, what the log says about them)."""
-        from mbert_cli.training.weight_init import init_from_teacher  # noqa: PLC0415
-
         # LayerNorm's gamma/beta scale a normalised vector, NoNorm's do not: copied only between equals
         same_norm = self.cfg is not None and self.cfg.encoder.normalization_type == student_cfg.encoder.normalization_type
         copied = init_from_teacher(student, self.pretrainer, same_norm)
@@ -91,8 +91,6 @@ class BertTeacher:
 
     @staticmethod
     def check(teacher_cfg: RunConfig, student_cfg: RunConfig) -> list[int]:
-        from mbert_cli.training.compat import check_bert_teacher  # noqa: PLC0415
-
         return check_bert_teacher(teacher_cfg, student_cfg)
 
     locate = MobileBertTeacher.locate
@@ -100,8 +98,6 @@ class BertTeacher:
     @classmethod
     def load(cls, path: str, cfg: RunConfig) -> BertTeacher:
         """Builds the teacher (float32, frozen) and restores it from `path` (run/STAGE/checkpoints/ckpt-N)."""
-        from mbert_cli.training.run_dir import read_json  # noqa: PLC0415
-
         pm = restore_teacher(path, cfg)
         imported = read_json(Path(path).parents[2] / "import.json") or {}
         has_mlm = imported.get("heads", {}).get("mlm", "mapped") == "mapped"
@@ -121,8 +117,6 @@ class BertTeacher:
 
     def layer_outputs(self, batch: dict, upto: int):
         """(hidden states [embedding, layer 0..upto], attention probabilities per layer)."""
-        from mbert_cli.training.forward import bert_encoder_forward  # noqa: PLC0415
-
         return bert_encoder_forward(self.pretrainer.encoder, batch, upto, training=False)
 
     def outputs(self, batch: dict, layers: bool = False) -> dict:
@@ -139,8 +133,6 @@ class BertTeacher:
         return keep
 
     def init_student(self, student, student_cfg: RunConfig) -> tuple[list[str], str]:
-        from mbert_cli.training.weight_init import init_from_bert_teacher  # noqa: PLC0415
-
         return init_from_bert_teacher(student, self.pretrainer, student_cfg.distill.teacher_embedding_init)
 
 
@@ -154,17 +146,11 @@ def restore_teacher(path: str, cfg: RunConfig):
     the fine-tuned one and the MLM/NSP heads (absent from a task checkpoint) come from the
     run's pre-trained `teacher` stage.
     """
-    import tensorflow as tf  # noqa: PLC0415
-
-    from mbert_cli.training.checkpoints import restore, stage_checkpoint_path  # noqa: PLC0415
-
     pm = build_pretrainer(cfg.encoder, name="teacher")
     stage_dir = Path(path).parents[1]
     if stage_dir.name == "teacher":
         restore(tf.train.Checkpoint(model=pm.model), path)
     else:
-        from mbert_cli.modeling.models import build_classifier  # noqa: PLC0415
-
         restore(tf.train.Checkpoint(model=pm.model), stage_checkpoint_path(stage_dir.parent, "teacher", "latest"))
         task_model, _ = build_classifier(cfg.encoder, cfg.finetune.num_classes, encoder=pm.encoder)
         restore(tf.train.Checkpoint(model=task_model), path)  # refills the shared encoder's variables

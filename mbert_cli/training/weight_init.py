@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from mbert_cli.modeling.encoders import embedding_layer
+
 
 def _relative(name: str, anchor: str | None) -> str | None:
     """Variable name relative to its layer ('.../masked_lm/transform/dense/kernel:0' -> 'transform/dense/kernel')."""
@@ -23,8 +27,6 @@ def init_from_teacher(student, teacher, same_norm: bool) -> list[str]:
     normalization: LayerNorm's gamma/beta scale a normalised vector, NoNorm's do not.
     Returns the copied tensors as '<part>/<name>'.
     """
-    from mbert_cli.modeling.encoders import embedding_layer  # noqa: PLC0415
-
     copied = []
     parts = [("embedding", embedding_layer(student.encoder), embedding_layer(teacher.encoder), False),
              ("masked_lm", student.masked_lm, teacher.masked_lm, True),
@@ -52,8 +54,6 @@ def pca_projection(table, size: int):
     are kept exactly. Eigen-decomposition of the [width, width] covariance (numpy `eigh`),
     cheaper than an SVD of the [vocab, width] table; the test checks it against `svd`.
     """
-    import numpy as np  # noqa: PLC0415
-
     x = np.asarray(table, np.float64)
     if size > x.shape[1]:
         raise ValueError(f"cannot project {x.shape[1]}-wide rows onto {size} directions")
@@ -72,8 +72,6 @@ def init_from_bert_teacher(student, teacher, mode: str) -> tuple[list[str], str]
     decodes through the 384-wide table), so only the word table is carried over, and only
     by `mode='pca'`.
     """
-    from mbert_cli.modeling.encoders import embedding_layer  # noqa: PLC0415
-
     word = embedding_layer(student.encoder).word_embedding.embeddings
     t_table = teacher.encoder.get_embedding_table().numpy()
     if mode != "pca":
