@@ -153,6 +153,7 @@ def build_mbert(vs: VsConfig, cfg, fill, workdir: Path):
     task = ClassificationTask(cfg, None, vs.data, None)
     policy = run_policy(cfg.train.mixed_precision, say=lambda _line: None)
     ctx = StageContext(workdir, cfg, dist, vs.batch_size, policy, lambda _line: None, StageDir(workdir, task.name))
+    task.prepare(ctx)  # the task's rows and labels, as run_stage has it do first
     seed_everything(cfg.seed)
     with dist.strategy.scope():
         model = task.build_model(ctx)
@@ -165,8 +166,8 @@ def build_mbert(vs: VsConfig, cfg, fill, workdir: Path):
 
 def tfm_experiment(vs: VsConfig, cfg, num_classes: int, total_steps: int, steps_per_loop: int):
     """The tf-models ExperimentConfig a user writes for this fine-tune: BertEncoderV2 config, AdamW, warm-up."""
-    from official.nlp.data.sentence_prediction_dataloader import SentencePredictionDataConfig  # noqa: PLC0415 - imports pkg_resources, which this venv lacks (no setuptools)
-    from official.nlp.tasks import sentence_prediction as sp  # noqa: PLC0415 - imports pkg_resources, which this venv lacks (no setuptools)
+    from official.nlp.data.sentence_prediction_dataloader import SentencePredictionDataConfig  # noqa: PLC0415 - tensorflow_hub and pkg_resources, for this comparison only
+    from official.nlp.tasks import sentence_prediction as sp  # noqa: PLC0415 - tensorflow_hub and pkg_resources, for this comparison only
 
     enc = cfg.encoder
     ft = cfg.finetune
@@ -198,7 +199,7 @@ def tfm_experiment(vs: VsConfig, cfg, num_classes: int, total_steps: int, steps_
 
 def build_tfm(vs: VsConfig, cfg, num_classes: int, total_steps: int, dataset, policy):
     """tf-models' Trainer over a SentencePredictionTask that reads `dataset`."""
-    from official.nlp.tasks import sentence_prediction as sp  # noqa: PLC0415 - imports pkg_resources, which this venv lacks (no setuptools)
+    from official.nlp.tasks import sentence_prediction as sp  # noqa: PLC0415 - tensorflow_hub and pkg_resources, for this comparison only
 
     class FixedInputTask(sp.SentencePredictionTask):
         """The task as is; only its input reads the batches mbert reads (not TFRecords)."""
