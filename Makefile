@@ -19,10 +19,11 @@ help:
 
 install: $(STAMP)
 
-# Re-installs only when the dependency pins change. setuptools stays below 81: tensorflow_hub
-# (imported by tf-models' NLP tasks) still imports pkg_resources, which newer setuptools no longer ship. The lock is installed with --no-deps so
+# Re-installs only when the dependency pins change. The lock is installed with --no-deps so
 # every package is exactly the locked version (the data packages' own optional
-# dependencies are not needed: mbert reads their data files only).
+# dependencies are not needed: mbert reads their data files only). setuptools stays below 81:
+# tensorflow_hub (imported by tf-models' NLP tasks) still imports pkg_resources, which newer
+# setuptools no longer ship.
 $(STAMP): setup.cfg pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || \
 	  { echo "mbert needs Python 3.11 (found $$($(PYTHON) --version)); set PYTHON=/path/to/python3.11"; exit 1; }
