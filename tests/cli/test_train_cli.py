@@ -94,7 +94,7 @@ def test_student_rejects_a_teacher_of_another_width(teacher, tmp_path):
 def test_student_needs_a_teacher_checkpoint(tmp_path, teacher):
     missing = _invoke(["train", "student", "--teacher", str(tmp_path / "nope"), "--run", str(tmp_path / "s")]
                       + _sets())
-    assert "no config.yaml" in _error(missing)
+    assert "--teacher" in _error(missing) and "does not exist" in _error(missing)  # checked before any work
     empty = tmp_path / "empty"
     (empty).mkdir()
     (empty / "config.yaml").write_text((teacher / "config.yaml").read_text())

@@ -106,13 +106,13 @@ def _demo_as_a_user_runs_it(root) -> subprocess.CompletedProcess:
     conftest turns oneDNN off for bit-stable unit tests, which makes MiniLM 1.5-2x slower."""
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     return subprocess.run([sys.executable, "-m", "mbert_cli.cli.app", "demo", "--run", str(root), "--runs", "20"],
-                          capture_output=True, text=True, env=env, timeout=3600)
+                          capture_output=True, text=True, env=env, timeout=5000)
 
 
 @pytest.mark.slow
-# 13-15 minutes on 2 quiet AVX-512 cores, about 37 on AVX2-only ones (docs/results.md): the suite's
-# 1200 s per test is too short.
-@pytest.mark.timeout(3900)
+# 13-15 minutes on 2 quiet AVX-512 cores, about 37 on AVX2-only ones (docs/results.md), longer
+# beside the rest of the suite (`make test` runs them side by side): 1200 s per test is too short.
+@pytest.mark.timeout(5200)
 def test_demo_end_to_end(tmp_path):
     """The real `make demo` chain with its default settings (the imported MiniLM teaches), through the CLI."""
     root = tmp_path / "demo"

@@ -33,6 +33,7 @@ def test_import_then_finetune_resolves_to_grouped_batches_of_the_fitted_length(t
         assert np.mean(lengths <= seq // 2) < length_batches.COVERAGE
 
     task = ClassificationTask(cfg, str(run / "teacher"), None, None)
+    task.prepare(None)  # the task's rows, as run_stage has it load them first
     ds = task.build_inputs(None, None, type("Single", (), {"num_input_pipelines": 1})(), 16, seed=0)
     widths = [features["input_mask"].shape[1] for features, _ in ds.take(12)]
     assert all(w <= seq for w in widths) and len(set(widths)) > 1  # trimmed per batch, not padded to seq

@@ -144,13 +144,18 @@ def test_existing_run_is_refused(tmp_path):
 
 
 def test_no_checkpoint_at_source(tmp_path):
-    _bad(tmp_path, tmp_path / "nowhere", "no checkpoint found")
+    _bad(tmp_path, tmp_path / "nowhere", "no checkpoint at")
 
 
-@pytest.mark.parametrize("fmt,expect", [("tf2", "is a safetensors file, not a tf2 checkpoint"),
-                                        ("onnx", "unknown --format 'onnx'")])
-def test_format_that_does_not_fit(tmp_path, fmt, expect):
-    _bad(tmp_path, _tiny(tmp_path), expect, "--format", fmt)
+def test_format_that_does_not_fit(tmp_path):
+    _bad(tmp_path, _tiny(tmp_path), "is a safetensors file, not a tf2 checkpoint", "--format", "tf2")
+
+
+def test_unknown_format_is_a_usage_error_listing_the_formats(tmp_path):
+    result = runner.invoke(app, ["import", str(_tiny(tmp_path)), "--run", str(tmp_path / "run"), "--format", "onnx"],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "'onnx' is not one of 'auto', 'hf', 'tf1', 'tf2'" in result.output
+    assert not (tmp_path / "run").exists()
 
 
 def test_imported_bert_teacher_stage_exports_its_encoder(tmp_path):
