@@ -51,8 +51,8 @@ class ExportOptions:
     mask_clip: float | None = DEFAULT_CLIP  # None keeps tf_keras' -1e9 mask (only for experiments)
     require_opt_graph: bool = False  # NoNorm/ReLU models: no LayerNorm statistics ops, no GELU
     # int8: keep attention matmuls, softmax and the mask add in float so XNNPACK runs the
-    # graph in 2 partitions, not 50 (quantize.convert_int8_float_attention; measured 0.93x of
-    # dynamic range vs 2.03x all-int8 on mobilebert seq 128, studies/export_latency.py).
+    # graph in a few partitions instead of one per op (quantize.convert_int8_float_attention;
+    # the latency it buys: studies/export_latency.py, docs/results-archive.md).
     int8_float_attention: bool = True
     thresholds: verify.ParityThresholds = field(default_factory=verify.ParityThresholds)
     # int8 failing the gate: search a mixed-precision file that passes (None: fail as is).

@@ -137,8 +137,8 @@ def calibration_windows(rows: dict[str, np.ndarray], length: int) -> dict[str, n
     Why windows and not `truncate_rows`: the quantizer takes the word table's scale from
     the calibrated range of the embedding lookup, so a signature calibrated on the first
     `length` tokens only sees fewer words, gets a (slightly) different scale and the
-    converter stores a second copy of the table (measured on mobilebert: +3.9 MB, 1.21x the
-    single-length file). The windows hold every token the longest signature sees, so every
+    converter stores a second copy of the table (a word table's worth of bytes per extra
+    signature). The windows hold every token the longest signature sees, so every
     signature gets the same range and shares the table. Windows with no real token are
     dropped except the first such one (it holds the padding id the full rows hold too), so
     short real data does not multiply calibration time by padding.

@@ -28,8 +28,7 @@ class ExportConfig:
     recovery_steps: int = setting(100, ge=0)  # OPT substitution: recovery distillation steps
     allow_flex: bool = False
     # int8 with attention matmuls/softmax/mask add kept float: XNNPACK then runs the graph in
-    # 2 partitions instead of 50; measured 0.93x of dynamic range vs 2.03x for all-int8
-    # (mobilebert seq 128, 1 thread; studies/export_latency.py).
+    # a few partitions instead of one per op (the latency: studies/export_latency.py).
     int8_float_attention: bool = True
 
     def longest_seq_len(self) -> int | None:

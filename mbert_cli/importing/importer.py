@@ -32,11 +32,9 @@ from mbert_cli.modeling.pretrainer import build_pretrainer
 from mbert_cli.training.run_dir import StageDir, write_json
 
 # Fine-tuning defaults for a pre-trained BERT-size model (BERT's recipe: AdamW 2e-5..5e-5,
-# 2-4 epochs); the nano presets' 5e-3 would wreck pre-trained weights. Measured with
-# studies/import_quality.py on the shipped sentiment task (MiniLM, seeds 42/1/2,
-# whole validation split), 2 epochs at batch 16: 4e-5 84.29 +- 0.48% in bfloat16 (AMX Xeon)
-# and 84.42 +- 0.48 in float32, against 3e-5's 83.87 +- 0.32 and 84.05 +- 0.30; at batch 32
-# and 5e-5 83.8 +- 0.5%; 1 epoch at batch 32 and 5e-5 (seq 48, padded) 82.8 +- 0.7%.
+# 2-4 epochs); the nano presets' 5e-3 would wreck pre-trained weights. The rate and batch are
+# the best of those studies/import_quality.py compared over three seeds on the shipped task
+# (docs/results.md).
 # Written with them: data.group_by_length=true and data.seq_len fitted to the task (`_task_seq_len`),
 # so a plain `mbert train finetune --init RUN/teacher` takes the fast path (issue 35).
 FINETUNE_SETTINGS = {"learning_rate": 4e-5, "epochs": 2.0, "batch_size": 16, "warmup_fraction": 0.1}

@@ -3,9 +3,9 @@
 
 bfloat16 keeps float32's exponent range, so the custom loop needs no loss scaling; variables
 stay float32 and every loss is computed in float32 (`training.losses` casts). Older GPUs and
-CPUs without AMX train in float32: AVX-512 BF16 alone (e.g. AMD EPYC Zen 4) measured no faster
-in the training loop, while AMX (Intel Xeon Sapphire Rapids and later, through oneDNN) ran a
-384 x 1536 matmul 4.7x faster than float32 on 2 cores (`studies/bf16_matmul.py`).
+CPUs without AMX train in float32: AVX-512 BF16 alone (e.g. AMD EPYC Zen 4) gains nothing in the
+training loop, while AMX (Intel Xeon Sapphire Rapids and later, through oneDNN) runs the
+matmuls much faster than float32 (`studies/bf16_matmul.py` measures both side by side).
 AMX is reached only through oneDNN, so TF_ENABLE_ONEDNN_OPTS=0 keeps such a CPU in float32.
 
 The policy is applied only while the trained model is built (`precision_policy`), never
@@ -53,8 +53,8 @@ def onednn_enabled(environ=None) -> bool:
     here logs "not set to either '0', 'false', '1', or 'true'. Using the default setting: 1" for " False ".
 
     Only oneDNN runs bfloat16 on AMX tiles; without it TensorFlow's own CPU kernels emulate
-    bfloat16 and a nano teacher's training step measured 9x slower than float32 (0.84 vs 0.094 s,
-    `TF_ENABLE_ONEDNN_OPTS=0 python -m studies.bf16_matmul --presets nano-teacher`).
+    bfloat16, many times slower than float32
+    (`TF_ENABLE_ONEDNN_OPTS=0 python -m studies.bf16_matmul --presets nano-teacher` shows it).
     """
     value = (os.environ if environ is None else environ).get("TF_ENABLE_ONEDNN_OPTS", "1")
     return value.lower() not in {"0", "false"}
