@@ -123,8 +123,8 @@ def convert_int8_float_attention(converter, representative, mask_add_nodes: list
 def mask_add_nodes(float_model: bytes) -> list[str]:
     """Names of the clipped mask-add tensors in a float flatbuffer (see attention_mask), in
     every subgraph: a file with one signature per length names them differently in each,
-    and a name missed here leaves that length's mask add int8 (measured on mobilebert: 26
-    XNNPACK partitions at seq 32 instead of 2)."""
+    and a name missed here leaves that length's mask add int8 (and XNNPACK splits that
+    signature's graph into many partitions)."""
     # The converter keeps tensor names unique across subgraphs by appending a counter
     # (`..._scores`, `..._scores1`, ...).
     pattern = re.compile(re.escape(MASKED_SCORES_NAME) + r"\d*$")

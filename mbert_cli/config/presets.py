@@ -77,8 +77,7 @@ _MINILM_STUDENT = EncoderConfig(hidden_size=384, num_layers=6, num_heads=4, inte
                                 num_feedforward_networks=2, intra_bottleneck_size=128, embedding_size=128)
 # Sentences of the film corpus are short: seq 64 halves the teacher's forward pass. Distillation
 # sized for a few CPU minutes: 6 x 25 layer steps + 100 steps of pre-training distillation, each
-# phase warming up over its first 10 steps. Measured on 2 shared cores at batch 16: 0.62 s per
-# joint step (all 6 layers), 0.84 s per distill step, plus 10-30 s of tracing per phase. Not tuned yet.
+# phase warming up over its first 10 steps (step times: benchmarks/train_speed.py).
 _MINILM_STUDENT_DATA = DataConfig(seq_len=64, max_predictions_per_seq=10, corpus="movies")
 _MINILM_STUDENT_SETTINGS = ("distill.steps_per_layer=25", "distill.pretrain_distill_steps=100",
                             "distill.batch_size=16", "distill.optimizer.warmup_steps=10",

@@ -60,9 +60,8 @@ RECIPES = {
         teacher_finetune=("train.checkpoint_every=500",),
         # 1.5 epochs for the distilled student and the control alike: the demo's 15-minute budget.
         # Joint rather than progressive (the preset's) layer transfer: it leads on the mean over
-        # fine-tune seeds 42/1/2 on both CPUs measured (+2.25 vs +1.62 points over random weights
-        # on the AMX Xeon in bfloat16, +1.86 vs +1.41 on AMD EPYC in float32; README), though it
-        # moves more between distillations at a single seed.
+        # fine-tune seeds on both CPU classes measured (docs/results.md, studies/demo_quality.py),
+        # though it moves more between distillations at a single seed.
         student=("distill.teacher_stage=finetune-classification", "finetune.epochs=1.5",
                  "distill.strategy=joint"),
         # Checkpoint and evaluate the students' 538 fine-tuning steps every 250, not 100: each

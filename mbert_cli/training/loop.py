@@ -58,8 +58,8 @@ def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: fl
       loss_fn: batch -> dict of scalar tensors with 'loss' (the per-replica mean); with
         `targets_fn`, (batch, targets) -> that dict.
       targets_fn: batch -> targets computed OUTSIDE the gradient tape (a frozen teacher's
-        outputs): run inside the tape, a frozen model's forward pass costs about twice as
-        much (measured 8.9 s vs 4.8 s per mobilebert distillation step on 2 CPU cores).
+        outputs): run inside the tape, a frozen model's forward pass also records what a
+        backward pass would need, which roughly doubles its cost (studies/train_distill_step.py).
       groups: [(optimizer, [variables])]; each optimizer updates only its variables
         (frozen variables are in no group, soft-frozen ones in a lower-LR group).
       clip_norm: global gradient-norm clip over all groups (0 = off), applied after the
