@@ -34,19 +34,16 @@ def _run_dir(path: Path) -> Path:
 
 
 def _p50(file: Path, runs: int) -> float:
-    """Host p50 (ms), 1 thread, first signature, zero-filled inputs of the file's shape."""
-    interp = load_runtime().interpreter(model_path=str(file), num_threads=1)
+    """Host p50 (ms), 1 thread, first signature, inputs of ones in the file's shapes: timed as the
+    export's search times its candidates."""
+    from converters.mixed_precision import host_p50_ms  # noqa: PLC0415 - after quiet_tensorflow() in main
+
+    content = file.read_bytes()
+    interp = load_runtime().interpreter(model_content=content)
     key = next(iter(interp.get_signature_list()))
-    runner = interp.get_signature_runner(key)
-    feed = {name: np.ones(d["shape"], dtype=d["dtype"]) for name, d in runner.get_input_details().items()}
-    for _ in range(3):
-        runner(**feed)
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        runner(**feed)
-        times.append(time.perf_counter() - t)
-    return 1000.0 * float(np.median(times))
+    inputs = interp.get_signature_runner(key).get_input_details()
+    row = {name: np.ones(d["shape"], dtype=d["dtype"]) for name, d in inputs.items()}
+    return host_p50_ms(content, key, row, runs=runs)
 
 
 def main() -> None:
