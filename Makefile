@@ -46,9 +46,11 @@ adb:
 # The slow end-to-end tests (the MiniLM demo alone takes about 37 minutes on an AVX2-only
 # 2-core machine) run in a second pytest beside the rest instead of after it: much of the
 # suite waits on subprocesses, adb and Python rather than on both cores, so the two overlap.
-# The slow run's report follows the fast one's; the target fails if either does.
+# The slow run's report follows the fast one's; the target fails if either does. The user's adb
+# key (which the loopback devices trust) is made first, so the two runs never both create it.
 test: install adb
 	@mkdir -p runs; \
+	$(BIN)/python -c "from android_harness.loopback.auth import ensure_key_pair; ensure_key_pair()"; \
 	$(BIN)/python -m pytest $(PYTEST_ARGS) -m slow > runs/test-slow.log 2>&1 & slow=$$!; \
 	$(BIN)/python -m pytest $(PYTEST_ARGS) -m "not slow"; fast=$$?; \
 	wait $$slow; slow_rc=$$?; \
