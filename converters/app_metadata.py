@@ -146,7 +146,34 @@ def attach(model_bytes: bytes, spec: AppSpec) -> bytes:
         content, _json = writer.populate()
         # Its __del__ removes a temporary folder with `os`; run it now, not at interpreter exit.
         del writer
-    return bytes(content)
+    return _fixed_zip_times(bytes(content))
+
+
+# The date every packed file carries: zip's earliest, so the same model gives the same bytes.
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def _fixed_zip_times(content: bytes) -> bytes:
+    """`content` with its packed files re-zipped at `_ZIP_EPOCH`.
+
+    MediaPipe's populator zips the vocab and labels with `ZipFile.writestr(name, ...)`, which
+    stamps each entry with the current time, so two exports of the same weights differed by a
+    few bytes. Re-zipping in the same order, uncompressed like the original, keeps the file
+    reproducible (its sha256 in the manifest means something) and MediaPipe reads it alike.
+    """
+    with zipfile.ZipFile(io.BytesIO(content)) as zf:
+        entries = [(info, zf.read(info)) for info in zf.infolist()]
+    if not entries:
+        return content
+    out = io.BytesIO()
+    out.write(content[:min(info.header_offset for info, _ in entries)])
+    with zipfile.ZipFile(out, "a") as zf:
+        for info, data in entries:
+            fixed = zipfile.ZipInfo(info.filename, date_time=_ZIP_EPOCH)
+            fixed.compress_type = info.compress_type
+            fixed.external_attr = info.external_attr
+            zf.writestr(fixed, data)
+    return out.getvalue()
 
 
 def read(model_bytes: bytes) -> AppInfo | None:

@@ -42,11 +42,9 @@ def classify(clf, texts: list[str], labels: list[str]) -> np.ndarray:
     return out
 
 
-def echo_model(path: Path, vocab: Path) -> Path:
-    """Writes the echo embedder for `vocab` to `path`."""
+def echo_flatbuffer() -> bytes:
+    """A converted model without metadata whose 'embedding' is its input ids (as floats)."""
     import tensorflow as tf
-
-    from converters.app_metadata import AppSpec, attach
 
     class Echo(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([1, None], tf.int32, name=n)
@@ -55,8 +53,14 @@ def echo_model(path: Path, vocab: Path) -> Path:
             return {"embedding": tf.cast(input_word_ids + 0 * (input_type_ids + input_mask), tf.float32)}
 
     module = Echo()
-    content = tf.lite.TFLiteConverter.from_concrete_functions([module.serve.get_concrete_function()], module).convert()
-    path.write_bytes(attach(content, AppSpec(kind="embedder", vocab_path=vocab)))
+    return tf.lite.TFLiteConverter.from_concrete_functions([module.serve.get_concrete_function()], module).convert()
+
+
+def echo_model(path: Path, vocab: Path) -> Path:
+    """Writes the echo embedder for `vocab` to `path`."""
+    from converters.app_metadata import AppSpec, attach
+
+    path.write_bytes(attach(echo_flatbuffer(), AppSpec(kind="embedder", vocab_path=vocab)))
     return path
 
 

@@ -15,7 +15,7 @@ from mbert_cli.cli.app import app
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from export_helpers import make_run
 from export_helpers import one_error_line as _error
-from mediapipe_helpers import classifier, classify, echo_model, mediapipe_token_ids
+from mediapipe_helpers import classifier, classify, echo_flatbuffer, echo_model, mediapipe_token_ids
 
 runner = CliRunner()
 SEQ = 32
@@ -221,3 +221,22 @@ def test_minimum_parser_version_follows_the_schema():
     assert version(customMetadata=[fb.CustomMetadataT()]) == "1.5.0"
     with pytest.raises(ValueError):
         minimum_parser_version(b"not metadata")
+
+
+
+def test_attach_gives_the_same_bytes_at_any_time(monkeypatch):
+    """The packed vocab's zip entry must not carry the export's clock (the soak compares sha256)."""
+    import time
+
+    from converters.app_metadata import AppSpec, attach, read
+    from mbert_cli.data.vocab import NANO_VOCAB
+
+    plain = echo_flatbuffer()
+    spec = AppSpec(kind="embedder", vocab_path=NANO_VOCAB)
+    first = attach(plain, spec)
+    later = time.time() + 3 * 86400 + 7
+    monkeypatch.setattr(time, "time", lambda: later)
+    second = attach(plain, spec)
+    assert first == second
+    info = read(second)
+    assert info is not None and info.vocab == [t for t in NANO_VOCAB.read_text().splitlines() if t]
