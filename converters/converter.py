@@ -22,12 +22,11 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from converters import app_metadata, quant_diagnosis, quantize, verify
+from converters import app_metadata, mixed_precision, quant_diagnosis, quantize, verify
 from converters.attention_mask import DEFAULT_CLIP, clip_attention_masks
 from converters.data import ExportData
-from converters.lengths import LengthSpec, calibration_windows, truncate_rows
+from converters.lengths import LengthSpec, truncate_rows
 from converters.manifest import sha256_bytes, write_manifest
-from converters.mixed_precision import SearchBudget
 from converters.shared_tables import share_quantization
 from converters.signatures import SIGNATURE_KEY, build_serving_functions
 from mbert_cli.errors import MbertError, first_line
@@ -56,7 +55,7 @@ class ExportOptions:
     int8_float_attention: bool = True
     thresholds: verify.ParityThresholds = field(default_factory=verify.ParityThresholds)
     # int8 failing the gate: search a mixed-precision file that passes (None: fail as is).
-    search: SearchBudget | None = field(default_factory=SearchBudget)
+    search: mixed_precision.SearchBudget | None = field(default_factory=mixed_precision.SearchBudget)
     explain: bool = False  # per-layer quantization error table for int8/dynamic (quant_diagnosis)
     app: Any = None  # converters.app_metadata.AppSpec: int32 inputs, app output, MediaPipe metadata
 
@@ -189,7 +188,7 @@ def convert_bytes(serving: Any, mode: str, data: ExportData | None, representati
         if data is None or len(data.representative["input_word_ids"]) == 0:
             raise MbertError("int8 needs a representative dataset and none is available",
                              hint="give the run task data, or raise --representative")
-        rep = _representative(serving, data, representative)
+        rep = quantize.calibration_dataset(serving, data, representative)
     rec.configure(converter, rep)
     # Converting with SELECT_TF_OPS allowed makes unsupported ops show up as named Flex ops
     # that verification reports, instead of an opaque converter failure.
@@ -217,27 +216,6 @@ def convert_bytes(serving: Any, mode: str, data: ExportData | None, representati
         return share_quantization(content)
     except Exception:  # noqa: BLE001 - flatbuffers/numpy/memory errors alike
         return content
-
-
-def _representative(serving: Any, data: ExportData, count: int):
-    """Calibration rows; with one signature per length, the longest is calibrated on the
-    first `count` rows and every shorter one on those rows' windows (`calibration_windows`:
-    same words seen, same word-table scale, one stored table); the calibrator takes
-    (signature key, inputs) pairs then."""
-    functions = getattr(serving, "functions", None) or {}
-    fixed = {k: n for k, (_fn, n) in functions.items() if n}
-    if len(functions) <= 1:
-        return quantize.representative_dataset(data.representative, count)
-    rows = {name: np.asarray(arr[:count]) for name, arr in data.representative.items()}
-    windows = {k: calibration_windows(rows, n) for k, n in fixed.items()}
-    per_key = {k: quantize.representative_dataset(w, len(w["input_word_ids"])) for k, w in windows.items()}
-
-    def gen():
-        for key, rows in per_key.items():
-            for row in rows():
-                yield key, row
-
-    return gen
 
 
 def _checks(serving: Any, spec: LengthSpec, data: ExportData) -> list[LengthCheck]:
@@ -320,9 +298,8 @@ def _mixed_precision(float_model: bytes, serving: Any, data: ExportData, options
                      checks: list[LengthCheck], model_name: str, failed: ConvertedFile,
                      say: Callable[[str], None], cache: dict) -> ConvertedFile:
     """The search's passing file in place of the failing int8 one (mixed_precision.search)."""
-    from converters import mixed_precision  # noqa: PLC0415 - import cycle with converters.mixed_precision
-
-    result = mixed_precision.search(float_model, serving, data, options, checks, model_name, failed, say, cache)
+    result = mixed_precision.search(float_model, serving, data, options, checks, model_name, failed, say, cache,
+                                    verify=verify_bytes)
     chosen = result.chosen.checked
     chosen.file, chosen.mixed_precision = failed.file, result.manifest()
     return chosen

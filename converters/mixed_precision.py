@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from converters import quant_diagnosis as qd
 from converters import quantize
 from converters.shared_tables import share_quantization
 from mbert_cli.errors import MbertError
@@ -148,14 +149,14 @@ def _plan(groups: list[tuple[str, list[str]]]) -> list[tuple[str, list[dict]]]:
 
 
 def search(float_model: bytes, serving: Any, data: Any, options: Any, checks: list, model_name: str,
-           reference: Any, say: Callable[[str], None], cache: dict | None = None) -> SearchResult:
+           reference: Any, say: Callable[[str], None], cache: dict | None = None, *,
+           verify: Callable[..., Any]) -> SearchResult:
     """Builds and scores candidates until one passes (then its float twin, for latency) or the budget ends.
 
     `reference`: the converter's failing int8 ConvertedFile (its figures go in the trace).
     `cache`: shared with --explain (the calibration and the diagnosis are computed once).
+    `verify`: the export's gate, `converter.verify_bytes` (passed in: the converter calls this module).
     """
-    from converters import quant_diagnosis as qd  # noqa: PLC0415 - import cycle with converters.quant_diagnosis
-    from converters.converter import verify_bytes  # noqa: PLC0415 - import cycle with converters.converter
     cache = cache if cache is not None else {}
     budget = options.search or SearchBudget()
     started = time.monotonic()
@@ -183,7 +184,7 @@ def search(float_model: bytes, serving: Any, data: Any, options: Any, checks: li
             content = share_quantization(content)
         except Exception:  # noqa: BLE001 - a size saving only; the library's bytes stand
             pass
-        checked = verify_bytes(content, "int8", model_name, scored, data, longest.reference, longest.float_metric,
+        checked = verify(content, "int8", model_name, scored, data, longest.reference, longest.float_metric,
                                lambda _m: None, checks=checks)
         cand = Candidate(name=name, overrides=overrides, passes=not checked.gate_failures,
                          gate_failures=checked.gate_failures, metric=checked.task_metric,

@@ -182,10 +182,9 @@ def signature_rows(serving: Any, data: Any, count: int) -> dict[str, list[dict]]
 
 
 def calibration_rows(serving: Any, data: Any, count: int) -> dict[str, list[dict]]:
-    """The export's own calibration rows (`converter._representative`) grouped per signature key."""
-    from converters.converter import _representative  # noqa: PLC0415 - import cycle with converters.converter
+    """The export's own calibration rows (`quantize.calibration_dataset`) grouped per signature key."""
     out: dict[str, list[dict]] = {}
-    for item in _representative(serving, data, count)():
+    for item in quantize.calibration_dataset(serving, data, count)():
         key, row = item if isinstance(item, tuple) else (SIGNATURE_KEY, item)
         out.setdefault(key, []).append(row)
     return out

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from converters.attention_mask import MASKED_SCORES_NAME
+from converters.lengths import calibration_windows
 from mbert_cli.config.export import QUANTIZATION_MODES
 from mbert_cli.errors import MbertError
 from mbert_cli.runtime import load_runtime
@@ -191,3 +192,24 @@ def exact_names_regex(names: list[str]) -> str:
     """A regex matching the ops whose first output is one of these tensors, and no other: the
     library's scope of an op is its output names, each followed by `;`."""
     return "^(?:" + "|".join(re.escape(n) for n in sorted(names)) + ");"
+
+
+def calibration_dataset(serving: Any, data: Any, count: int):
+    """Calibration rows; with one signature per length, the longest is calibrated on the
+    first `count` rows and every shorter one on those rows' windows (`calibration_windows`:
+    same words seen, same word-table scale, one stored table); the calibrator takes
+    (signature key, inputs) pairs then."""
+    functions = getattr(serving, "functions", None) or {}
+    fixed = {k: n for k, (_fn, n) in functions.items() if n}
+    if len(functions) <= 1:
+        return representative_dataset(data.representative, count)
+    rows = {name: np.asarray(arr[:count]) for name, arr in data.representative.items()}
+    windows = {k: calibration_windows(rows, n) for k, n in fixed.items()}
+    per_key = {k: representative_dataset(w, len(w["input_word_ids"])) for k, w in windows.items()}
+
+    def gen():
+        for key, rows in per_key.items():
+            for row in rows():
+                yield key, row
+
+    return gen

@@ -137,7 +137,8 @@ def test_search_that_finds_nothing_fails_with_the_table(planted, explained):
     assert failed.gate_failures
     lines: list[str] = []
     with pytest.raises(MbertError, match="2 candidate.*none passed"):
-        mixed_precision.search(float_model, serving, data, opts, checks, "m", failed, lines.append, cache)
+        mixed_precision.search(float_model, serving, data, opts, checks, "m", failed, lines.append, cache,
+                               verify=verify_bytes)
     assert any("per-layer quantization error" in ln for ln in lines)
 
 
