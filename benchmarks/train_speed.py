@@ -19,7 +19,7 @@ Q.K^T and P.V, 2 x seq^2 x width per layer), summed over each batch's real [batc
 A distillation step adds the frozen teacher's forward pass. Norms, softmax, embedding lookups,
 the optimizer update and the MLM output layer are left out, so the figure is a lower bound.
 `--profile` adds the TensorFlow profiler's top ops (host time by op type over a few steps).
-`--lever xla|prefetch|round16` times the lever and the baseline alternately in this process
+`--lever xla|prefetch|sparse|round16` times the lever and the baseline alternately in this process
 (several repetitions, median of each) and checks the loss on one batch matches.
 
     python -m benchmarks.train_speed [--stages teacher,distill,student] [--batches 12] [--reps 3]
@@ -161,11 +161,12 @@ def _finetune_stage(name, cfg, batch: int, k: int, round_to: int = 1):
         ce, acc = classification_loss(logits, b[1])
         return {"loss": ce, "accuracy": acc}
 
-    def make_step(jit_compile=False, prefetch=False):
+    def make_step(jit_compile=False, prefetch=False, sparse_grads=False, freeze_words=False):
         opt = build_optimizer(base, 1000, "adamw", warmup_steps=100)
         kw = {"jit_compile": True} if jit_compile else {}
-        return make_train_step(dist, replay(batches, prefetch), loss_fn, [(opt, model.trainable_variables)],
-                               cfg.train.optimizer.clip_norm, **kw)
+        trained = [v for v in model.trainable_variables if not (freeze_words and "word_embeddings" in v.name)]
+        return make_train_step(dist, replay(batches, prefetch), loss_fn, [(opt, trained)],
+                               cfg.train.optimizer.clip_norm, sparse_grads=sparse_grads, **kw)
 
     shapes = [tuple(b[0]["input_mask"].shape) for b in batches]
     widths = [w for _, w in shapes]
@@ -218,12 +219,13 @@ def distill_stages(args) -> list[Stage]:
     flops = train_flops(s_cfg.encoder, shapes) + forward_flops(t_cfg.encoder, shapes)
     out = []
     for spec in build_schedule(s_cfg.distill, n, layer_map):
-        def make_step(jit_compile=False, prefetch=False, spec=spec):
+        def make_step(jit_compile=False, prefetch=False, sparse_grads=False, spec=spec):
             trained, _ = stage_variables(student, spec)
             opt = build_optimizer(s_cfg.distill.optimizer, spec.steps, "lamb")
             kw = {"jit_compile": True} if jit_compile else {}
             return make_train_step(dist, replay(batches, prefetch), distiller.loss_fn(spec), [(opt, trained)],
-                                   s_cfg.distill.optimizer.clip_norm, targets_fn=distiller.teacher_fn(spec), **kw)
+                                   s_cfg.distill.optimizer.clip_norm, targets_fn=distiller.teacher_fn(spec),
+                                   sparse_grads=sparse_grads, **kw)
 
         out.append(Stage(f"distillation {spec.name} (minilm-student from MiniLM)", make_step, batches, flops,
                          f"batch {batch}, seq {s_cfg.data.seq_len}, LAMB; teacher forward outside the tape"))
@@ -265,7 +267,8 @@ def loss_on_first_batch(stage: Stage, **kw) -> float:
 
 def compare(stage: Stage, lever: str, reps: int) -> dict:
     """Baseline and lever timed alternately, `reps` times each; median seconds per step and ratio."""
-    kw = {"xla": {"jit_compile": True}, "prefetch": {"prefetch": True}}[lever]
+    kw = {"xla": {"jit_compile": True}, "prefetch": {"prefetch": True}, "sparse": {"sparse_grads": True},
+          "freeze-words": {"freeze_words": True}}[lever]
     base, other = stage.make_step(), stage.make_step(**kw)
     t = time.perf_counter()
     base()
@@ -317,7 +320,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--batches", type=int, default=12, help="fixed grouped batches timed per pass")
     parser.add_argument("--reps", type=int, default=3, help="timed passes (median); alternated with --lever")
-    parser.add_argument("--lever", default=None, choices=["xla", "prefetch"])
+    parser.add_argument("--lever", default=None, choices=["xla", "prefetch", "sparse", "freeze-words"])
     parser.add_argument("--round-to", type=int, default=1,
                         help="pad grouped batches' widths up to a multiple of this (shape buckets for XLA)")
     parser.add_argument("--profile", action="store_true")

@@ -2,7 +2,7 @@
 
     nice python -m studies.import_quality --out runs/bench-import-quality \\
         [--seeds 42,1,2] [--epochs 2] [--lr 4e-5] [--batch-size 16] [--seq-len 64] \\
-        [--layer-decay 0.9] [--threads 2] [--no-group-by-length] [--float32]
+        [--layer-decay 0.9] [--threads 2] [--no-group-by-length] [--float32] [--freeze-words]
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ def main(argv=None) -> dict:
                         help="batches of similar lengths, trimmed to their longest sentence (as the demo does)")
     parser.add_argument("--float32", action="store_true",
                         help="train in float32 even where bfloat16 is fast (AMX CPUs, Ampere+ GPUs): its cost in accuracy")
+    parser.add_argument("--freeze-words", action="store_true",
+                        help="keep the word-embedding table as imported (finetune.freeze_word_embeddings)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
@@ -54,7 +56,7 @@ def main(argv=None) -> dict:
     settings = {"epochs": args.epochs, "learning_rate": args.lr, "batch_size": args.batch_size,
                 "layer_lr_decay": args.layer_decay, "seq_len": args.seq_len, "pooling": args.pooling,
                 "threads": args.threads or "default", "group_by_length": args.group_by_length,
-                "mixed_precision": not args.float32}
+                "mixed_precision": not args.float32, "freeze_word_embeddings": args.freeze_words}
     runs = []
     for seed in [int(s) for s in args.seeds.split(",") if s]:
         target = out / f"finetune-seed{seed}"
@@ -67,6 +69,7 @@ def main(argv=None) -> dict:
         cfg.encoder.classifier_pooling = args.pooling
         cfg.finetune.epochs, cfg.finetune.learning_rate = args.epochs, args.lr
         cfg.finetune.batch_size, cfg.finetune.layer_lr_decay = args.batch_size, args.layer_decay
+        cfg.finetune.freeze_word_embeddings = args.freeze_words
         t = time.time()
         result = train_finetune(target, cfg, source / "teacher", "classification", progress=False,
                                 say=lambda *_: None)

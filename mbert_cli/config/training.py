@@ -86,6 +86,9 @@ class FinetuneConfig:
     # Layer-wise learning-rate decay (training/layer_decay.py): layer i of L trains at
     # decay ** (L - i) of the rate, the embeddings at decay ** (L + 1), the head at the full rate.
     layer_lr_decay: float = setting(1.0, gt=0.0, le=1.0, note="1 = off")
+    # Keep the word-embedding table as initialised: its AdamW update is a dense pass over
+    # vocab x width (30522 x 384 for MiniLM) every step although a batch touches a few hundred rows.
+    freeze_word_embeddings: bool = False
     # task distillation weight with --distill-from
     distill_weight: float = setting(0.0, ge=0.0, le=1.0, note="0 = 0.5")
     max_examples: int = setting(0, ge=0, note="0 = all")

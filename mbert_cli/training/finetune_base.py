@@ -97,37 +97,47 @@ class FineTuneTask(StageTask):
         return {"task": self.task, "init": str(self.init_path) if self.init_path else "random", "steps": self.steps}
 
     def check_resumable(self, stage) -> None:
-        """A fine-tune resumes only with the layer-wise decay it started with: each depth's
-        AdamW state is its own checkpoint entry, which another decay would silently drop or
-        start from zero (warm-up again for part of the model)."""
+        """A fine-tune resumes only with the layer-wise decay and word-embedding freeze it started
+        with: each depth's AdamW state is its own checkpoint entry, which another decay would
+        silently drop or start from zero (warm-up again for part of the model), and a table that
+        was frozen has no AdamW state to resume."""
         record = stage.path / "task.json"
         if latest_checkpoint(stage.checkpoints) is None or not record.is_file():
             return
-        before = float(json.loads(record.read_text()).get("layer_lr_decay", 1.0))
-        now = self.cfg.finetune.layer_lr_decay
-        if before != now:
-            raise MbertError(f"{stage.path} was fine-tuned with finetune.layer_lr_decay={before:g}, not {now:g}: "
-                             "its optimizer state does not carry over",
-                             hint=f"resume with --set finetune.layer_lr_decay={before:g}, or fine-tune into a new --run")
+        started = json.loads(record.read_text())
+        ft = self.cfg.finetune
+        for key, before, now in (("layer_lr_decay", float(started.get("layer_lr_decay", 1.0)), ft.layer_lr_decay),
+                                 ("freeze_word_embeddings", bool(started.get("freeze_word_embeddings", False)),
+                                  ft.freeze_word_embeddings)):
+            if before != now:
+                shown = (lambda v: f"{v:g}") if key == "layer_lr_decay" else (lambda v: str(v).lower())
+                raise MbertError(f"{stage.path} was fine-tuned with finetune.{key}={shown(before)}, not "
+                                 f"{shown(now)}: its optimizer state does not carry over",
+                                 hint=f"resume with --set finetune.{key}={shown(before)}, "
+                                      "or fine-tune into a new --run")
 
     def on_start(self, ctx: StageContext, step: int) -> None:
         if ctx.dist.is_chief:
-            record = {**self.task_record(), "layer_lr_decay": self.cfg.finetune.layer_lr_decay}
+            ft = self.cfg.finetune
+            record = {**self.task_record(), "layer_lr_decay": ft.layer_lr_decay,
+                      "freeze_word_embeddings": ft.freeze_word_embeddings}
             write_json(ctx.stage.path / "task.json", record)
 
     def create_optimizers(self, ctx: StageContext, phase) -> tuple[list, dict]:
         """AdamW with warm-up over `finetune.warmup_fraction` of the steps, then decay.
 
-        One AdamW per depth when `finetune.layer_lr_decay` < 1 (training/layer_decay.py).
+        One AdamW per depth when `finetune.layer_lr_decay` < 1 (training/layer_decay.py); the
+        word-embedding table in none with `finetune.freeze_word_embeddings`.
         """
         ft = self.cfg.finetune
         base = OptimizerConfig(learning_rate=ft.learning_rate, weight_decay=ft.weight_decay,
                                clip_norm=self.cfg.train.optimizer.clip_norm)
         warmup = int(ft.warmup_fraction * self.steps)
         groups, optimizers = [], {}
+        frozen = {self.pm.encoder.get_embedding_table().ref()} if ft.freeze_word_embeddings else set()
         for group in layer_groups(self.model, self.pm.encoder, ft.layer_lr_decay):
             opt = build_optimizer(base, self.steps, "adamw", lr_scale=group.scale, warmup_steps=warmup)
-            groups.append((opt, group.variables))
+            groups.append((opt, [v for v in group.variables if v.ref() not in frozen]))
             optimizers[group.name] = opt
         return groups, optimizers
 

@@ -51,7 +51,7 @@ def signal_name(signum: int) -> str:
 
 
 def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: float, targets_fn=None,
-                    jit_compile: bool = False):
+                    jit_compile: bool = False, sparse_grads: bool = False):
     """A tf.function running one distributed step.
 
     Args:
@@ -66,6 +66,12 @@ def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: fl
         cross-replica sum so every replica clips by the same norm.
       jit_compile: compile each replica's step with XLA (one replica only; the iterator stays
         outside). Off everywhere: slower on the AVX2 CPUs measured (benchmarks/train_speed.py --lever xla).
+      sparse_grads: keep an embedding's gradient as the rows the batch touched (duplicates
+        summed, so the norm and clipping are the dense ones) instead of a dense [vocab, width]
+        matrix; one replica only. The optimizer then takes its sparse path, which in tf-models'
+        AdamW still passes over the whole table, unfused: off everywhere, slower on the AVX2 CPUs
+        measured (benchmarks/train_speed.py --lever sparse). `finetune.freeze_word_embeddings`
+        is the lever that removes that pass.
     """
     strategy = dist.strategy
     replicas = strategy.num_replicas_in_sync
@@ -81,7 +87,9 @@ def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: fl
             terms = dict(loss_fn(batch) if targets_fn is None else loss_fn(batch, targets))
             scaled = terms["loss"] / replicas
         grads = tape.gradient(scaled, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        grads = [tf.convert_to_tensor(g) for g in grads]
+        keep_sparse = sparse_grads and replicas == 1
+        grads = [summed_slices(g) if keep_sparse and isinstance(g, tf.IndexedSlices) else tf.convert_to_tensor(g)
+                 for g in grads]
         if replicas > 1:
             grads = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, grads)
         norm = tf.linalg.global_norm(grads)
@@ -103,6 +111,14 @@ def make_train_step(dist: Distribution, iterator, loss_fn, groups, clip_norm: fl
         return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in per_replica.items()}
 
     return step
+
+
+def summed_slices(grad: tf.IndexedSlices) -> tf.IndexedSlices:
+    """`grad` with one row per distinct index (repeated tokens' rows summed): its global norm
+    then equals the dense gradient's, so clipping is unchanged."""
+    unique, position = tf.unique(grad.indices)
+    values = tf.math.unsorted_segment_sum(grad.values, position, tf.shape(unique)[0])
+    return tf.IndexedSlices(values, unique, grad.dense_shape)
 
 
 class Trainer:
