@@ -185,7 +185,7 @@ def search(float_model: bytes, serving: Any, data: Any, options: Any, checks: li
         except Exception:  # noqa: BLE001 - a size saving only; the library's bytes stand
             pass
         checked = verify(content, "int8", model_name, scored, data, longest.reference, longest.float_metric,
-                               lambda _m: None, checks=checks)
+                         lambda _m: None, checks=checks)
         cand = Candidate(name=name, overrides=overrides, passes=not checked.gate_failures,
                          gate_failures=checked.gate_failures, metric=checked.task_metric,
                          cosine=(checked.parity or {}).get("cosine"),
