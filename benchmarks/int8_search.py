@@ -64,9 +64,14 @@ def main() -> None:
     run = _run_dir(args.run)
     settings = {"modes": ["none", "dynamic", "int8"], "seq_len": args.seq_len, "explain": True,
                 "search_budget": args.budget, "max_drop": args.max_drop}
+    from mbert_cli.errors import MbertError  # noqa: PLC0415 - beside export_run
+
     started = time.monotonic()
-    report = export_run(run, stage=args.stage, settings=settings, out_dir=args.out / "export",
-                        metric_examples=args.metric_examples, progress=lambda m: print(m, flush=True))
+    try:
+        report = export_run(run, stage=args.stage, settings=settings, out_dir=args.out / "export",
+                            metric_examples=args.metric_examples, progress=lambda m: print(m, flush=True))
+    except MbertError as err:  # the search found nothing: its trace and table are printed above
+        raise SystemExit(f"error: {err}") from None
     export_s = time.monotonic() - started
     files = {f.mode: f for f in report.files}
     int8 = files.get("int8")

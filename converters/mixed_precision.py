@@ -3,7 +3,8 @@
 The float file is calibrated once with `litert-quantizer`; its full-int8 build (same float
 attention as the export's) is compared tensor by tensor with the float file
 (quant_diagnosis), and the layer parts with the worst error are given more precision, worst
-first: the first 1, 2, 4, ... parts with 16-bit activations, then the same parts in float.
+first: the first 1, 2, 4, ... parts with 16-bit activations, then the same parts in float
+(16-bit no more once a failing 16-bit file measures slower than its float twin: `int16_loses`).
 Every candidate is scored by the export's own gate (`converter.verify_bytes`: task metric on
 the held-out rows, parity) and timed on the host (1 thread); the passing candidate with the
 lowest p50 is kept. A budget (seconds or candidates) bounds the search.
@@ -131,9 +132,23 @@ def host_p50_ms(content: bytes, key: str, row: dict, runs: int = LATENCY_RUNS) -
     return 1000.0 * float(np.median(times))
 
 
+def int16_loses(built: list[Candidate]) -> bool:
+    """True once a failing int16 candidate ran slower on this host than its float twin (same
+    groups in float). Float activations are the exact ones, so more groups at int16 would be
+    no more accurate than the same groups in float, and slower still: on CPUs without fast
+    int16 kernels (XNNPACK on x86) the search then tries float only and reaches a passing
+    file within its budget."""
+    by_name = {c.name: c for c in built}
+    for cand in built:
+        twin = by_name.get(cand.name.removesuffix("-int16") + "-float") if cand.name.endswith("-int16") else None
+        if twin is not None and not cand.passes and cand.p50_ms > twin.p50_ms:
+            return True
+    return False
+
+
 def _plan(groups: list[tuple[str, list[str]]]) -> list[tuple[str, list[dict]]]:
     """Candidates in search order: the worst 1, 2, 4, ... groups at int16, each followed by the
-    same groups in float."""
+    same groups in float (the int16 ones are skipped once `int16_loses`)."""
     plan = []
     k = 1
     while groups:
@@ -202,6 +217,8 @@ def search(float_model: bytes, serving: Any, data: Any, options: Any, checks: li
     groups = qd.groups_worst_first(rows)
     first_pass = base.passes
     for name, overrides in ([] if base.passes else _plan(groups)):
+        if overrides[0]["precision"] == "int16" and int16_loses(candidates):
+            continue
         if budget.exhausted(started, len(candidates)):
             say(f"  search budget ({budget.describe()}) spent")
             break

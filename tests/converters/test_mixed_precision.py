@@ -217,3 +217,19 @@ def test_cli_explain_prints_and_writes_the_table(run_dir, tmp_path):
     assert {"tensor", "layer", "part", "snr_db", "rel_rmse", "group"} <= set(table["dynamic"][0])
     manifest = json.loads((out / "manifest.json").read_text())
     assert "diagnosis" not in manifest["files"][0]
+
+
+def test_int16_is_dropped_once_it_fails_slower_than_its_float_twin():
+    from converters.mixed_precision import Candidate, int16_loses
+
+    def cand(name, passes, p50):
+        return Candidate(name=name, overrides=[], passes=passes, gate_failures=[], metric=None, cosine=None,
+                         p50_ms=p50, size_bytes=0, build_s=0.0)
+
+    assert not int16_loses([cand("int8-library", False, 24.0)])
+    assert not int16_loses([cand("worst1-int16", False, 40.0)])  # no float twin measured yet
+    assert int16_loses([cand("worst1-int16", False, 40.0), cand("worst1-float", False, 19.0)])
+    # int16 faster than float (a CPU with int16 kernels): keep trying it
+    assert not int16_loses([cand("worst1-int16", False, 15.0), cand("worst1-float", False, 19.0)])
+    # a passing int16 file is the search's answer at that level, not a reason to stop trying int16
+    assert not int16_loses([cand("worst1-int16", True, 40.0), cand("worst1-float", True, 19.0)])
