@@ -284,8 +284,12 @@ def convert(model: Any, *, model_name: str, options: ExportOptions, data: Export
             if searching and checked.gate_failures:
                 checked = _mixed_precision(float_model, serving, data, options, checks, model_name, checked, say,
                                            cache)
-                if options.app:  # the search quantizes the bare float graph: the winner gets the metadata too
-                    _replace_content(checked, app_metadata.attach(checked.content, options.app))
+                if options.app:  # the search quantizes the bare float graph: the winner gets the metadata too,
+                    # and the gates run again on the file that is written
+                    final = verify_bytes(app_metadata.attach(checked.content, options.app), mode, model_name, options,
+                                         data, checks[-1].reference, checks[-1].float_metric, say, checks=checks)
+                    final.file, final.mixed_precision = checked.file, checked.mixed_precision
+                    checked = final
             if options.explain and mode in quant_diagnosis.EXPLAINABLE_MODES:
                 checked.diagnosis = _explain(float_model, mode, serving, data, options, say, cache)
             if options.app:
@@ -303,11 +307,6 @@ def _mixed_precision(float_model: bytes, serving: Any, data: ExportData, options
     chosen = result.chosen.checked
     chosen.file, chosen.mixed_precision = failed.file, result.manifest()
     return chosen
-
-
-def _replace_content(checked: ConvertedFile, content: bytes) -> None:
-    """New bytes with the same graph (metadata added): the file's size and sha256 follow them."""
-    checked.content, checked.size_bytes, checked.sha256 = content, len(content), sha256_bytes(content)
 
 
 def _explain(float_model: bytes, mode: str, serving: Any, data: ExportData, options: ExportOptions,

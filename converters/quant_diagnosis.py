@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ai_edge_litert import schema_py_generated as schema
+from ai_edge_litert.tools import flatbuffer_utils
 from litert_quantizer import Quantizer
 from litert_quantizer.utils.validation_utils import ValidationErrorMetric
 
@@ -198,7 +200,27 @@ def library_build(float_model: bytes, recipe: list[dict], calibration: dict | No
     except (ValueError, RuntimeError, KeyError) as err:
         raise MbertError(f"litert-quantizer could not build the file: {str(err).splitlines()[0][:300]}",
                          hint="pass --debug for the library's full message") from None
-    return bytes(result.quantized_model)
+    return inline_buffers(bytes(result.quantized_model))
+
+
+def inline_buffers(content: bytes) -> bytes:
+    """`content` with every weight inside its flatbuffer, as the TensorFlow converter writes them.
+
+    Above 256 kB of weights litert-quantizer stores them after the flatbuffer, found by
+    (offset, size) fields. The interpreter reads that layout, but tools that rebuild the
+    flatbuffer through its object API drop the bytes outside it: MediaPipe's metadata populator
+    wrote a 0.3 MB app-ready file for a 90 MB model that no runtime could load. So a library
+    build is rewritten in the ordinary layout (the library's own path for small models).
+    """
+    model = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
+    external = [b for b in model.buffers or [] if b.offset > 1]
+    if not external:
+        return content
+    view = np.frombuffer(content, dtype=np.uint8)
+    for buffer in external:
+        buffer.data = view[buffer.offset:buffer.offset + buffer.size].copy()
+        buffer.offset = buffer.size = 0
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def calibrate(float_model: bytes, rows: dict[str, list[dict]]) -> dict:
