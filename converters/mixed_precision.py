@@ -148,12 +148,14 @@ def int16_loses(built: list[Candidate]) -> bool:
 
 def _plan(groups: list[tuple[str, list[str]]]) -> list[tuple[str, list[dict]]]:
     """Candidates in search order: the worst 1, 2, 4, ... groups at int16, each followed by the
-    same groups in float (the int16 ones are skipped once `int16_loses`)."""
+    same groups in float (the int16 ones are skipped once `int16_loses`); never every group in float."""
     plan = []
     k = 1
     while groups:
         chosen = groups[:k]
         for precision in ("int16", "float"):
+            if precision == "float" and len(chosen) == len(groups):
+                continue  # every group in float is the float model under an int8 name: not a candidate
             name = f"worst{len(chosen)}-{precision}"
             plan.append((name, [{"group": label, "precision": precision, "tensors": tensors}
                                 for label, tensors in chosen]))

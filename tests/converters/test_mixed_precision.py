@@ -233,3 +233,12 @@ def test_int16_is_dropped_once_it_fails_slower_than_its_float_twin():
     assert not int16_loses([cand("worst1-int16", False, 15.0), cand("worst1-float", False, 19.0)])
     # a passing int16 file is the search's answer at that level, not a reason to stop trying int16
     assert not int16_loses([cand("worst1-int16", True, 40.0), cand("worst1-float", True, 19.0)])
+
+
+def test_plan_never_offers_the_float_model_as_int8():
+    from converters.mixed_precision import _plan
+
+    groups = [(f"g{i}", [f"t{i}"]) for i in range(5)]
+    names = [name for name, _overrides in _plan(groups)]
+    assert names == ["worst1-int16", "worst1-float", "worst2-int16", "worst2-float", "worst4-int16", "worst4-float",
+                     "worst5-int16"]
