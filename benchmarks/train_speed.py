@@ -150,7 +150,7 @@ def _finetune_stage(name, cfg, batch: int, k: int, round_to: int = 1):
     batches = fixed_batches(ds, k)
     if round_to > 1:
         batches = [round_width(b, round_to, cfg.data.seq_len) for b in batches]
-    model, _ = build_classifier(cfg.encoder, len(labels))
+    model, encoder = build_classifier(cfg.encoder, len(labels))
     dist = make_distribution("default")
     ft = cfg.finetune
     base = OptimizerConfig(learning_rate=ft.learning_rate, weight_decay=ft.weight_decay,
@@ -164,7 +164,9 @@ def _finetune_stage(name, cfg, batch: int, k: int, round_to: int = 1):
     def make_step(jit_compile=False, prefetch=False, sparse_grads=False, freeze_words=False):
         opt = build_optimizer(base, 1000, "adamw", warmup_steps=100)
         kw = {"jit_compile": True} if jit_compile else {}
-        trained = [v for v in model.trainable_variables if not (freeze_words and "word_embeddings" in v.name)]
+        # The table finetune.freeze_word_embeddings leaves out (FineTuneTask.create_optimizers).
+        frozen = {encoder.get_embedding_table().ref()} if freeze_words else set()
+        trained = [v for v in model.trainable_variables if v.ref() not in frozen]
         return make_train_step(dist, replay(batches, prefetch), loss_fn, [(opt, trained)],
                                cfg.train.optimizer.clip_norm, sparse_grads=sparse_grads, **kw)
 
